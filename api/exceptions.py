@@ -1,0 +1,94 @@
+"""One error shape for the whole API: `{"detail", "code"}`, plus `"errors"` for bad input."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.exceptions import DomainError, EventNotFound
+
+logger = logging.getLogger(__name__)
+
+INVALID_INPUT_MESSAGE = "The request has invalid fields; see errors."
+NOT_FOUND_MESSAGE = "Nothing exists at this address."
+SERVER_ERROR_MESSAGE = "The server failed to handle this request."
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+
+# Domain errors are refusals of a valid request (409) unless listed here.
+DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {EventNotFound: status.HTTP_404_NOT_FOUND}
+
+
+def error_body(detail: str, code: str, errors: dict | None = None) -> dict:
+    body = {"detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def exception_handler(exc, context):
+    """DRF's handler with every error answered as `{"detail", "code"[, "errors"]}`."""
+    if isinstance(exc, DomainError):
+        return Response(
+            error_body(exc.message, exc.code),
+            status=DOMAIN_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT),
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    if isinstance(exc, OperationalError):
+        logger.exception("Database unavailable")
+        return Response(
+            error_body(UNAVAILABLE_MESSAGE, "service_unavailable"),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body(INVALID_INPUT_MESSAGE, "invalid", errors)
+    else:
+        response.data = error_body(str(exc.detail), _code(exc))
+    return response
+
+
+def _code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else exc.default_code
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """404 outside any API view: JSON under /api/, Django's page elsewhere."""
+    if _wants_json(request):
+        return JsonResponse(error_body(NOT_FOUND_MESSAGE, "not_found"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """400 raised by Django itself (a suspicious request), JSON under /api/."""
+    if _wants_json(request):
+        return JsonResponse(error_body("The request was malformed.", "bad_request"), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """500 from an unhandled error: JSON under /api/, never a traceback."""
+    if _wants_json(request):
+        return JsonResponse(error_body(SERVER_ERROR_MESSAGE, "server_error"), status=500)
+    return defaults.server_error(request)

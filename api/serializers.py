@@ -1,0 +1,72 @@
+"""The shape of the API's input and output, and field-level validation."""
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from core.models import END_BEFORE_START_MESSAGE, Attendee, Event
+
+NAIVE_DATETIME_MESSAGE = (
+    "Add a UTC offset to this datetime, e.g. 2030-03-15T09:00:00Z or 2030-03-15T14:30:00+05:30."
+)
+START_IN_PAST_MESSAGE = "The start time must be in the future."
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 datetime that must carry its UTC offset; the instant is kept as given."""
+
+    default_error_messages = {"naive": NAIVE_DATETIME_MESSAGE}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    """An event with its live seat figures."""
+
+    start_time = AwareDateTimeField()
+    end_time = AwareDateTimeField()
+    attendee_count = serializers.IntegerField(source="seats_taken", read_only=True)
+    seats_available = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "name",
+            "location",
+            "start_time",
+            "end_time",
+            "max_capacity",
+            "attendee_count",
+            "seats_available",
+        ]
+
+    def validate_start_time(self, value):
+        if value <= timezone.now():
+            raise serializers.ValidationError(START_IN_PAST_MESSAGE)
+        return value
+
+    def validate(self, attrs):
+        if attrs["end_time"] <= attrs["start_time"]:
+            raise serializers.ValidationError({"end_time": [END_BEFORE_START_MESSAGE]})
+        return attrs
+
+
+class RegistrationSerializer(serializers.Serializer):
+    """What a client sends to register: a name and an email address."""
+
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+
+
+class AttendeeSerializer(serializers.ModelSerializer):
+    """A registration as the API shows it."""
+
+    class Meta:
+        model = Attendee
+        fields = ["id", "name", "email", "registered_at"]

@@ -1,0 +1,56 @@
+"""The events API: thin viewsets that shape requests and hand every rule to core.services."""
+
+from django.utils import timezone
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
+from core.exceptions import EventNotFound
+from core.models import Event
+from core.selectors import event_attendees, upcoming_events
+from core.services import create_event, register_attendee
+
+
+class EventViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Create events, list upcoming ones, read one, register for one, list its attendees."""
+
+    serializer_class = EventSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        if self.action == "list":
+            return upcoming_events(now=timezone.now())
+        return Event.objects.all()
+
+    def perform_create(self, serializer):
+        serializer.instance = create_event(**serializer.validated_data)
+
+    @action(detail=True, methods=["post"], serializer_class=RegistrationSerializer)
+    def register(self, request, pk=None):
+        """Register an attendee; 409 with a code when the event is full, closed or a repeat."""
+        serializer = RegistrationSerializer(data=request.data)
+        if not serializer.is_valid():
+            # An unknown event is the first thing wrong with the request, whatever its body.
+            self._ensure_event_exists(pk)
+            serializer.is_valid(raise_exception=True)
+        attendee = register_attendee(event_id=int(pk), **serializer.validated_data)
+        return Response(AttendeeSerializer(attendee).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
+    def attendees(self, request, pk=None):
+        """The event's attendees in registration order, paginated like the event list."""
+        self._ensure_event_exists(pk)
+        page = self.paginate_queryset(event_attendees(event_id=int(pk)))
+        return self.get_paginated_response(AttendeeSerializer(page, many=True).data)
+
+    @staticmethod
+    def _ensure_event_exists(pk) -> None:
+        if not Event.objects.filter(pk=int(pk)).exists():
+            raise NotFound(EventNotFound.message)

@@ -1,0 +1,32 @@
+"""Domain errors: what went wrong in the user's terms, with a stable machine code."""
+
+
+class DomainError(Exception):
+    """A business rule refused the operation; `code` is stable, `message` is for a person."""
+
+    code = "domain_error"
+    message = "The operation was refused."
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.message
+        super().__init__(self.message)
+
+
+class EventNotFound(DomainError):
+    code = "not_found"
+    message = "No event exists with this id."
+
+
+class EventFull(DomainError):
+    code = "event_full"
+    message = "This event is full: every seat has been taken."
+
+
+class AlreadyRegistered(DomainError):
+    code = "already_registered"
+    message = "This email address is already registered for this event."
+
+
+class RegistrationClosed(DomainError):
+    code = "registration_closed"
+    message = "Registration is closed: this event has already started."

@@ -1,0 +1,87 @@
+"""Events and their attendees; the database constraints behind every rule."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+MAX_CAPACITY_LIMIT = 1_000_000
+
+END_BEFORE_START_MESSAGE = "The end time must be after the start time."
+CAPACITY_BELOW_ATTENDANCE_MESSAGE = (
+    "The capacity cannot be lower than the {count} attendees already registered."
+)
+
+
+class Event(models.Model):
+    """Something people register for; `seats_taken` counts its attendees."""
+
+    name = models.CharField(max_length=200)
+    location = models.CharField(max_length=255)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    max_capacity = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CAPACITY_LIMIT)]
+    )
+    # Kept in step with the attendee rows by the services, so that a capacity check reads
+    # one integer under the row lock instead of counting rows.
+    seats_taken = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["start_time", "id"]
+        indexes = [models.Index(fields=["start_time", "id"], name="event_start_time_id")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")), name="event_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_capacity__gte=1, max_capacity__lte=MAX_CAPACITY_LIMIT),
+                name="event_capacity_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(seats_taken__gte=0, seats_taken__lte=F("max_capacity")),
+                name="event_seats_taken_within_capacity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def seats_available(self) -> int:
+        return self.max_capacity - self.seats_taken
+
+    def clean(self) -> None:
+        errors = {}
+        if self.start_time and self.end_time and self.end_time <= self.start_time:
+            errors["end_time"] = END_BEFORE_START_MESSAGE
+        if self.max_capacity is not None and self.max_capacity < self.seats_taken:
+            errors["max_capacity"] = CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(
+                count=self.seats_taken
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Attendee(models.Model):
+    """One person's registration for one event."""
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="attendees", db_index=False
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["event", "id"]
+        indexes = [models.Index(fields=["event", "id"], name="attendee_event_id")]
+        constraints = [
+            models.UniqueConstraint(
+                F("event"), Lower("email"), name="attendee_unique_email_per_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

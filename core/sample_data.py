@@ -1,0 +1,207 @@
+"""Replace every event and attendee with the contents of two CSV files, all or nothing.
+
+events.csv:    key,name,location,start_time,end_time,max_capacity
+attendees.csv: event_key,name,email
+
+Attendee rows name their event by its `key`, which is stable across reloads where database
+ids are not. Rows are checked one by one and written in batches inside one transaction; the
+first bad row stops the load with its file and line, and the database stays as it was.
+Memory grows with the number of events, not with the number of attendees.
+"""
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from core.models import Attendee, Event
+from core.services import is_registered
+
+EVENT_COLUMNS = ("key", "name", "location", "start_time", "end_time", "max_capacity")
+ATTENDEE_COLUMNS = ("event_key", "name", "email")
+BATCH_SIZE = 2000
+
+
+class SampleDataError(Exception):
+    """A row of the sample data cannot be loaded; the message names its file and line."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    events: int
+    attendees: int
+
+
+@dataclass
+class LoadedEvent:
+    id: int
+    max_capacity: int
+    attendees: int = 0
+
+
+def load_sample_data(
+    *, events_path: Path, attendees_path: Path, batch_size: int = BATCH_SIZE
+) -> LoadResult:
+    """Clear all events and attendees, then load both files; raise SampleDataError on a bad row."""
+    with transaction.atomic():
+        Attendee.objects.all().delete()
+        Event.objects.all().delete()
+        events = _load_events(events_path, batch_size)
+        attendee_count = _load_attendees(attendees_path, events, batch_size)
+        _recount_seats_taken()
+    return LoadResult(events=len(events), attendees=attendee_count)
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+    """Yield (where, row) for each data row, stripped, after checking the header."""
+    name = path.name
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as error:
+        raise SampleDataError(f"{path}: cannot be read ({error.strerror}).") from error
+    with handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [column for column in columns if column not in header]
+        if missing:
+            raise SampleDataError(f"{name}:1: missing column(s): {', '.join(missing)}.")
+        for row in reader:
+            where = f"{name}:{reader.line_num}"
+            if None in row:
+                raise SampleDataError(f"{where}: more values than the header has columns.")
+            empty = [column for column in columns if row.get(column) is None]
+            if empty:
+                raise SampleDataError(f"{where}: missing value for {', '.join(empty)}.")
+            yield where, {column: row[column].strip() for column in columns}
+
+
+def _parse_datetime(where: str, column: str, text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SampleDataError(
+            f"{where}: {column} {text!r} is not an ISO 8601 datetime "
+            "such as 2030-03-15T09:00:00Z."
+        ) from None
+    if value.tzinfo is None:
+        raise SampleDataError(
+            f"{where}: {column} {text!r} has no UTC offset; add one, e.g. 2030-03-15T09:00:00Z."
+        )
+    return value
+
+
+def _parse_capacity(where: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SampleDataError(f"{where}: max_capacity {text!r} is not a whole number.") from None
+
+
+def _check(where: str, instance: Event | Attendee, exclude: list[str]) -> None:
+    """Run the model's own field and cross-field rules, reporting the first failure."""
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise SampleDataError(f"{where}: {field}: {' '.join(messages)}") from None
+
+
+def _load_events(path: Path, batch_size: int) -> dict[str, LoadedEvent]:
+    events: dict[str, LoadedEvent] = {}
+    batch: list[tuple[str, Event]] = []
+
+    def flush() -> None:
+        created = Event.objects.bulk_create([event for _, event in batch])
+        for (key, _), event in zip(batch, created, strict=True):
+            events[key] = LoadedEvent(id=event.pk, max_capacity=event.max_capacity)
+        batch.clear()
+
+    pending_keys: set[str] = set()
+    for where, row in _rows(path, EVENT_COLUMNS):
+        key = row["key"]
+        if not key:
+            raise SampleDataError(f"{where}: key is empty.")
+        if key in events or key in pending_keys:
+            raise SampleDataError(f"{where}: key {key!r} appears more than once.")
+        event = Event(
+            name=row["name"],
+            location=row["location"],
+            start_time=_parse_datetime(where, "start_time", row["start_time"]),
+            end_time=_parse_datetime(where, "end_time", row["end_time"]),
+            max_capacity=_parse_capacity(where, row["max_capacity"]),
+        )
+        _check(where, event, exclude=[])
+        batch.append((key, event))
+        pending_keys.add(key)
+        if len(batch) >= batch_size:
+            flush()
+            pending_keys.clear()
+    flush()
+    return events
+
+
+def _load_attendees(path: Path, events: dict[str, LoadedEvent], batch_size: int) -> int:
+    total = 0
+    batch: list[tuple[str, Attendee]] = []
+    seen_in_batch: set[tuple[int, str]] = set()
+
+    for where, row in _rows(path, ATTENDEE_COLUMNS):
+        event = events.get(row["event_key"])
+        if event is None:
+            raise SampleDataError(f"{where}: event_key {row['event_key']!r} is not in events.csv.")
+        attendee = Attendee(event_id=event.id, name=row["name"], email=row["email"])
+        _check(where, attendee, exclude=["event"])
+        identity = (event.id, attendee.email.lower())
+        if identity in seen_in_batch:
+            raise _duplicate(where, attendee)
+        if event.attendees >= event.max_capacity:
+            raise SampleDataError(
+                f"{where}: event {row['event_key']!r} is already at its capacity of "
+                f"{event.max_capacity}."
+            )
+        event.attendees += 1
+        seen_in_batch.add(identity)
+        batch.append((where, attendee))
+        if len(batch) >= batch_size:
+            total += _insert_attendees(batch)
+            batch.clear()
+            seen_in_batch.clear()
+    total += _insert_attendees(batch)
+    return total
+
+
+def _insert_attendees(batch: list[tuple[str, Attendee]]) -> int:
+    """Insert one batch; an email registered by an earlier batch is reported by its line."""
+    try:
+        with transaction.atomic():
+            Attendee.objects.bulk_create([attendee for _, attendee in batch])
+    except IntegrityError:
+        for where, attendee in batch:
+            if is_registered(event_id=attendee.event_id, email=attendee.email):
+                raise _duplicate(where, attendee) from None
+        raise
+    return len(batch)
+
+
+def _duplicate(where: str, attendee: Attendee) -> SampleDataError:
+    return SampleDataError(
+        f"{where}: email {attendee.email!r} is already registered for this event."
+    )
+
+
+def _recount_seats_taken() -> None:
+    """Set every event's seat counter from its attendee rows, in one statement."""
+    counts = (
+        Attendee.objects.filter(event=OuterRef("pk"))
+        .order_by()
+        .values("event")
+        .annotate(count=Count("*"))
+        .values("count")
+    )
+    Event.objects.update(seats_taken=Coalesce(Subquery(counts), 0))

@@ -1,0 +1,107 @@
+"""Every write that carries a business rule, each in one transaction."""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.exceptions import (
+    AlreadyRegistered,
+    DomainError,
+    EventFull,
+    EventNotFound,
+    RegistrationClosed,
+)
+from core.models import Attendee, Event
+
+# Which domain error a violated constraint stands for; the name appears in the database's message.
+CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
+    "attendee_unique_email_per_event": AlreadyRegistered,
+    "event_seats_taken_within_capacity": EventFull,
+}
+
+
+def domain_error_for(error: IntegrityError) -> DomainError | None:
+    """The domain error matching the constraint `error` reports, if it is one of ours."""
+    message = str(error)
+    for constraint, domain_error in CONSTRAINT_ERRORS.items():
+        if constraint in message:
+            return domain_error()
+    return None
+
+
+def create_event(
+    *, name: str, location: str, start_time: datetime, end_time: datetime, max_capacity: int
+) -> Event:
+    """Create an event; the caller has checked the fields, the database checks them again."""
+    event = Event(
+        name=name,
+        location=location,
+        start_time=start_time,
+        end_time=end_time,
+        max_capacity=max_capacity,
+    )
+    event.clean()
+    event.save()
+    return event
+
+
+def is_registered(*, event_id: int, email: str) -> bool:
+    """Whether `email` (compared case-insensitively) already holds a seat at the event."""
+    return (
+        Attendee.objects.alias(email_lower=Lower("email"))
+        .filter(event_id=event_id, email_lower=Lower(Value(email.strip())))
+        .exists()
+    )
+
+
+def register_attendee(*, event_id: int, name: str, email: str) -> Attendee:
+    """Give `email` a seat at the event, or raise the DomainError that says why not.
+
+    The event row is locked first, so concurrent registrations for one event queue here and
+    each sees the seat count the previous one left. Raises EventNotFound, RegistrationClosed,
+    EventFull or AlreadyRegistered.
+    """
+    email = email.strip()
+    try:
+        with transaction.atomic():
+            event = (
+                Event.objects.select_for_update()
+                .only("start_time", "max_capacity", "seats_taken")
+                .filter(pk=event_id)
+                .first()
+            )
+            if event is None:
+                raise EventNotFound
+            if event.start_time <= timezone.now():
+                raise RegistrationClosed
+            if event.seats_taken >= event.max_capacity:
+                # Someone already holding a seat is better told so than that the event is full.
+                if is_registered(event_id=event_id, email=email):
+                    raise AlreadyRegistered
+                raise EventFull
+            attendee = Attendee.objects.create(event_id=event_id, name=name, email=email)
+            Event.objects.filter(pk=event_id).update(seats_taken=F("seats_taken") + 1)
+    except IntegrityError as error:
+        domain_error = domain_error_for(error)
+        if domain_error is None:
+            raise
+        raise domain_error from error
+    return attendee
+
+
+def cancel_registration(*, attendee_id: int) -> None:
+    """Remove a registration and give its seat back; a registration already gone is a no-op."""
+    with transaction.atomic():
+        event_id = (
+            Attendee.objects.filter(pk=attendee_id).values_list("event_id", flat=True).first()
+        )
+        if event_id is None:
+            return
+        # The event row first, as in register_attendee, so the two never deadlock.
+        Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
+        deleted, _ = Attendee.objects.filter(pk=attendee_id).delete()
+        if deleted:
+            Event.objects.filter(pk=event_id).update(seats_taken=F("seats_taken") - 1)
