@@ -86,8 +86,7 @@ def _parse_datetime(where: str, column: str, text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise SampleDataError(
-            f"{where}: {column} {text!r} is not an ISO 8601 datetime "
-            "such as 2030-03-15T09:00:00Z."
+            f"{where}: {column} {text!r} is not an ISO 8601 datetime such as 2030-03-15T09:00:00Z."
         ) from None
     if value.tzinfo is None:
         raise SampleDataError(

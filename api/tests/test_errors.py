@@ -1,0 +1,59 @@
+"""Every error is JSON with a sentence and a stable code; never an HTML page."""
+
+import pytest
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_json_error(response, status, code):
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+
+
+def test_malformed_json_is_400(client, event_factory):
+    event = event_factory()
+    response = client.post(
+        f"/api/events/{event.pk}/register/", '{"name": "Ada", ', content_type="application/json"
+    )
+    assert_json_error(response, 400, "parse_error")
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"text"', "42", "null"])
+def test_json_that_is_not_an_object_is_400(client, body):
+    response = client.post("/api/events/", body, content_type="application/json")
+    assert_json_error(response, 400, "invalid")
+
+
+def test_wrong_method_is_405(client, event_factory):
+    event = event_factory()
+    assert_json_error(client.delete(f"/api/events/{event.pk}/"), 405, "method_not_allowed")
+    assert_json_error(client.get(f"/api/events/{event.pk}/register/"), 405, "method_not_allowed")
+
+
+def test_form_encoded_body_is_415(client):
+    response = client.post("/api/events/", {"name": "x"})
+    assert_json_error(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("path", ["/api/nothing/", "/api/events/abc/", "/api/events/1/unknown/"])
+@pytest.mark.parametrize("debug", [True, False])
+def test_unknown_api_path_is_a_json_404(client, path, debug):
+    with override_settings(DEBUG=debug):
+        assert_json_error(client.get(path), 404, "not_found")
+
+
+@override_settings(DEBUG=False)
+def test_unexpected_failure_is_a_json_500_without_traceback(client, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("api.views.upcoming_events", explode)
+    client.raise_request_exception = False
+    response = client.get("/api/events/")
+    assert_json_error(response, 500, "server_error")
+    assert "boom" not in response.content.decode()

@@ -1,0 +1,183 @@
+"""Creating, listing and reading events over HTTP."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from core.models import Event
+
+pytestmark = pytest.mark.django_db
+
+EVENT_FIELDS = {
+    "id", "name", "location", "start_time", "end_time", "max_capacity",
+    "attendee_count", "seats_available",
+}  # fmt: skip
+
+
+def event_payload(**overrides):
+    payload = {
+        "name": "Launch Party",
+        "location": "Dock 5",
+        "start_time": "2031-03-15T09:00:00Z",
+        "end_time": "2031-03-15T12:00:00Z",
+        "max_capacity": 50,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_create_event(api_client):
+    response = api_client.post("/api/events/", event_payload(), format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == EVENT_FIELDS
+    assert body["start_time"] == "2031-03-15T09:00:00Z"
+    assert (body["attendee_count"], body["seats_available"]) == (0, 50)
+    assert Event.objects.get(pk=body["id"]).name == "Launch Party"
+
+
+def test_create_event_keeps_the_instant_of_an_offset(api_client):
+    response = api_client.post(
+        "/api/events/",
+        event_payload(start_time="2031-03-15T09:00:00+05:30", end_time="2031-03-15T11:00:00+05:30"),
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["start_time"] == "2031-03-15T03:30:00Z"
+    stored = Event.objects.get(pk=response.json()["id"]).start_time
+    assert stored == datetime(2031, 3, 15, 3, 30, tzinfo=UTC)
+
+
+def test_create_event_without_offset_says_to_add_one(api_client):
+    response = api_client.post(
+        "/api/events/", event_payload(start_time="2031-03-15T09:00:00"), format="json"
+    )
+
+    assert response.status_code == 400
+    message = response.json()["errors"]["start_time"][0]
+    assert "UTC offset" in message
+    assert "2030-03-15T09:00:00Z" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"location": ""}, "location"),
+        ({"location": "x" * 256}, "location"),
+        ({"start_time": "2020-01-01T09:00:00Z", "end_time": "2020-01-01T10:00:00Z"}, "start_time"),
+        ({"start_time": "tomorrow"}, "start_time"),
+        ({"end_time": "2031-03-15T09:00:00Z"}, "end_time"),
+        ({"end_time": "2031-03-15T08:00:00Z"}, "end_time"),
+        ({"max_capacity": 0}, "max_capacity"),
+        ({"max_capacity": 1_000_001}, "max_capacity"),
+        ({"max_capacity": "many"}, "max_capacity"),
+        ({"max_capacity": 2.5}, "max_capacity"),
+        ({"max_capacity": None}, "max_capacity"),
+    ],
+)
+def test_create_event_refuses_invalid_fields(api_client, overrides, field):
+    response = api_client.post("/api/events/", event_payload(**overrides), format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["detail"]
+    assert field in body["errors"]
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("missing", ["name", "location", "start_time", "end_time", "max_capacity"])
+def test_create_event_requires_every_field(api_client, missing):
+    payload = event_payload()
+    del payload[missing]
+
+    response = api_client.post("/api/events/", payload, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][missing] == ["This field is required."]
+
+
+def test_create_event_trims_names(api_client):
+    response = api_client.post(
+        "/api/events/", event_payload(name="  Launch  ", location=" Dock "), format="json"
+    )
+    assert (response.json()["name"], response.json()["location"]) == ("Launch", "Dock")
+
+
+def test_list_shows_only_upcoming_events_soonest_first(api_client, event_factory, in_days):
+    event_factory(name="Past", start_time=in_days(-2))
+    event_factory(name="Started", start_time=in_days(0, minutes=-5))
+    later = event_factory(name="Later", start_time=in_days(9))
+    start = in_days(3)
+    tie_a = event_factory(name="Tie A", start_time=start)
+    tie_b = event_factory(name="Tie B", start_time=start)
+
+    body = api_client.get("/api/events/").json()
+
+    assert body["count"] == 3
+    assert [event["id"] for event in body["results"]] == [tie_a.pk, tie_b.pk, later.pk]
+    assert set(body["results"][0]) == EVENT_FIELDS
+
+
+def test_list_is_paginated(api_client, event_factory, in_days):
+    for day in range(1, 26):
+        event_factory(start_time=in_days(day))
+
+    first = api_client.get("/api/events/").json()
+    assert (first["count"], len(first["results"]), first["previous"]) == (25, 20, None)
+    assert "page=2" in first["next"]
+
+    second = api_client.get("/api/events/", {"page": 2}).json()
+    assert (len(second["results"]), second["next"]) == (5, None)
+
+    small = api_client.get("/api/events/", {"page_size": 10, "page": 3}).json()
+    assert len(small["results"]) == 5
+
+
+def test_page_size_is_capped_at_100(api_client, event_factory, in_days):
+    Event.objects.bulk_create(
+        Event(name=f"E{i}", location="L", start_time=in_days(1, minutes=i),
+              end_time=in_days(2, minutes=i), max_capacity=5)
+        for i in range(105)
+    )  # fmt: skip
+    body = api_client.get("/api/events/", {"page_size": 500}).json()
+    assert len(body["results"]) == 100
+
+
+def test_page_beyond_the_end_is_a_json_404(api_client):
+    response = api_client.get("/api/events/", {"page": 7})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_detail_shows_any_event_with_seat_figures(
+    api_client, event_factory, attendee_factory, in_days
+):
+    past = event_factory(start_time=in_days(-30), max_capacity=4)
+    attendee_factory(event=past)
+
+    response = api_client.get(f"/api/events/{past.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["attendee_count"], body["seats_available"]) == (1, 3)
+    assert body["start_time"].endswith("Z")
+
+
+@pytest.mark.parametrize("event_id", ["987654", "abc", "1.5", "99999999999999999999999"])
+def test_detail_of_unknown_or_malformed_id_is_404(api_client, event_id):
+    response = api_client.get(f"/api/events/{event_id}/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_list_sees_now_per_request(api_client, event_factory):
+    event = event_factory(start_time=timezone.now() + timedelta(seconds=1))
+    assert api_client.get("/api/events/").json()["count"] == 1
+    Event.objects.filter(pk=event.pk).update(start_time=timezone.now() - timedelta(seconds=1))
+    assert api_client.get("/api/events/").json()["count"] == 0

@@ -1,0 +1,117 @@
+"""Registering attendees and listing them over HTTP."""
+
+import pytest
+
+from core.models import Attendee
+
+pytestmark = pytest.mark.django_db
+
+
+def register(client, event_id, name="Ada Lovelace", email="ada@example.com"):
+    return client.post(
+        f"/api/events/{event_id}/register/", {"name": name, "email": email}, format="json"
+    )
+
+
+def test_register(api_client, event_factory):
+    event = event_factory(max_capacity=3)
+
+    response = register(api_client, event.pk, email="  ada@example.com ")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "name", "email", "registered_at"}
+    assert (body["name"], body["email"]) == ("Ada Lovelace", "ada@example.com")
+    assert body["registered_at"].endswith("Z")
+    detail = api_client.get(f"/api/events/{event.pk}/").json()
+    assert (detail["attendee_count"], detail["seats_available"]) == (1, 2)
+
+
+def test_register_without_trailing_slash(api_client, event_factory):
+    event = event_factory()
+    response = api_client.post(
+        f"/api/events/{event.pk}/register", {"name": "A", "email": "a@x.io"}, format="json"
+    )
+    assert response.status_code == 201
+
+
+def test_full_event_answers_409_event_full(api_client, event_factory):
+    event = event_factory(max_capacity=1)
+    register(api_client, event.pk, email="first@example.com")
+
+    response = register(api_client, event.pk, email="second@example.com")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "event_full"
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("spelling", ["ADA@EXAMPLE.COM", "  Ada@Example.com  "])
+def test_repeat_email_answers_409_already_registered(api_client, event_factory, spelling):
+    event = event_factory()
+    register(api_client, event.pk)
+
+    response = register(api_client, event.pk, email=spelling)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_registered"
+    assert Attendee.objects.filter(event=event).count() == 1
+
+
+def test_started_event_answers_409_registration_closed(api_client, event_factory, in_days):
+    event = event_factory(start_time=in_days(-1))
+    response = register(api_client, event.pk)
+    assert response.status_code == 409
+    assert response.json()["code"] == "registration_closed"
+
+
+def test_unknown_event_answers_404_even_with_a_bad_body(api_client):
+    assert register(api_client, 987654).status_code == 404
+    response = register(api_client, 987654, email="not-an-email")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Ada", "email": "not-an-email"}, "email"),
+        ({"name": "   ", "email": "ada@example.com"}, "name"),
+        ({"name": "x" * 201, "email": "ada@example.com"}, "name"),
+        ({"email": "ada@example.com"}, "name"),
+        ({"name": "Ada"}, "email"),
+        ({"name": "Ada", "email": ("x" * 250) + "@example.com"}, "email"),
+    ],
+)
+def test_invalid_registration_answers_400_with_the_field(api_client, event_factory, body, field):
+    event = event_factory()
+
+    response = api_client.post(f"/api/events/{event.pk}/register/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["errors"]
+    assert not Attendee.objects.exists()
+
+
+def test_attendees_in_registration_order_and_paginated(api_client, event_factory):
+    event = event_factory()
+    other = event_factory()
+    register(api_client, other.pk, email="elsewhere@example.com")
+    emails = [f"guest{i}@example.com" for i in range(25)]
+    for email in emails:
+        register(api_client, event.pk, email=email)
+
+    first = api_client.get(f"/api/events/{event.pk}/attendees/").json()
+    second = api_client.get(f"/api/events/{event.pk}/attendees/", {"page": 2}).json()
+
+    assert first["count"] == 25
+    listed = [attendee["email"] for attendee in first["results"] + second["results"]]
+    assert listed == emails
+    assert set(first["results"][0]) == {"id", "name", "email", "registered_at"}
+
+
+def test_attendees_of_unknown_event_is_404(api_client):
+    response = api_client.get("/api/events/987654/attendees/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

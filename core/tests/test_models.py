@@ -1,0 +1,62 @@
+"""The database itself refuses data that breaks a rule, whatever the Python code does."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from core.models import Attendee, Event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_end_must_be_after_start(event_factory, in_days):
+    start = in_days(10)
+    with pytest.raises(IntegrityError, match="event_end_after_start"), transaction.atomic():
+        event_factory(start_time=start, end_time=start)
+
+
+@pytest.mark.parametrize("capacity", [0, 1_000_001])
+def test_capacity_must_be_within_range(event_factory, capacity):
+    with pytest.raises(IntegrityError, match="event_capacity_in_range"), transaction.atomic():
+        event_factory(max_capacity=capacity)
+
+
+def test_seats_taken_cannot_exceed_capacity(event_factory):
+    event = event_factory(max_capacity=1)
+    Event.objects.filter(pk=event.pk).update(seats_taken=1)
+    with (
+        pytest.raises(IntegrityError, match="event_seats_taken_within_capacity"),
+        transaction.atomic(),
+    ):
+        Event.objects.filter(pk=event.pk).update(seats_taken=F("seats_taken") + 1)
+
+
+def test_one_registration_per_email_ignoring_case(event_factory):
+    event = event_factory()
+    Attendee.objects.create(event=event, name="Ada", email="ada@example.com")
+    with (
+        pytest.raises(IntegrityError, match="attendee_unique_email_per_event"),
+        transaction.atomic(),
+    ):
+        Attendee.objects.create(event=event, name="Ada again", email="ADA@Example.com")
+
+
+def test_same_email_may_register_for_another_event(event_factory):
+    Attendee.objects.create(event=event_factory(), name="Ada", email="ada@example.com")
+    Attendee.objects.create(event=event_factory(), name="Ada", email="ada@example.com")
+    assert Attendee.objects.count() == 2
+
+
+def test_clean_refuses_end_before_start_and_capacity_below_attendance(event_factory):
+    event = event_factory(max_capacity=5)
+    Event.objects.filter(pk=event.pk).update(seats_taken=3)
+    event.refresh_from_db()
+    event.end_time = event.start_time - timedelta(minutes=1)
+    event.max_capacity = 2
+    with pytest.raises(ValidationError) as raised:
+        event.clean()
+    assert set(raised.value.message_dict) == {"end_time", "max_capacity"}
+    assert "3 attendees" in raised.value.message_dict["max_capacity"][0]

@@ -1,0 +1,104 @@
+"""The registration rules, one at a time (the races are in test_concurrency.py)."""
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from core.exceptions import AlreadyRegistered, EventFull, EventNotFound, RegistrationClosed
+from core.models import Attendee, Event
+from core.services import (
+    cancel_registration,
+    create_event,
+    domain_error_for,
+    register_attendee,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_registration_takes_a_seat(event_factory):
+    event = event_factory(max_capacity=2)
+
+    attendee = register_attendee(event_id=event.pk, name="Ada", email="  ada@example.com ")
+
+    assert attendee.email == "ada@example.com"
+    assert attendee.registered_at is not None
+    event.refresh_from_db()
+    assert (event.seats_taken, event.seats_available) == (1, 1)
+
+
+def test_full_event_refuses(event_factory):
+    event = event_factory(max_capacity=1)
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+
+    with pytest.raises(EventFull):
+        register_attendee(event_id=event.pk, name="Bob", email="bob@example.com")
+    assert Attendee.objects.filter(event=event).count() == 1
+
+
+@pytest.mark.parametrize("spelling", ["ADA@example.com", " Ada@Example.COM  "])
+def test_same_email_refused_whatever_its_case_or_spaces(event_factory, spelling):
+    event = event_factory()
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+
+    with pytest.raises(AlreadyRegistered):
+        register_attendee(event_id=event.pk, name="Ada", email=spelling)
+    event.refresh_from_db()
+    assert event.seats_taken == 1
+
+
+def test_registered_email_hears_already_registered_even_when_full(event_factory):
+    event = event_factory(max_capacity=1)
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+
+    with pytest.raises(AlreadyRegistered):
+        register_attendee(event_id=event.pk, name="Ada", email="ADA@example.com")
+
+
+def test_started_event_refuses(event_factory, in_days):
+    event = event_factory(start_time=in_days(0, minutes=-1))
+
+    with pytest.raises(RegistrationClosed):
+        register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    assert not Attendee.objects.exists()
+
+
+def test_unknown_event_refuses():
+    with pytest.raises(EventNotFound):
+        register_attendee(event_id=987654, name="Ada", email="ada@example.com")
+
+
+def test_cancel_gives_the_seat_back(event_factory):
+    event = event_factory(max_capacity=1)
+    attendee = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+
+    cancel_registration(attendee_id=attendee.pk)
+    cancel_registration(attendee_id=attendee.pk)  # already gone: nothing more happens
+
+    event.refresh_from_db()
+    assert event.seats_taken == 0
+    assert register_attendee(event_id=event.pk, name="Bob", email="bob@example.com")
+
+
+def test_create_event_keeps_the_fields(in_days):
+    event = create_event(
+        name="Launch",
+        location="Dock 5",
+        start_time=in_days(3),
+        end_time=in_days(3, hours=2),
+        max_capacity=10,
+    )
+    assert Event.objects.get(pk=event.pk).seats_taken == 0
+
+
+def test_constraint_violations_map_to_domain_errors(event_factory):
+    event = event_factory(max_capacity=1)
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+
+    with pytest.raises(IntegrityError) as over_capacity, transaction.atomic():
+        Event.objects.filter(pk=event.pk).update(seats_taken=F("seats_taken") + 1)
+    with pytest.raises(IntegrityError) as duplicate, transaction.atomic():
+        Attendee.objects.create(event=event, name="Ada", email="ADA@example.com")
+
+    assert isinstance(domain_error_for(over_capacity.value), EventFull)
+    assert isinstance(domain_error_for(duplicate.value), AlreadyRegistered)
