@@ -1,6 +1,45 @@
 """Page-number pagination: `?page` and `?page_size` (default 20, at most 100)."""
 
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db.models import F, Func, Subquery
+from django.utils.functional import cached_property
 from rest_framework import pagination
+
+TOTAL = "page_total_count"
+
+
+class CountInPageQueryPaginator(Paginator):
+    """A paginator that reads a page and the total row count in one query.
+
+    The count rides along as a scalar subquery, which the database runs once per statement.
+    Only a page past the end, which has no row to carry it, costs a second query.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.count()
+
+    def page(self, number):
+        number = self._page_number(number)
+        bottom = (number - 1) * self.per_page
+        total = self.object_list.order_by().values(total=Func(F("pk"), function="COUNT"))
+        rows = list(
+            self.object_list.annotate(**{TOTAL: Subquery(total)})[bottom : bottom + self.per_page]
+        )
+        if rows:
+            self.count = getattr(rows[0], TOTAL)
+        elif number > 1 or not self.allow_empty_first_page:
+            raise EmptyPage(self.error_messages["no_results"])
+        return self._get_page(rows, number, self)
+
+    def _page_number(self, number) -> int:
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -9,3 +48,4 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    django_paginator_class = CountInPageQueryPaginator

@@ -12,7 +12,14 @@ NAIVE_DATETIME_MESSAGE = (
 START_IN_PAST_MESSAGE = "The start time must be in the future."
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class DateTimeField(serializers.DateTimeField):
+    """Output in the active time zone as an aware datetime; the JSON renderer formats it."""
+
+    def to_representation(self, value):
+        return timezone.localtime(value) if value is not None else None
+
+
+class AwareDateTimeField(DateTimeField):
     """An ISO 8601 datetime that must carry its UTC offset; the instant is kept as given."""
 
     default_error_messages = {"naive": NAIVE_DATETIME_MESSAGE}
@@ -46,6 +53,20 @@ class EventSerializer(serializers.ModelSerializer):
             "seats_available",
         ]
 
+    def to_representation(self, event):
+        # Written out by hand rather than field by field: this runs for every row of every
+        # page, and the test suite checks it against the fields declared above.
+        return {
+            "id": event.id,
+            "name": event.name,
+            "location": event.location,
+            "start_time": timezone.localtime(event.start_time),
+            "end_time": timezone.localtime(event.end_time),
+            "max_capacity": event.max_capacity,
+            "attendee_count": event.seats_taken,
+            "seats_available": event.max_capacity - event.seats_taken,
+        }
+
     def validate_start_time(self, value):
         if value <= timezone.now():
             raise serializers.ValidationError(START_IN_PAST_MESSAGE)
@@ -67,6 +88,17 @@ class RegistrationSerializer(serializers.Serializer):
 class AttendeeSerializer(serializers.ModelSerializer):
     """A registration as the API shows it."""
 
+    registered_at = DateTimeField(read_only=True)
+
     class Meta:
         model = Attendee
         fields = ["id", "name", "email", "registered_at"]
+
+    def to_representation(self, attendee):
+        # By hand for the same reason as EventSerializer.to_representation.
+        return {
+            "id": attendee.id,
+            "name": attendee.name,
+            "email": attendee.email,
+            "registered_at": timezone.localtime(attendee.registered_at),
+        }

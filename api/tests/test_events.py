@@ -4,7 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.serializers import ModelSerializer
 
+from api.renderers import JSONRenderer
+from api.serializers import AttendeeSerializer, EventSerializer
 from core.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +184,19 @@ def test_list_sees_now_per_request(api_client, event_factory):
     assert api_client.get("/api/events/").json()["count"] == 1
     Event.objects.filter(pk=event.pk).update(start_time=timezone.now() - timedelta(seconds=1))
     assert api_client.get("/api/events/").json()["count"] == 0
+
+
+def test_hand_written_representation_matches_the_declared_fields(event_factory, attendee_factory):
+    """EventSerializer and AttendeeSerializer write their output by hand for speed; it must
+    stay what DRF would produce from the fields they declare."""
+    event = event_factory()
+    attendee = attendee_factory(event=event)
+    event.refresh_from_db()
+
+    for serializer_class, instance in [
+        (EventSerializer, event),
+        (AttendeeSerializer, attendee),
+    ]:
+        serializer = serializer_class(instance)
+        by_fields = ModelSerializer.to_representation(serializer, instance)
+        assert JSONRenderer().render(serializer.data) == JSONRenderer().render(by_fields)
