@@ -24,8 +24,8 @@ class Event(models.Model):
     max_capacity = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(MAX_CAPACITY_LIMIT)]
     )
-    # Kept in step with the attendee rows by the services, so that a capacity check reads
-    # one integer under the row lock instead of counting rows.
+    # Kept equal to the number of attendee rows by database triggers (migration 0002), so
+    # that a capacity check reads one integer under the row lock instead of counting rows.
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:

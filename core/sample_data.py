@@ -17,8 +17,6 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 
 from core.models import Attendee, Event
 from core.services import is_registered
@@ -54,7 +52,6 @@ def load_sample_data(
         Event.objects.all().delete()
         events = _load_events(events_path, batch_size)
         attendee_count = _load_attendees(attendees_path, events, batch_size)
-        _recount_seats_taken()
     return LoadResult(events=len(events), attendees=attendee_count)
 
 
@@ -192,15 +189,3 @@ def _duplicate(where: str, attendee: Attendee) -> SampleDataError:
     return SampleDataError(
         f"{where}: email {attendee.email!r} is already registered for this event."
     )
-
-
-def _recount_seats_taken() -> None:
-    """Set every event's seat counter from its attendee rows, in one statement."""
-    counts = (
-        Attendee.objects.filter(event=OuterRef("pk"))
-        .order_by()
-        .values("event")
-        .annotate(count=Count("*"))
-        .values("count")
-    )
-    Event.objects.update(seats_taken=Coalesce(Subquery(counts), 0))

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -61,20 +61,21 @@ def register_attendee(*, event_id: int, name: str, email: str) -> Attendee:
     """Give `email` a seat at the event, or raise the DomainError that says why not.
 
     The event row is locked first, so concurrent registrations for one event queue here and
-    each sees the seat count the previous one left. Raises EventNotFound, RegistrationClosed,
-    EventFull or AlreadyRegistered.
+    each sees the seat count the previous one left; under the lock run one select and one
+    insert. Raises EventNotFound, RegistrationClosed, EventFull or AlreadyRegistered.
     """
     email = email.strip()
+    attendee = Attendee(event_id=event_id, name=name, email=email)
     try:
         with transaction.atomic():
-            event = (
-                Event.objects.select_for_update()
-                .only("start_time", "max_capacity", "seats_taken")
-                .filter(pk=event_id)
-                .first()
-            )
-            if event is None:
-                raise EventNotFound
+            try:
+                event = (
+                    Event.objects.select_for_update()
+                    .only("start_time", "max_capacity", "seats_taken")
+                    .get(pk=event_id)
+                )
+            except Event.DoesNotExist:
+                raise EventNotFound from None
             if event.start_time <= timezone.now():
                 raise RegistrationClosed
             if event.seats_taken >= event.max_capacity:
@@ -82,8 +83,8 @@ def register_attendee(*, event_id: int, name: str, email: str) -> Attendee:
                 if is_registered(event_id=event_id, email=email):
                     raise AlreadyRegistered
                 raise EventFull
-            attendee = Attendee.objects.create(event_id=event_id, name=name, email=email)
-            Event.objects.filter(pk=event_id).update(seats_taken=F("seats_taken") + 1)
+            # The insert's trigger takes the seat (see migration 0002) within this statement.
+            attendee.save(force_insert=True)
     except IntegrityError as error:
         domain_error = domain_error_for(error)
         if domain_error is None:
@@ -100,8 +101,7 @@ def cancel_registration(*, attendee_id: int) -> None:
         )
         if event_id is None:
             return
-        # The event row first, as in register_attendee, so the two never deadlock.
+        # The event row first, as in register_attendee, so the two never deadlock; the
+        # delete's trigger gives the seat back.
         Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
-        deleted, _ = Attendee.objects.filter(pk=attendee_id).delete()
-        if deleted:
-            Event.objects.filter(pk=event_id).update(seats_taken=F("seats_taken") - 1)
+        Attendee.objects.filter(pk=attendee_id).delete()

@@ -60,3 +60,38 @@ def test_clean_refuses_end_before_start_and_capacity_below_attendance(event_fact
         event.clean()
     assert set(raised.value.message_dict) == {"end_time", "max_capacity"}
     assert "3 attendees" in raised.value.message_dict["max_capacity"][0]
+
+
+def seats_taken(event) -> int:
+    return Event.objects.values_list("seats_taken", flat=True).get(pk=event.pk)
+
+
+def test_database_counts_seats_on_every_insert_delete_and_move(event_factory):
+    first, second = event_factory(max_capacity=3), event_factory(max_capacity=3)
+
+    Attendee.objects.bulk_create(
+        Attendee(event=first, name=f"G{i}", email=f"g{i}@example.com") for i in range(3)
+    )
+    assert (seats_taken(first), seats_taken(second)) == (3, 0)
+
+    Attendee.objects.filter(email="g0@example.com").update(event=second)
+    assert (seats_taken(first), seats_taken(second)) == (2, 1)
+
+    Attendee.objects.filter(email="g1@example.com").update(name="Renamed")
+    assert (seats_taken(first), seats_taken(second)) == (2, 1)
+
+    Attendee.objects.filter(event=first).delete()
+    assert (seats_taken(first), seats_taken(second)) == (0, 1)
+
+
+def test_database_refuses_an_insert_that_would_overbook(event_factory):
+    event = event_factory(max_capacity=2)
+    with (
+        pytest.raises(IntegrityError, match="event_seats_taken_within_capacity"),
+        transaction.atomic(),
+    ):
+        Attendee.objects.bulk_create(
+            Attendee(event=event, name=f"G{i}", email=f"g{i}@example.com") for i in range(3)
+        )
+    assert seats_taken(event) == 0
+    assert not Attendee.objects.exists()
