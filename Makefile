@@ -1,13 +1,17 @@
 # Two commands for a fresh machine with python3, pip and make:
 #   make run   - set up, migrate, load the sample data into an empty database, serve on :8000
 #   make test  - set up, then run the whole suite (SQLite, or DATABASE_URL's database)
+#   make bench - load each endpoint through gunicorn with wrk (BENCH_DB=postgres|sqlite)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install migrate run test lint format
+BENCH_DB ?= postgres
+BENCH_SECONDS ?= 8
+
+.PHONY: install migrate run test lint format bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +30,9 @@ run: migrate
 
 test: install
 	$(VENV)/bin/pytest
+
+bench: install
+	bash bench/run $(BENCH_DB) $(BENCH_SECONDS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -136,4 +136,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    # A 4xx answer (a full event, a bad email) is the API working; log server errors only.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -5,6 +5,8 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import Attendee, Event
@@ -163,3 +165,29 @@ def test_shipped_sample_has_past_and_upcoming_events():
     assert Event.objects.filter(start_time__lte=now).exists()
     assert all(event.start_time.year > now.year + 2 for event in upcoming)
     assert Attendee.objects.count() == sum(Event.objects.values_list("seats_taken", flat=True))
+
+
+def write_generated(tmp_path, events: int, attendees: int):
+    lines = [
+        f"e{i},Event {i},Hall,2031-05-01T09:00:00Z,2031-05-01T17:00:00Z,{attendees}"
+        for i in range(events)
+    ]
+    (tmp_path / "events.csv").write_text(EVENTS_HEADER + "\n".join(lines) + "\n")
+    rows = [f"e{i % events},Guest {i},guest{i}@example.com" for i in range(attendees)]
+    (tmp_path / "attendees.csv").write_text(ATTENDEES_HEADER + "\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(("events", "attendees"), [(2, 10), (40, 1500)])
+def test_rows_are_written_in_batches_not_one_query_each(tmp_path, events, attendees):
+    write_generated(tmp_path, events, attendees)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = load_sample_data(
+            events_path=tmp_path / "events.csv", attendees_path=tmp_path / "attendees.csv"
+        )
+
+    assert (result.events, result.attendees) == (events, attendees)
+    writes = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    # one statement per batch (SQLite may split a batch to stay under its variable limit)
+    assert len(writes) <= 2 + attendees // 200
+    assert Attendee.objects.count() == attendees
