@@ -30,3 +30,10 @@ class AlreadyRegistered(DomainError):
 class RegistrationClosed(DomainError):
     code = "registration_closed"
     message = "Registration is closed: this event has already started."
+
+
+class CapacityBelowAttendance(DomainError):
+    """The new capacity would leave some registered attendees without a seat."""
+
+    code = "capacity_below_attendance"
+    message = "The capacity cannot be lower than the number of attendees already registered."

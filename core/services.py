@@ -9,18 +9,23 @@ from django.utils import timezone
 
 from core.exceptions import (
     AlreadyRegistered,
+    CapacityBelowAttendance,
     DomainError,
     EventFull,
     EventNotFound,
     RegistrationClosed,
 )
-from core.models import Attendee, Event
+from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
 CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
     "attendee_unique_email_per_event": AlreadyRegistered,
     "event_seats_taken_within_capacity": EventFull,
 }
+
+
+# What an organiser may change on an event; seats_taken is the services' own.
+EDITABLE_EVENT_FIELDS = ["name", "location", "start_time", "end_time", "max_capacity"]
 
 
 def domain_error_for(error: IntegrityError) -> DomainError | None:
@@ -45,6 +50,43 @@ def create_event(
     )
     event.clean()
     event.save()
+    return event
+
+
+def update_event(
+    *,
+    event_id: int,
+    name: str,
+    location: str,
+    start_time: datetime,
+    end_time: datetime,
+    max_capacity: int,
+) -> Event:
+    """Change an event's details; its seat counter is kept, and never left above capacity.
+
+    The event row is locked first, as in register_attendee, so a registration cannot take a
+    seat between the capacity check and the write. Raises EventNotFound,
+    CapacityBelowAttendance, or ValidationError for an end not after the start.
+    """
+    try:
+        with transaction.atomic():
+            event = Event.objects.select_for_update().filter(pk=event_id).first()
+            if event is None:
+                raise EventNotFound
+            if max_capacity < event.seats_taken:
+                raise CapacityBelowAttendance(
+                    CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(count=event.seats_taken)
+                )
+            event.name, event.location = name, location
+            event.start_time, event.end_time = start_time, end_time
+            event.max_capacity = max_capacity
+            event.clean()
+            # Never write seats_taken back: the counter belongs to register and cancel.
+            event.save(update_fields=EDITABLE_EVENT_FIELDS)
+    except IntegrityError as error:
+        if "event_seats_taken_within_capacity" not in str(error):
+            raise
+        raise CapacityBelowAttendance from error
     return event
 
 

@@ -10,9 +10,9 @@ import pytest
 from django.db import IntegrityError
 
 from conftest import race
-from core.exceptions import AlreadyRegistered, EventFull
+from core.exceptions import AlreadyRegistered, CapacityBelowAttendance, EventFull
 from core.models import Attendee, Event
-from core.services import domain_error_for, register_attendee
+from core.services import domain_error_for, register_attendee, update_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 
@@ -23,7 +23,9 @@ SPELLINGS = ["dup@example.com", "DUP@example.com", "Dup@Example.Com", " dup@EXAM
 def outcome(result: object) -> str:
     if isinstance(result, Attendee):
         return "registered"
-    if isinstance(result, EventFull | AlreadyRegistered):
+    if isinstance(result, Event):
+        return "capacity_changed"
+    if isinstance(result, EventFull | AlreadyRegistered | CapacityBelowAttendance):
         return result.code
     return repr(result)
 
@@ -60,6 +62,32 @@ def test_threads_register_one_email_once_whatever_its_case(event_factory):
     event.refresh_from_db()
     assert event.seats_taken == 1
     assert Attendee.objects.filter(event=event).count() == 1
+
+
+def test_lowering_capacity_while_others_register_never_overbooks(event_factory, attendee_factory):
+    event = event_factory(max_capacity=10)
+    for _ in range(4):
+        attendee_factory(event=event)
+    fields = ["name", "location", "start_time", "end_time"]
+    lower_to_five = {name: getattr(event, name) for name in fields} | {"max_capacity": 5}
+
+    def task(i: int) -> object:
+        if i == 0:
+            return update_event(event_id=event.pk, **lower_to_five)
+        return register_attendee(event_id=event.pk, name=f"Racer {i}", email=f"r{i}@example.com")
+
+    outcomes = Counter(map(outcome, race(THREADS, task)))
+
+    event.refresh_from_db()
+    attendees = Attendee.objects.filter(event=event).count()
+    assert event.seats_taken == attendees == 4 + outcomes["registered"]
+    if outcomes["capacity_changed"]:
+        # Lowered before a second racer got in: one seat was left, and it went.
+        assert (event.max_capacity, outcomes["registered"]) == (5, 1)
+    else:
+        assert outcomes["capacity_below_attendance"] == 1
+        assert (event.max_capacity, outcomes["registered"]) == (10, 6)
+    assert outcomes["event_full"] == THREADS - 1 - outcomes["registered"]
 
 
 @pytest.mark.race_control

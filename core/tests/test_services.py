@@ -4,13 +4,20 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from core.exceptions import AlreadyRegistered, EventFull, EventNotFound, RegistrationClosed
+from core.exceptions import (
+    AlreadyRegistered,
+    CapacityBelowAttendance,
+    EventFull,
+    EventNotFound,
+    RegistrationClosed,
+)
 from core.models import Attendee, Event
 from core.services import (
     cancel_registration,
     create_event,
     domain_error_for,
     register_attendee,
+    update_event,
 )
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +109,50 @@ def test_constraint_violations_map_to_domain_errors(event_factory):
 
     assert isinstance(domain_error_for(over_capacity.value), EventFull)
     assert isinstance(domain_error_for(duplicate.value), AlreadyRegistered)
+
+
+def details(event, **changes):
+    fields = ["name", "location", "start_time", "end_time", "max_capacity"]
+    return {name: getattr(event, name) for name in fields} | changes
+
+
+def test_update_event_changes_the_details(event_factory):
+    event = event_factory(max_capacity=5)
+
+    update_event(event_id=event.pk, **details(event, name="Renamed", max_capacity=8))
+
+    event.refresh_from_db()
+    assert (event.name, event.max_capacity) == ("Renamed", 8)
+
+
+def test_update_event_refuses_capacity_below_attendance(event_factory, attendee_factory):
+    event = event_factory(max_capacity=5)
+    for _ in range(3):
+        attendee_factory(event=event)
+
+    with pytest.raises(CapacityBelowAttendance) as refused:
+        update_event(event_id=event.pk, **details(event, max_capacity=2))
+
+    assert refused.value.message == (
+        "The capacity cannot be lower than the 3 attendees already registered."
+    )
+    event.refresh_from_db()
+    assert (event.max_capacity, event.seats_taken) == (5, 3)
+    update_event(event_id=event.pk, **details(event, max_capacity=3))  # down to exactly full
+    assert Event.objects.get(pk=event.pk).max_capacity == 3
+
+
+def test_update_event_keeps_seats_taken_since_the_caller_read_it(event_factory):
+    event = event_factory(max_capacity=5)
+    stale = Event.objects.get(pk=event.pk)  # as an admin form loads it, before Ada registers
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+
+    update_event(event_id=event.pk, **details(stale, name="Renamed"))
+
+    assert Event.objects.get(pk=event.pk).seats_taken == 1
+
+
+def test_update_event_refuses_an_unknown_event(event_factory):
+    event = event_factory()
+    with pytest.raises(EventNotFound):
+        update_event(event_id=987654, **details(event))
