@@ -40,6 +40,12 @@ def attendee_factory():
 
 
 @pytest.fixture
+def fast_passwords(settings):
+    """Staff users whose passwords hash in microseconds: tests need logins, not brute-force cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def in_days():
     """`in_days(n)`: an aware datetime n days from now (negative for the past)."""
     return lambda days, **extra: timezone.now() + timedelta(days=days, **extra)
