@@ -1,0 +1,162 @@
+"""Events: a list that shows at a glance which are nearly full, and a page to run one from."""
+
+from datetime import datetime
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import slugify
+
+from core.admin.base import ServiceAdmin
+from core.admin.exports import attendees_csv_response
+from core.admin.forms import AttendeeInlineFormSet, InlineRegistrationForm
+from core.models import Attendee, Event
+from core.selectors import event_attendees
+from core.services import EDITABLE_EVENT_FIELDS, create_event, update_event
+
+FILL_BAR_WIDTH = 10
+STATUS_LABELS = {"upcoming": "upcoming", "in_progress": "in progress", "past": "past"}
+
+
+def fill_bar(taken: int, capacity: int) -> str:
+    """`███████░░░ 70%`: the share of seats taken.
+
+    Rounded down, so a bar reads full, or 100%, only when no seat is left.
+    """
+    blocks = taken * FILL_BAR_WIDTH // capacity
+    return f"{'█' * blocks}{'░' * (FILL_BAR_WIDTH - blocks)} {taken * 100 // capacity}%"
+
+
+def status_condition(status: str, now: datetime) -> Q:
+    """The events with `status` at `now`; upcoming means not started, as in the API."""
+    return {
+        "upcoming": Q(start_time__gt=now),
+        "in_progress": Q(start_time__lte=now, end_time__gt=now),
+        "past": Q(end_time__lte=now),
+    }[status]
+
+
+def status_of(event: Event, now: datetime) -> str:
+    if event.start_time > now:
+        return "upcoming"
+    return "in_progress" if event.end_time > now else "past"
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Upcoming, in progress or past, as of the moment the list is shown."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return list(STATUS_LABELS.items())
+
+    def queryset(self, request, queryset):
+        if self.value() not in STATUS_LABELS:
+            return queryset
+        return queryset.filter(status_condition(self.value(), timezone.now()))
+
+
+class AttendeeInline(admin.TabularInline):
+    """An event's attendees, newest last: a new row registers, a deleted row frees its seat."""
+
+    model = Attendee
+    form = InlineRegistrationForm
+    formset = AttendeeInlineFormSet
+    fields = ["name", "email", "registered_at"]
+    readonly_fields = ["registered_at"]
+    ordering = ["id"]
+    extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # A row added and ticked for deletion in one go would still have been registered.
+        return super().get_formset(request, obj, can_delete_extra=False, **kwargs)
+
+
+@admin.register(Event)
+class EventAdmin(ServiceAdmin):
+    """Events soonest first, with their seats at a glance; an event's page lists its attendees."""
+
+    list_display = [
+        "name",
+        "location",
+        "start_time",
+        "status",
+        "max_capacity",
+        "attendee_count",
+        "fill",
+    ]
+    search_fields = ["name", "location"]
+    list_filter = [StatusFilter]
+    date_hierarchy = "start_time"
+    ordering = ["start_time", "id"]
+    readonly_fields = ["seats"]
+
+    def get_fields(self, request, obj=None):
+        return EDITABLE_EVENT_FIELDS + (["seats"] if obj else [])
+
+    def get_inlines(self, request, obj):
+        # Attendees need the event to exist: they are added once it has been saved.
+        return [AttendeeInline] if obj else []
+
+    @admin.display(description="status", ordering="start_time")
+    def status(self, obj: Event) -> str:
+        return STATUS_LABELS[status_of(obj, timezone.now())]
+
+    @admin.display(description="attendees", ordering="seats_taken")
+    def attendee_count(self, obj: Event) -> int:
+        # The counter the services keep, so the list costs no query per row.
+        return obj.seats_taken
+
+    @admin.display(description="filled")
+    def fill(self, obj: Event) -> str:
+        return format_html(
+            '<span class="fill-bar" style="white-space: nowrap" title="{} of {} seats taken">'
+            "{}</span>",
+            obj.seats_taken,
+            obj.max_capacity,
+            fill_bar(obj.seats_taken, obj.max_capacity),
+        )
+
+    @admin.display(description="seats")
+    def seats(self, obj: Event) -> str:
+        return format_html(
+            "{} of {} taken &nbsp; {}",
+            obj.seats_taken,
+            obj.max_capacity,
+            self.fill(obj),
+        )
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in EDITABLE_EVENT_FIELDS}
+        if change:
+            update_event(event_id=obj.pk, **fields)
+        else:
+            obj.pk = create_event(**fields).pk
+
+    def get_urls(self):
+        opts = self.opts
+        attendees_csv = path(
+            "<path:object_id>/attendees.csv",
+            self.admin_site.admin_view(self.attendees_csv_view),
+            name=f"{opts.app_label}_{opts.model_name}_attendees_csv",
+        )
+        return [attendees_csv, *super().get_urls()]
+
+    def attendees_csv_view(self, request, object_id):
+        """The event's attendees as a CSV download, in registration order."""
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            raise Http404("No event exists with this id.")
+        if not (
+            self.has_view_permission(request, event)
+            and request.user.has_perm(f"{Attendee._meta.app_label}.view_attendee")
+        ):
+            raise PermissionDenied
+        filename = f"{slugify(event.name) or 'event'}-{event.pk}-attendees.csv"
+        return attendees_csv_response(event_attendees(event_id=event.pk), filename=filename)

@@ -1,0 +1,107 @@
+"""Reading admin pages as a person sees them, and filling their forms as a browser would."""
+
+from html.parser import HTMLParser
+
+from core.models import Event
+
+
+class _Tables(HTMLParser):
+    """Collects every table row as {cell class: text}, and every error shown on the page."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict[str, str]] = []
+        self.errors: list[str] = []
+        self._cell: str | None = None
+        self._in_error = 0
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "tr":
+            self.rows.append({})
+        elif tag in ("td", "th") and self.rows:
+            fields = [c.removeprefix("field-") for c in classes if c.startswith("field-")]
+            self._cell = (fields or classes or [tag])[0]
+            self.rows[-1][self._cell] = ""
+        elif tag == "ul" and "errorlist" in classes:
+            self._in_error += 1
+        elif tag == "li" and self._in_error:
+            self.errors.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._cell = None
+        elif tag == "ul" and self._in_error:
+            self._in_error -= 1
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self.rows[-1][self._cell] += data
+        if self._in_error and self.errors:
+            self.errors[-1] += data
+
+
+def parse(response) -> _Tables:
+    page = _Tables()
+    page.feed(response.content.decode())
+    return page
+
+
+def result_rows(response) -> list[dict[str, str]]:
+    """The changelist's rows, each cell's text under its field name."""
+    return [
+        {name: text.strip() for name, text in row.items()}
+        for row in parse(response).rows
+        if "action-checkbox" in row
+    ]
+
+
+def errors(response) -> list[str]:
+    return [text.strip() for text in parse(response).errors if text.strip()]
+
+
+def messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def split_datetime(prefix: str, value) -> dict[str, str]:
+    return {f"{prefix}_0": value.strftime("%Y-%m-%d"), f"{prefix}_1": value.strftime("%H:%M:%S")}
+
+
+def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
+    """The event's change form as submitted: its fields, its attendee rows, rows to add or delete.
+
+    `new` holds (name, email) pairs typed into added rows; `delete` the attendees ticked.
+    """
+    fields = {
+        "name": event.name,
+        "location": event.location,
+        "start_time": event.start_time,
+        "end_time": event.end_time,
+        "max_capacity": event.max_capacity,
+    } | changes
+    data = {
+        "name": fields["name"],
+        "location": fields["location"],
+        "max_capacity": str(fields["max_capacity"]),
+        **split_datetime("start_time", fields["start_time"]),
+        **split_datetime("end_time", fields["end_time"]),
+    }
+    attendees = list(event.attendees.order_by("id")) if event.pk else []
+    for index, attendee in enumerate(attendees):
+        data[f"attendees-{index}-id"] = str(attendee.pk)
+        data[f"attendees-{index}-event"] = str(event.pk)
+        if attendee in delete:
+            data[f"attendees-{index}-DELETE"] = "on"
+    for index, (name, email) in enumerate(new, start=len(attendees)):
+        data[f"attendees-{index}-event"] = str(event.pk)
+        data[f"attendees-{index}-name"] = name
+        data[f"attendees-{index}-email"] = email
+    data |= {
+        "attendees-TOTAL_FORMS": str(len(attendees) + len(new)),
+        "attendees-INITIAL_FORMS": str(len(attendees)),
+        "attendees-MIN_NUM_FORMS": "0",
+        "attendees-MAX_NUM_FORMS": "1000",
+        "_continue": "Save and continue editing",
+    }
+    return data

@@ -1,0 +1,236 @@
+"""The attendee admin: registering from it, removing, finding, and exporting as CSV."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.models import Attendee
+from core.tests.admin_pages import errors, result_rows
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+ATTENDEES = "/admin/core/attendee/"
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")  # so a spreadsheet reads the file as UTF-8
+    return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+def test_adding_an_attendee_registers_them(admin_client, event_factory):
+    event = event_factory(max_capacity=2)
+
+    response = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Ada", "email": " ada@example.com "}
+    )
+
+    assert response.status_code == 302, errors(response)
+    attendee = Attendee.objects.get()
+    assert (attendee.event, attendee.name, attendee.email) == (event, "Ada", "ada@example.com")
+    event.refresh_from_db()
+    assert event.seats_taken == 1
+
+
+@pytest.mark.parametrize(
+    ("capacity", "start_in_days", "email", "refusal"),
+    [
+        (1, 5, "grace@example.com", "This event is full: every seat has been taken."),
+        (5, 5, "ADA@example.COM", "This email address is already registered for this event."),
+        (5, -1, "grace@example.com", "Registration is closed: this event has already started."),
+    ],
+    ids=["full", "duplicate", "closed"],
+)
+def test_a_refused_registration_shows_why(
+    admin_client, event_factory, attendee_factory, in_days, capacity, start_in_days, email, refusal
+):
+    event = event_factory(max_capacity=capacity, start_time=in_days(start_in_days))
+    attendee_factory(event=event, name="Ada", email="ada@example.com")
+
+    response = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Grace", "email": email}
+    )
+
+    assert response.status_code == 200
+    assert errors(response) == [refusal]
+    event.refresh_from_db()
+    assert event.seats_taken == event.attendees.count() == 1
+
+
+def test_a_registration_refused_for_another_field_is_not_kept(admin_client, event_factory):
+    event = event_factory()
+
+    response = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Ada" * 100, "email": "ada@example.com"}
+    )
+
+    assert response.status_code == 200
+    assert errors(response) == ["Ensure this value has at most 200 characters (it has 300)."]
+    assert not Attendee.objects.exists()
+
+
+def test_editing_an_attendee_changes_only_the_name(admin_client, attendee_factory):
+    ada = attendee_factory(name="Ada", email="ada@example.com")
+
+    response = admin_client.post(
+        f"{ATTENDEES}{ada.pk}/change/", {"name": "Ada Lovelace", "email": "eve@example.com"}
+    )
+
+    assert response.status_code == 302, errors(response)
+    ada.refresh_from_db()
+    assert (ada.name, ada.email) == ("Ada Lovelace", "ada@example.com")
+
+
+def test_deleting_an_attendee_frees_the_seat(admin_client, event_factory, attendee_factory):
+    event = event_factory(max_capacity=1)
+    ada = attendee_factory(event=event)
+
+    response = admin_client.post(f"{ATTENDEES}{ada.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.seats_taken == event.attendees.count() == 0
+
+
+def test_deleting_selected_attendees_frees_their_seats(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory(max_capacity=3)
+    ada, grace, alan = (attendee_factory(event=event) for _ in range(3))
+
+    response = admin_client.post(
+        ATTENDEES,
+        {"action": "delete_selected", "_selected_action": [ada.pk, alan.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.seats_taken == 1
+    assert list(event.attendees.all()) == [grace]
+
+
+def test_list_searches_name_and_email_and_filters_by_event(
+    admin_client, event_factory, attendee_factory
+):
+    jazz, rust = event_factory(name="Jazz Night"), event_factory(name="RustConf")
+    attendee_factory(event=jazz, name="Ada Lovelace", email="ada@example.com")
+    attendee_factory(event=rust, name="Grace Hopper", email="grace@navy.example")
+    attendee_factory(event=rust, name="Alan Turing", email="alan@example.com")
+
+    def names(**params) -> list[str]:
+        return sorted(row["name"] for row in result_rows(admin_client.get(ATTENDEES, params)))
+
+    assert names(q="lovelace") == ["Ada Lovelace"]
+    assert names(q="navy") == ["Grace Hopper"]
+    assert names(event__id__exact=rust.pk) == ["Alan Turing", "Grace Hopper"]
+    assert result_rows(admin_client.get(ATTENDEES, {"q": "ada"}))[0]["event"] == "Jazz Night"
+
+
+def test_list_costs_the_same_queries_for_1_and_30_attendees(
+    admin_client, event_factory, attendee_factory
+):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(ATTENDEES)
+        assert response.status_code == 200
+        return len(captured)
+
+    event = event_factory()
+    attendee_factory(event=event)
+    one = queries()
+    for _ in range(29):
+        attendee_factory(event=event_factory())  # each on its own event
+    thirty = queries()
+
+    assert len(result_rows(admin_client.get(ATTENDEES))) == 30
+    assert one == thirty
+
+
+def test_export_action_downloads_the_selected_attendees(
+    admin_client, event_factory, attendee_factory, in_days
+):
+    jazz = event_factory(name="Jazz Night", start_time=in_days(3))
+    rust = event_factory(name="RustConf", start_time=in_days(9))
+    ada = attendee_factory(event=rust, name="Ada Lovelace", email="ada@example.com")
+    grace = attendee_factory(event=jazz, name="Grace Hopper", email="grace@example.com")
+    attendee_factory(event=jazz, name="Not Selected")
+
+    response = admin_client.post(
+        ATTENDEES, {"action": "export_csv", "_selected_action": [ada.pk, grace.pk]}
+    )
+
+    assert response["Content-Disposition"] == 'attachment; filename="attendees.csv"'
+    assert csv_rows(response) == [
+        ["name", "email", "event", "registered at (UTC)"],
+        [
+            "Grace Hopper",
+            "grace@example.com",
+            "Jazz Night",
+            grace.registered_at.strftime("%Y-%m-%d %H:%M:%S"),
+        ],
+        [
+            "Ada Lovelace",
+            "ada@example.com",
+            "RustConf",
+            ada.registered_at.strftime("%Y-%m-%d %H:%M:%S"),
+        ],
+    ]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
+def test_export_keeps_spreadsheets_from_running_cells_as_formulas(
+    admin_client, event_factory, attendee_factory, start
+):
+    event = event_factory(name=f"{start}SUM(A1:A9)")
+    attendee = attendee_factory(event=event, name=f'{start}HYPERLINK("http://x.example")')
+
+    response = admin_client.post(
+        ATTENDEES, {"action": "export_csv", "_selected_action": [attendee.pk]}
+    )
+
+    [_, row] = csv_rows(response)
+    assert row[0] == f'\'{start}HYPERLINK("http://x.example")'
+    assert row[2] == f"'{start}SUM(A1:A9)"
+
+
+def test_event_page_offers_its_attendees_as_csv(admin_client, event_factory, attendee_factory):
+    event = event_factory(name="Jazz Night: Live!")
+    other = event_factory()
+    for name in ["Ada", "Grace", "Zoë"]:
+        attendee_factory(event=event, name=name, email=f"{name.lower()}@example.com")
+    attendee_factory(event=other, name="Elsewhere")
+    url = f"/admin/core/event/{event.pk}/attendees.csv"
+
+    page = admin_client.get(f"/admin/core/event/{event.pk}/change/")
+    response = admin_client.get(url)
+
+    assert f'href="{url}"' in page.content.decode()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="jazz-night-live-{event.pk}-attendees.csv"'
+    )
+    rows = csv_rows(response)
+    assert [row[:3] for row in rows[1:]] == [
+        ["Ada", "ada@example.com", "Jazz Night: Live!"],
+        ["Grace", "grace@example.com", "Jazz Night: Live!"],
+        ["Zoë", "zoë@example.com", "Jazz Night: Live!"],
+    ]
+
+
+def test_event_csv_needs_a_known_event_and_permission(
+    client, admin_client, django_user_model, event_factory
+):
+    event = event_factory()
+    url = f"/admin/core/event/{event.pk}/attendees.csv"
+    clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_event"))
+    client.force_login(clerk)
+
+    assert admin_client.get("/admin/core/event/987654/attendees.csv").status_code == 404
+    assert client.get(url).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_attendee"))
+    assert client.get(url).status_code == 200

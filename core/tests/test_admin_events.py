@@ -1,0 +1,281 @@
+"""The event admin as an organiser uses it: the list at a glance, and running one event."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.admin.events import fill_bar
+from core.models import Attendee, Event
+from core.services import register_attendee
+from core.tests.admin_pages import errors, event_form, messages, result_rows
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+EVENTS = "/admin/core/event/"
+
+
+def change_url(event: Event) -> str:
+    return f"{EVENTS}{event.pk}/change/"
+
+
+def fill(event, count, attendee_factory):
+    for _ in range(count):
+        attendee_factory(event=event)
+
+
+@pytest.mark.parametrize(
+    ("taken", "capacity", "bar"),
+    [
+        (0, 5, "░░░░░░░░░░ 0%"),
+        (7, 10, "███████░░░ 70%"),
+        (1, 3, "███░░░░░░░ 33%"),
+        (999, 1000, "█████████░ 99%"),
+        (3, 3, "██████████ 100%"),
+    ],
+)
+def test_fill_bar_reads_full_only_when_no_seat_is_left(taken, capacity, bar):
+    assert fill_bar(taken, capacity) == bar
+
+
+def test_list_shows_each_event_with_its_seats_at_a_glance(
+    admin_client, event_factory, attendee_factory, in_days
+):
+    event = event_factory(
+        name="Jazz Night", location="Blue Room", start_time=in_days(5), max_capacity=10
+    )
+    fill(event, 7, attendee_factory)
+
+    [row] = result_rows(admin_client.get(EVENTS))
+
+    start = row.pop("start_time")
+    assert str(event.start_time.year) in start
+    assert row == {
+        "action-checkbox": "",
+        "name": "Jazz Night",
+        "location": "Blue Room",
+        "status": "upcoming",
+        "max_capacity": "10",
+        "attendee_count": "7",
+        "fill": "███████░░░ 70%",
+    }
+
+
+def test_list_shows_status_soonest_first_and_filters_by_it(admin_client, event_factory, in_days):
+    event_factory(name="Next week", start_time=in_days(7))
+    event_factory(name="Right now", start_time=in_days(0, hours=-1))
+    event_factory(name="Last month", start_time=in_days(-30))
+
+    rows = result_rows(admin_client.get(EVENTS))
+    past = result_rows(admin_client.get(EVENTS, {"status": "past"}))
+    now = result_rows(admin_client.get(EVENTS, {"status": "in_progress"}))
+    upcoming = result_rows(admin_client.get(EVENTS, {"status": "upcoming"}))
+
+    assert [(row["name"], row["status"]) for row in rows] == [
+        ("Last month", "past"),
+        ("Right now", "in progress"),
+        ("Next week", "upcoming"),
+    ]
+    assert [row["name"] for row in past + now + upcoming] == [
+        "Last month",
+        "Right now",
+        "Next week",
+    ]
+
+
+def test_list_searches_name_and_location(admin_client, event_factory):
+    event_factory(name="PyCon Lisbon", location="Centro de Congressos")
+    event_factory(name="Django Meetup", location="Lisbon Hub")
+    event_factory(name="RustConf", location="Portland")
+
+    by_word = result_rows(admin_client.get(EVENTS, {"q": "lisbon"}))
+    by_location = result_rows(admin_client.get(EVENTS, {"q": "portland"}))
+
+    assert {row["name"] for row in by_word} == {"PyCon Lisbon", "Django Meetup"}
+    assert [row["name"] for row in by_location] == ["RustConf"]
+
+
+def test_list_narrows_by_start_date(admin_client, event_factory, in_days):
+    # More than a year apart, so never in the same calendar year.
+    event_factory(name="Soon", start_time=in_days(3))
+    later = event_factory(name="Later", start_time=in_days(400))
+
+    response = admin_client.get(EVENTS, {"start_time__year": later.start_time.year})
+
+    assert [row["name"] for row in result_rows(response)] == ["Later"]
+
+
+def test_list_costs_the_same_queries_for_1_and_30_events(
+    admin_client, event_factory, attendee_factory, in_days
+):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(EVENTS)
+        assert response.status_code == 200
+        return len(captured)
+
+    fill(event_factory(start_time=in_days(1)), 2, attendee_factory)
+    one = queries()
+    for day in range(29):
+        fill(event_factory(start_time=in_days(day + 40)), 2, attendee_factory)
+    thirty = queries()
+
+    assert len(result_rows(admin_client.get(EVENTS))) == 30
+    assert one == thirty
+
+
+def test_event_page_lists_attendees_newest_last(admin_client, event_factory):
+    event = event_factory()
+    for name in ["Ada", "Grace", "Alan"]:
+        register_attendee(event_id=event.pk, name=name, email=f"{name}@example.com")
+
+    response = admin_client.get(change_url(event))
+
+    content = response.content.decode()
+    assert content.index("Ada@example.com") < content.index("Grace@example.com")
+    assert content.index("Grace@example.com") < content.index("Alan@example.com")
+    assert "3 of 100 taken" in content
+
+
+def test_adding_an_event_creates_it_with_no_seats_taken(admin_client, in_days):
+    start = in_days(10)
+    event = Event(
+        name="Launch", location="Dock 5", start_time=start, end_time=start, max_capacity=2
+    )
+    data = event_form(event, end_time=start + timedelta(hours=2))
+
+    response = admin_client.post(f"{EVENTS}add/", data)
+
+    assert response.status_code == 302, errors(response)
+    event = Event.objects.get(name="Launch")
+    assert (event.location, event.max_capacity, event.seats_taken) == ("Dock 5", 2, 0)
+
+
+def test_lowering_capacity_below_attendance_is_refused(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory(max_capacity=5)
+    fill(event, 3, attendee_factory)
+
+    response = admin_client.post(change_url(event), event_form(event, max_capacity=2))
+
+    assert response.status_code == 200
+    assert errors(response) == [
+        "The capacity cannot be lower than the 3 attendees already registered."
+    ]
+    event.refresh_from_db()
+    assert (event.max_capacity, event.seats_taken) == (5, 3)
+
+
+def test_capacity_may_come_down_to_the_attendance(admin_client, event_factory, attendee_factory):
+    event = event_factory(max_capacity=5)
+    fill(event, 3, attendee_factory)
+
+    response = admin_client.post(
+        change_url(event), event_form(event, max_capacity=3, name="Renamed")
+    )
+
+    assert response.status_code == 302, errors(response)
+    event.refresh_from_db()
+    assert (event.name, event.max_capacity, event.seats_taken) == ("Renamed", 3, 3)
+
+
+def test_capacity_refused_at_save_time_says_so_and_keeps_nothing(
+    admin_client, event_factory, attendee_factory
+):
+    # The form checks capacity against the 2 attendees it loaded; the row added in the same
+    # submission makes 3 before the save, so the service refuses the new capacity under lock.
+    event = event_factory(max_capacity=5)
+    fill(event, 2, attendee_factory)
+
+    response = admin_client.post(
+        change_url(event),
+        event_form(event, max_capacity=2, new=[("Alan", "alan@example.com")]),
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(change_url(event), 302)]
+    assert messages(response) == [
+        "Nothing was saved: The capacity cannot be lower than the 3 attendees already registered."
+    ]
+    event.refresh_from_db()
+    assert (event.max_capacity, event.seats_taken) == (5, 2)
+    assert not Attendee.objects.filter(email="alan@example.com").exists()
+
+
+def test_a_row_added_on_the_event_page_is_a_registration(admin_client, event_factory):
+    event = event_factory(max_capacity=2)
+
+    response = admin_client.post(
+        change_url(event), event_form(event, new=[("Ada", " Ada@Example.com ")])
+    )
+
+    assert response.status_code == 302, errors(response)
+    event.refresh_from_db()
+    assert event.seats_taken == 1
+    assert list(event.attendees.values_list("name", "email")) == [("Ada", "Ada@Example.com")]
+
+
+@pytest.mark.parametrize(
+    ("capacity", "start_in_days", "email", "refusal"),
+    [
+        (1, 5, "grace@example.com", "This event is full: every seat has been taken."),
+        (5, 5, "ADA@example.COM", "This email address is already registered for this event."),
+        (5, -1, "grace@example.com", "Registration is closed: this event has already started."),
+    ],
+    ids=["full", "duplicate", "closed"],
+)
+def test_a_refused_row_shows_why_on_the_event_page(
+    admin_client, event_factory, attendee_factory, in_days, capacity, start_in_days, email, refusal
+):
+    event = event_factory(max_capacity=capacity, start_time=in_days(start_in_days))
+    attendee_factory(event=event, name="Ada", email="ada@example.com")
+
+    response = admin_client.post(change_url(event), event_form(event, new=[("Grace", email)]))
+
+    assert response.status_code == 200
+    assert errors(response) == [refusal]
+    event.refresh_from_db()
+    assert event.seats_taken == event.attendees.count() == 1
+
+
+def test_one_refused_row_keeps_the_rows_before_it_out_too(admin_client, event_factory):
+    event = event_factory(max_capacity=1)
+
+    response = admin_client.post(
+        change_url(event),
+        event_form(event, new=[("Ada", "ada@example.com"), ("Grace", "grace@example.com")]),
+    )
+
+    assert errors(response) == ["This event is full: every seat has been taken."]
+    event.refresh_from_db()
+    assert event.seats_taken == event.attendees.count() == 0
+
+
+def test_a_row_deleted_on_the_event_page_frees_its_seat(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory(max_capacity=2)
+    ada, grace = attendee_factory(event=event), attendee_factory(event=event)
+
+    response = admin_client.post(change_url(event), event_form(event, delete=[ada]))
+
+    assert response.status_code == 302, errors(response)
+    event.refresh_from_db()
+    assert event.seats_taken == 1
+    assert list(event.attendees.all()) == [grace]
+    register_attendee(event_id=event.pk, name="Alan", email="alan@example.com")  # seat is back
+
+
+def test_existing_rows_cannot_be_edited_from_the_event_page(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory()
+    ada = attendee_factory(event=event, name="Ada", email="ada@example.com")
+    data = event_form(event) | {"attendees-0-name": "Eve", "attendees-0-email": "eve@example.com"}
+
+    admin_client.post(change_url(event), data)
+
+    ada.refresh_from_db()
+    assert (ada.name, ada.email) == ("Ada", "ada@example.com")
