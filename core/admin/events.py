@@ -116,8 +116,8 @@ class EventAdmin(ServiceAdmin):
     @admin.display(description="filled")
     def fill(self, obj: Event) -> str:
         return format_html(
-            '<span class="fill-bar" style="white-space: nowrap" title="{} of {} seats taken">'
-            "{}</span>",
+            '<span class="fill-bar" style="font-family: monospace; white-space: nowrap" '
+            'title="{} of {} seats taken">{}</span>',
             obj.seats_taken,
             obj.max_capacity,
             fill_bar(obj.seats_taken, obj.max_capacity),
@@ -125,11 +125,10 @@ class EventAdmin(ServiceAdmin):
 
     @admin.display(description="seats")
     def seats(self, obj: Event) -> str:
+        # As stored: on a form shown again, `obj` holds the capacity that was just refused.
+        stored = Event.objects.only("seats_taken", "max_capacity").get(pk=obj.pk)
         return format_html(
-            "{} of {} taken &nbsp; {}",
-            obj.seats_taken,
-            obj.max_capacity,
-            self.fill(obj),
+            "{} of {} taken &nbsp; {}", stored.seats_taken, stored.max_capacity, self.fill(stored)
         )
 
     def save_model(self, request, obj, form, change):

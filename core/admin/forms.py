@@ -2,6 +2,7 @@
 
 from django import forms
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
 
 from core.exceptions import AlreadyRegistered, DomainError
 from core.models import Attendee
@@ -44,6 +45,13 @@ class RegistrationForm(forms.ModelForm):
         return cleaned
 
 
+class PlainText(forms.Widget):
+    """A value shown as text, as the admin shows its read-only fields."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html("<p>{}</p>", value)
+
+
 class InlineRegistrationForm(RegistrationForm):
     """A row of an event's attendee list: new rows register, existing ones are read-only."""
 
@@ -52,6 +60,7 @@ class InlineRegistrationForm(RegistrationForm):
         if self.instance.pk is not None:
             for name in ("name", "email"):
                 self.fields[name].disabled = True
+                self.fields[name].widget = PlainText()
 
 
 class AttendeeInlineFormSet(BaseInlineFormSet):

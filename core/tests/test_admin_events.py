@@ -164,6 +164,7 @@ def test_lowering_capacity_below_attendance_is_refused(
     assert errors(response) == [
         "The capacity cannot be lower than the 3 attendees already registered."
     ]
+    assert "3 of 5 taken" in response.content.decode()  # what is stored, not what was refused
     event.refresh_from_db()
     assert (event.max_capacity, event.seats_taken) == (5, 3)
 
