@@ -2,6 +2,7 @@
 #   make run   - set up, migrate, load the sample data into an empty database, serve on :8000
 #   make test  - set up, then run the whole suite (SQLite, or DATABASE_URL's database)
 #   make bench - load each endpoint through gunicorn with wrk (BENCH_DB=postgres|sqlite)
+# and `make superuser` to create the first staff login for /admin/ (it asks for name and password).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ PORT ?= 8000
 BENCH_DB ?= postgres
 BENCH_SECONDS ?= 8
 
-.PHONY: install migrate run test lint format bench
+.PHONY: install migrate run superuser test lint format bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ migrate: install
 run: migrate
 	$(PY) manage.py load_sample_data --if-empty
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+superuser: migrate
+	$(PY) manage.py createsuperuser
 
 test: install
 	$(VENV)/bin/pytest
