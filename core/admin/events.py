@@ -126,7 +126,7 @@ class EventAdmin(ServiceAdmin):
     @admin.display(description="seats")
     def seats(self, obj: Event) -> str:
         # As stored: on a form shown again, `obj` holds the capacity that was just refused.
-        stored = Event.objects.only("seats_taken", "max_capacity").get(pk=obj.pk)
+        stored = Event.objects.only("seats_taken", "max_capacity").filter(pk=obj.pk).first() or obj
         return format_html(
             "{} of {} taken &nbsp; {}", stored.seats_taken, stored.max_capacity, self.fill(stored)
         )
@@ -153,8 +153,7 @@ class EventAdmin(ServiceAdmin):
         if event is None:
             raise Http404("No event exists with this id.")
         if not (
-            self.has_view_permission(request, event)
-            and request.user.has_perm(f"{Attendee._meta.app_label}.view_attendee")
+            self.has_view_permission(request, event) and request.user.has_perm("core.view_attendee")
         ):
             raise PermissionDenied
         filename = f"{slugify(event.name) or 'event'}-{event.pk}-attendees.csv"
