@@ -81,7 +81,7 @@ def update_event(
             event.start_time, event.end_time = start_time, end_time
             event.max_capacity = max_capacity
             event.clean()
-            # Never write seats_taken back: the counter belongs to register and cancel.
+            # Never write seats_taken back: the database's triggers keep it (migration 0002).
             event.save(update_fields=EDITABLE_EVENT_FIELDS)
     except IntegrityError as error:
         if "event_seats_taken_within_capacity" not in str(error):
