@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from api.filters import EventFilter, ListFilterBackend
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from core.exceptions import EventNotFound
 from core.models import Event
@@ -22,6 +23,8 @@ class EventViewSet(
     """Create events, list upcoming ones, read one, register for one, list its attendees."""
 
     serializer_class = EventSerializer
+    filter_backends = [ListFilterBackend]
+    filterset_class = EventFilter
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):

@@ -1,0 +1,161 @@
+"""Query-string filters for the event list: search, location, a start-time window, ordering."""
+
+from datetime import UTC
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils.dateparse import parse_datetime
+from django_filters import fields, filters
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet
+
+from api.serializers import NAIVE_DATETIME_MESSAGE
+from core.models import Event
+
+BLANK_FILTER_MESSAGE = "Give a value, or leave this parameter out."
+# Filled in through ValidationError params: error messages are %-formatted downstream.
+INVALID_DATETIME_MESSAGE = (
+    "Enter an ISO 8601 datetime with a UTC offset, e.g. 2031-03-15T09:00:00Z "
+    "(in a URL, write + as %(plus)s: 2031-03-15T09:00:00%(plus)s05:30)."
+)
+OUT_OF_RANGE_DATETIME_MESSAGE = "This datetime is out of the supported range."
+EMPTY_WINDOW_MESSAGE = "starts_before must be later than starts_after."
+
+ORDERINGS = {
+    "start_time": ("start_time", "id"),
+    "-start_time": ("-start_time", "id"),
+    # Names sort case-insensitively, the same way on SQLite and PostgreSQL.
+    "name": (Lower("name").asc(), "id"),
+    "-name": (Lower("name").desc(), "id"),
+}
+
+
+class AwareDateTimeFormField(forms.Field):
+    """A query-string datetime in ISO 8601 that must carry its UTC offset; cleaned to UTC."""
+
+    default_error_messages = {
+        "blank": BLANK_FILTER_MESSAGE,
+        "invalid": INVALID_DATETIME_MESSAGE,
+        "naive": NAIVE_DATETIME_MESSAGE,
+        "out_of_range": OUT_OF_RANGE_DATETIME_MESSAGE,
+    }
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            raise forms.ValidationError(self.error_messages["blank"], code="blank")
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:  # well-formed but impossible, e.g. February 30th
+            parsed = None
+        if parsed is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"plus": "%2B"}
+            )
+        if parsed.tzinfo is None:
+            raise forms.ValidationError(self.error_messages["naive"], code="naive")
+        try:
+            # The database compares in UTC; an instant near year 1 or 9999 may not exist there.
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from None
+
+
+class AwareDateTimeFilter(filters.IsoDateTimeFilter):
+    """Compares `start_time` with an offset-carrying ISO 8601 datetime."""
+
+    field_class = AwareDateTimeFormField
+
+
+class NonBlankChoiceField(fields.ChoiceField):
+    """A choice that, once the parameter is present, must be one of the choices."""
+
+    def clean(self, value):
+        if value is not None and not value.strip():
+            raise forms.ValidationError(BLANK_FILTER_MESSAGE, code="blank")
+        return super().clean(value)
+
+
+class OrderingFilter(filters.ChoiceFilter):
+    """`?ordering=` from a fixed list; an unknown value is an error, never ignored."""
+
+    field_class = NonBlankChoiceField
+
+
+class EventFilterForm(forms.Form):
+    """Checks the start-time window as a whole, once each bound is valid on its own."""
+
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("starts_after"), cleaned.get("starts_before")
+        if after is not None and before is not None and before <= after:
+            self.add_error("starts_before", EMPTY_WINDOW_MESSAGE)
+        return cleaned
+
+
+class EventFilter(FilterSet):
+    """The filters of `GET /api/events/`; every one narrows the upcoming events."""
+
+    search = filters.CharFilter(
+        method="filter_search",
+        help_text=(
+            "Words that must each appear in the event's name or location, ignoring case: "
+            "`?search=django berlin`."
+        ),
+    )
+    location = filters.CharFilter(
+        field_name="location",
+        lookup_expr="icontains",
+        help_text="Text the location contains, ignoring case: `?location=berlin`.",
+    )
+    starts_after = AwareDateTimeFilter(
+        field_name="start_time",
+        lookup_expr="gt",
+        help_text=(
+            "Only events that start strictly after this instant. ISO 8601 with a UTC offset "
+            "(`Z` or `+05:30`, written `%2B05:30` in a URL)."
+        ),
+    )
+    starts_before = AwareDateTimeFilter(
+        field_name="start_time",
+        lookup_expr="lt",
+        help_text=(
+            "Only events that start strictly before this instant. ISO 8601 with a UTC offset; "
+            "must be later than `starts_after` when both are given."
+        ),
+    )
+    ordering = OrderingFilter(
+        choices=[(key, key) for key in ORDERINGS],
+        empty_label=None,
+        method="filter_ordering",
+        help_text=(
+            "Sort order; `-` reverses it. Ties are broken by id. "
+            "Default: `start_time` (soonest first)."
+        ),
+    )
+
+    class Meta:
+        model = Event
+        fields = ["search", "location", "starts_after", "starts_before", "ordering"]
+        form = EventFilterForm
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        for word in value.split():
+            queryset = queryset.filter(Q(name__icontains=word) | Q(location__icontains=word))
+        return queryset
+
+    def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.order_by(*ORDERINGS[value])
+
+
+class ListFilterBackend(DjangoFilterBackend):
+    """django-filter on the list action only: a detail or action URL names its row."""
+
+    def get_filterset_class(self, view, queryset=None):
+        if getattr(view, "action", None) != "list":
+            return None
+        return super().get_filterset_class(view, queryset)
