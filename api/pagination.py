@@ -49,3 +49,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
     django_paginator_class = CountInPageQueryPaginator
+    page_query_description = "A page number, from 1."
+    page_size_query_description = "Results per page: 20 unless given, at most 100."
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        # DRF's examples point at an unrelated sample API; these match ours.
+        properties = paginated["properties"]
+        properties["count"]["example"] = 42
+        properties["next"]["example"] = "http://127.0.0.1:8000/api/events/?page=3"
+        properties["previous"]["example"] = "http://127.0.0.1:8000/api/events/?page=1"
+        return paginated

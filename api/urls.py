@@ -1,6 +1,8 @@
-"""Routes under /api/; any other path below it answers with a JSON 404."""
+"""Routes under /api/: the events, the OpenAPI schema and its docs page; any other path
+below it answers with a JSON 404."""
 
 from django.urls import re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from api.exceptions import not_found
@@ -19,4 +21,9 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("events", EventViewSet, basename="event")
 
-urlpatterns = [*router.urls, re_path(r"^", not_found)]
+urlpatterns = [
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    *router.urls,
+    re_path(r"^", not_found),
+]

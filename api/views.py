@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from api.filters import EventFilter, ListFilterBackend
+from api.schema import event_viewset_schema
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from core.exceptions import EventNotFound
 from core.models import Event
@@ -14,6 +15,7 @@ from core.selectors import event_attendees, upcoming_events
 from core.services import create_event, register_attendee
 
 
+@event_viewset_schema
 class EventViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,

@@ -1,0 +1,347 @@
+"""The OpenAPI description of the events API: every operation, its examples and its errors.
+
+Each operation lists the errors it can answer with; `documented` adds those every operation
+shares (an unknown `?tz=`, a server failure, an unreachable database) and, for operations with
+a body, malformed JSON and a wrong content type.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers
+
+from api.exceptions import (
+    INVALID_INPUT_MESSAGE,
+    NOT_FOUND_MESSAGE,
+    SERVER_ERROR_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+)
+from api.pagination import PageNumberPagination
+from api.serializers import (
+    NAIVE_DATETIME_MESSAGE,
+    AttendeeSerializer,
+    EventSerializer,
+    RegistrationSerializer,
+)
+from api.timezones import INVALID_TIMEZONE_CODE, INVALID_TIMEZONE_MESSAGE, TZ_PARAMETER
+from core.exceptions import AlreadyRegistered, EventFull, EventNotFound, RegistrationClosed
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    detail = serializers.CharField(help_text="What went wrong, as a sentence for a person.")
+    code = serializers.CharField(help_text="A stable machine-readable code; see each response.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=(
+            "Only when the input was invalid: the messages for each offending field or query "
+            "parameter (`non_field_errors` when the body as a whole is wrong)."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """One way an operation can fail: its status, its `code`, when it happens, a sample body."""
+
+    status: int
+    code: str
+    when: str
+    detail: str
+    errors: dict[str, list[str]] | None = None
+    # Names the example when one status has two cases with the same code.
+    label: str | None = None
+
+    def example(self) -> OpenApiExample:
+        value: dict[str, Any] = {"detail": self.detail, "code": self.code}
+        if self.errors is not None:
+            value["errors"] = self.errors
+        return OpenApiExample(
+            self.label or self.code,
+            summary=self.when,
+            value=value,
+            response_only=True,
+            status_codes=[self.status],
+        )
+
+
+def invalid(when: str, **errors: list[str]) -> ErrorCase:
+    return ErrorCase(400, "invalid", when, INVALID_INPUT_MESSAGE, errors, label="invalid")
+
+
+PARSE_ERROR = ErrorCase(
+    400,
+    "parse_error",
+    "The body is not valid JSON.",
+    "JSON parse error - Expecting value: line 1 column 1 (char 0)",
+)
+INVALID_TIMEZONE = ErrorCase(
+    400,
+    INVALID_TIMEZONE_CODE,
+    "`?tz=` is not an IANA time zone name.",
+    INVALID_TIMEZONE_MESSAGE,
+    {TZ_PARAMETER: [INVALID_TIMEZONE_MESSAGE]},
+)
+EVENT_NOT_FOUND = ErrorCase(
+    404, "not_found", "No event has this id.", EventNotFound.message, label="no such event"
+)
+# Django's own words when a detail view finds no row.
+EVENT_NOT_FOUND_ON_READ = replace(EVENT_NOT_FOUND, detail="No Event matches the given query.")
+NO_SUCH_ADDRESS = ErrorCase(
+    404,
+    "not_found",
+    "The id is not a whole number, so nothing exists at this address.",
+    NOT_FOUND_MESSAGE,
+    label="no such address",
+)
+PAGE_NOT_FOUND = ErrorCase(
+    404,
+    "not_found",
+    "`?page=` is past the last page, or not a whole number.",
+    "Invalid page.",
+    label="no such page",
+)
+EVENT_FULL = ErrorCase(409, EventFull.code, "Every seat of the event is taken.", EventFull.message)
+ALREADY_REGISTERED = ErrorCase(
+    409,
+    AlreadyRegistered.code,
+    "This email, compared case-insensitively, is already registered for the event.",
+    AlreadyRegistered.message,
+)
+REGISTRATION_CLOSED = ErrorCase(
+    409,
+    RegistrationClosed.code,
+    "The event has already started.",
+    RegistrationClosed.message,
+)
+UNSUPPORTED_MEDIA_TYPE = ErrorCase(
+    415,
+    "unsupported_media_type",
+    "The body is not `application/json`.",
+    'Unsupported media type "text/plain" in request.',
+)
+SERVER_ERROR = ErrorCase(
+    500,
+    "server_error",
+    "An unexpected failure; it is logged and no traceback is sent.",
+    SERVER_ERROR_MESSAGE,
+)
+SERVICE_UNAVAILABLE = ErrorCase(
+    503,
+    "service_unavailable",
+    "The database cannot be reached; retry after the `Retry-After` seconds.",
+    UNAVAILABLE_MESSAGE,
+)
+
+SHARED_ERRORS = (INVALID_TIMEZONE, SERVER_ERROR, SERVICE_UNAVAILABLE)
+BODY_ERRORS = (PARSE_ERROR, UNSUPPORTED_MEDIA_TYPE)
+
+TZ = OpenApiParameter(
+    TZ_PARAMETER,
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    description=(
+        "An IANA time zone name: every datetime in the response is shown in this zone with "
+        "its offset (`2031-03-15T09:00:00+05:30`). Default UTC, shown with `Z`. Datetimes you "
+        "send keep their own offsets. An unknown name answers 400 `invalid_timezone`."
+    ),
+    examples=[
+        OpenApiExample("UTC (the default)", value="UTC"),
+        OpenApiExample("India", value="Asia/Kolkata"),
+        OpenApiExample("New York", value="America/New_York"),
+    ],
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    description="Seconds to wait before retrying.",
+    response=[503],
+)
+EVENT_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The event's id."
+)
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "page", OpenApiTypes.INT, description=PageNumberPagination.page_query_description
+    ),
+    OpenApiParameter(
+        "page_size",
+        OpenApiTypes.INT,
+        description=PageNumberPagination.page_size_query_description,
+    ),
+]
+
+
+def error_responses(errors: Sequence[ErrorCase]) -> dict[int, OpenApiResponse]:
+    """One response per status, its description listing each `code` and when it happens."""
+    by_status: dict[int, list[ErrorCase]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    return {
+        status: OpenApiResponse(
+            ErrorSerializer,
+            description="\n".join(f"- `{case.code}`: {case.when}" for case in cases),
+            examples=[case.example() for case in cases],
+        )
+        for status, cases in sorted(by_status.items())
+    }
+
+
+def documented(
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    responses: dict[int, OpenApiResponse],
+    errors: Sequence[ErrorCase] = (),
+    request: Any = None,
+    parameters: Sequence[OpenApiParameter] = (),
+    examples: Sequence[OpenApiExample] = (),
+):
+    """`extend_schema` for one operation, with the `tz` parameter and the shared errors."""
+    errors = [*errors, *(BODY_ERRORS if request is not None else ()), *SHARED_ERRORS]
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses={**responses, **error_responses(errors)},
+        parameters=[*parameters, TZ, RETRY_AFTER],
+        examples=list(examples),
+    )
+
+
+EVENT_EXAMPLE = {
+    "id": 10,
+    "name": "Launch Party",
+    "location": "Dock 5, Hamburg",
+    "start_time": "2031-03-15T18:00:00Z",
+    "end_time": "2031-03-15T22:00:00Z",
+    "max_capacity": 200,
+    "attendee_count": 12,
+    "seats_available": 188,
+}
+ATTENDEE_EXAMPLE = {
+    "id": 22,
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "registered_at": "2030-11-29T12:00:00.123456Z",
+}
+
+event_viewset_schema = extend_schema_view(
+    list=documented(
+        operation_id="events_list",
+        summary="List upcoming events",
+        description=(
+            "Events that start after now, soonest first (ties by id), a page at a time. "
+            "Every filter narrows the list; an invalid filter value answers 400 naming it."
+        ),
+        responses={200: OpenApiResponse(EventSerializer, "A page of upcoming events.")},
+        errors=[
+            invalid(
+                "A filter value is malformed: a datetime without its UTC offset, an unknown "
+                "`ordering`, an empty value, or `starts_before` not after `starts_after`.",
+                starts_after=[NAIVE_DATETIME_MESSAGE],
+            ),
+            PAGE_NOT_FOUND,
+        ],
+        examples=[OpenApiExample("A page of events", value=EVENT_EXAMPLE, response_only=True)],
+    ),
+    create=documented(
+        operation_id="events_create",
+        summary="Create an event",
+        description=(
+            "Every field is required. Datetimes carry a UTC offset (`Z` or `+05:30`) and keep "
+            "their instant; `start_time` is in the future and `end_time` after it; "
+            "`max_capacity` is from 1 to 1,000,000."
+        ),
+        request=EventSerializer,
+        responses={201: OpenApiResponse(EventSerializer, "The event, as created.")},
+        errors=[
+            invalid(
+                "A field is missing, blank, too long, malformed or out of range, a datetime "
+                "has no UTC offset, or the body is not a JSON object.",
+                start_time=[NAIVE_DATETIME_MESSAGE],
+                max_capacity=["Ensure this value is greater than or equal to 1."],
+            ),
+        ],
+        examples=[
+            OpenApiExample(
+                "An evening in Hamburg",
+                value={
+                    "name": "Launch Party",
+                    "location": "Dock 5, Hamburg",
+                    "start_time": "2031-03-15T19:00:00+01:00",
+                    "end_time": "2031-03-15T23:00:00+01:00",
+                    "max_capacity": 200,
+                },
+                request_only=True,
+            ),
+            OpenApiExample("The created event", value=EVENT_EXAMPLE, response_only=True),
+        ],
+    ),
+    retrieve=documented(
+        operation_id="events_retrieve",
+        summary="Read an event",
+        description="Any event, past ones too, with its live seat figures.",
+        responses={200: OpenApiResponse(EventSerializer, "The event.")},
+        parameters=[EVENT_ID],
+        errors=[EVENT_NOT_FOUND_ON_READ, NO_SUCH_ADDRESS],
+        examples=[OpenApiExample("An event", value=EVENT_EXAMPLE, response_only=True)],
+    ),
+    register=documented(
+        operation_id="events_register",
+        summary="Register an attendee",
+        description=(
+            "Takes a seat for `email` at the event. An event is never overbooked, and an email "
+            "registers at most once per event (compared case-insensitively, spaces trimmed). "
+            "An unknown event answers 404 whatever the body holds."
+        ),
+        request=RegistrationSerializer,
+        responses={201: OpenApiResponse(AttendeeSerializer, "The registration: a seat is taken.")},
+        parameters=[EVENT_ID],
+        errors=[
+            invalid(
+                "`name` or `email` is missing, blank, too long or malformed, or the body is "
+                "not a JSON object.",
+                email=["Enter a valid email address."],
+            ),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            EVENT_FULL,
+            ALREADY_REGISTERED,
+            REGISTRATION_CLOSED,
+        ],
+        examples=[
+            OpenApiExample(
+                "Ada registers",
+                value={"name": "Ada Lovelace", "email": "ada@example.com"},
+                request_only=True,
+            ),
+            OpenApiExample("The registration", value=ATTENDEE_EXAMPLE, response_only=True),
+        ],
+    ),
+    attendees=documented(
+        operation_id="events_attendees",
+        summary="List an event's attendees",
+        description="The event's registrations in the order they were made, a page at a time.",
+        responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the attendees.")},
+        errors=[EVENT_NOT_FOUND, NO_SUCH_ADDRESS, PAGE_NOT_FOUND],
+        parameters=[EVENT_ID, *PAGE_PARAMETERS],
+        examples=[
+            OpenApiExample("A page of attendees", value=ATTENDEE_EXAMPLE, response_only=True)
+        ],
+    ),
+)

@@ -1,0 +1,151 @@
+"""The API explains itself: an OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = {
+    ("/api/events/", "get"),
+    ("/api/events/", "post"),
+    ("/api/events/{id}/", "get"),
+    ("/api/events/{id}/register/", "post"),
+    ("/api/events/{id}/attendees/", "get"),
+}
+
+
+@pytest.fixture
+def schema(client) -> dict:
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(schema: dict):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def error_codes(response: dict) -> set[str]:
+    examples = response["content"]["application/json"]["examples"].values()
+    return {example["value"]["code"] for example in examples}
+
+
+def test_schema_passes_validation_without_warnings(tmp_path):
+    output = tmp_path / "schema.yaml"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn",
+         "--file", str(output)],
+        cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(output.read_text())["openapi"] == "3.0.3"
+
+
+def test_schema_is_yaml_by_default(client):
+    response = client.get("/api/schema")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert set(yaml.safe_load(response.content)["paths"]) == {path for path, _ in OPERATIONS}
+
+
+def test_schema_lists_every_operation(schema):
+    assert {(path, method) for path, method, _ in operations(schema)} == OPERATIONS
+
+
+def test_every_operation_documents_tz_and_the_errors_any_request_can_meet(schema):
+    for path, method, operation in operations(schema):
+        label = f"{method.upper()} {path}"
+        assert operation["summary"], label
+        parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+        assert "IANA" in parameters["tz"]["description"], label
+        responses = operation["responses"]
+        assert "invalid_timezone" in error_codes(responses["400"]), label
+        assert error_codes(responses["500"]) == {"server_error"}, label
+        assert error_codes(responses["503"]) == {"service_unavailable"}, label
+        assert "Retry-After" in responses["503"]["headers"], label
+        success = next(code for code in responses if code.startswith("2"))
+        assert responses[success]["content"]["application/json"]["examples"], label
+
+
+def test_operations_with_a_body_document_it_and_its_errors(schema):
+    for path, method, operation in operations(schema):
+        if method != "post":
+            continue
+        body = operation["requestBody"]["content"]["application/json"]
+        assert body["examples"], path
+        assert {"invalid", "parse_error"} <= error_codes(operation["responses"]["400"]), path
+        assert error_codes(operation["responses"]["415"]) == {"unsupported_media_type"}, path
+
+
+def test_each_operation_documents_its_own_errors(schema):
+    paths = schema["paths"]
+    register = paths["/api/events/{id}/register/"]["post"]["responses"]
+    conflicts = {"event_full", "already_registered", "registration_closed"}
+    assert error_codes(register["409"]) == conflicts
+    assert error_codes(register["404"]) == {"not_found"}
+    assert "No event has this id" in register["404"]["description"]
+    assert "404" in paths["/api/events/{id}/"]["get"]["responses"]
+    attendees_404 = paths["/api/events/{id}/attendees/"]["get"]["responses"]["404"]
+    assert "No event" in attendees_404["description"]
+    assert "page" in attendees_404["description"]
+    listing = paths["/api/events/"]["get"]["responses"]
+    assert "invalid" in error_codes(listing["400"])
+    assert "404" in listing
+    assert "404" not in paths["/api/events/"]["post"]["responses"]
+
+
+def test_error_shape_is_described(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"detail", "code", "errors"}
+    assert set(error["required"]) == {"detail", "code"}
+
+
+def test_lists_document_pagination_and_the_event_list_its_filters(schema):
+    listing = schema["paths"]["/api/events/"]["get"]
+    names = {parameter["name"] for parameter in listing["parameters"]}
+    assert names == {
+        "page", "page_size", "search", "location", "starts_after", "starts_before", "ordering",
+        "tz",
+    }  # fmt: skip
+    ordering = next(p for p in listing["parameters"] if p["name"] == "ordering")
+    assert set(ordering["schema"]["enum"]) == {"start_time", "-start_time", "name", "-name"}
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert page == "#/components/schemas/PaginatedEventList"
+    assert set(schema["components"]["schemas"]["PaginatedEventList"]["properties"]) == {
+        "count", "next", "previous", "results",
+    }  # fmt: skip
+    attendees = schema["paths"]["/api/events/{id}/attendees/"]["get"]
+    assert {"page", "page_size"} <= {parameter["name"] for parameter in attendees["parameters"]}
+
+
+@override_settings(DEBUG=False)
+def test_docs_page_loads_swagger_ui_from_this_app_only(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(assets) >= 3
+    assert all(asset.startswith("/static/drf_spectacular_sidecar/") for asset in assets), assets
+    assert not re.search(r"https?://|//cdn", page)
+    assert 'url: "/api/schema"' in page
+    assert '"validatorUrl": null' in page
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200, asset
+        assert b"".join(served.streaming_content), asset
+
+
+def test_staticfiles_finds_swagger_ui_for_runserver_and_collectstatic():
+    for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        assert finders.find(f"drf_spectacular_sidecar/swagger-ui-dist/{name}"), name
