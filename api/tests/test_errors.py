@@ -1,7 +1,7 @@
 """Every error is JSON with a sentence and a stable code; never an HTML page."""
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,13 @@ def test_form_encoded_body_is_415(client):
 def test_unknown_api_path_is_a_json_404(client, path, debug):
     with override_settings(DEBUG=debug):
         assert_json_error(client.get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/nothing/", "/api/events/abc/register/"])
+def test_write_to_an_unknown_api_path_is_a_json_404(path):
+    client = Client(enforce_csrf_checks=True)  # as a real client is treated
+    response = client.post(path, "{}", content_type="application/json")
+    assert_json_error(response, 404, "not_found")
 
 
 @override_settings(DEBUG=False)
