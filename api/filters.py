@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 from django_filters import fields, filters
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 
-from api.serializers import NAIVE_DATETIME_MESSAGE
+from api.serializers import NAIVE_DATETIME_MESSAGE, OUT_OF_RANGE_DATETIME_MESSAGE
 from core.models import Event
 
 BLANK_FILTER_MESSAGE = "Give a value, or leave this parameter out."
@@ -18,7 +18,6 @@ INVALID_DATETIME_MESSAGE = (
     "Enter an ISO 8601 datetime with a UTC offset, e.g. 2031-03-15T09:00:00Z "
     "(in a URL, write + as %(plus)s: 2031-03-15T09:00:00%(plus)s05:30)."
 )
-OUT_OF_RANGE_DATETIME_MESSAGE = "This datetime is out of the supported range."
 EMPTY_WINDOW_MESSAGE = "starts_before must be later than starts_after."
 
 ORDERINGS = {

@@ -1,5 +1,7 @@
 """The shape of the API's input and output, and field-level validation."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
@@ -10,6 +12,12 @@ NAIVE_DATETIME_MESSAGE = (
     "Add a UTC offset to this datetime, e.g. 2030-03-15T09:00:00Z or 2030-03-15T14:30:00+05:30."
 )
 START_IN_PAST_MESSAGE = "The start time must be in the future."
+OUT_OF_RANGE_DATETIME_MESSAGE = "This datetime is out of the supported range."
+
+# An instant a day inside Python's datetime range can be shown in every time zone (`?tz=`);
+# one closer to the edge cannot be in some, and would make every response showing it fail.
+EARLIEST_INSTANT = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 class DateTimeField(serializers.DateTimeField):
@@ -22,14 +30,23 @@ class DateTimeField(serializers.DateTimeField):
 class AwareDateTimeField(DateTimeField):
     """An ISO 8601 datetime that must carry its UTC offset; the instant is kept as given."""
 
-    default_error_messages = {"naive": NAIVE_DATETIME_MESSAGE}
+    default_error_messages = {
+        "naive": NAIVE_DATETIME_MESSAGE,
+        "out_of_range": OUT_OF_RANGE_DATETIME_MESSAGE,
+    }
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:  # well-formed but impossible, e.g. minute 99: DRF says invalid
+                parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
-        return super().to_internal_value(value)
+        value = super().to_internal_value(value)
+        if not EARLIEST_INSTANT <= value <= LATEST_INSTANT:
+            self.fail("out_of_range")
+        return value
 
 
 class EventSerializer(serializers.ModelSerializer):

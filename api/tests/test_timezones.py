@@ -83,6 +83,22 @@ def test_registration_and_attendees_in_a_named_zone(api_client, event_factory):
     assert listed["results"][0]["registered_at"] == registered["registered_at"]
 
 
+def test_the_latest_event_the_api_takes_shows_in_the_farthest_east_zone(api_client):
+    payload = {
+        "name": "Far future",
+        "location": "Kiritimati",
+        "start_time": "9999-12-30T10:00:00Z",
+        "end_time": "9999-12-30T23:00:00Z",
+        "max_capacity": 5,
+    }
+    assert api_client.post("/api/events/", payload, format="json").status_code == 201
+
+    response = api_client.get("/api/events/", {"tz": "Pacific/Kiritimati"})
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["end_time"] == "9999-12-31T13:00:00+14:00"
+
+
 @pytest.mark.parametrize(
     "name",
     [
