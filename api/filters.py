@@ -103,7 +103,7 @@ class EventFilter(FilterSet):
         method="filter_search",
         help_text=(
             "Words that must each appear in the event's name or location, ignoring case: "
-            "`?search=django berlin`."
+            "`?search=django+berlin`."
         ),
     )
     location = filters.CharFilter(
