@@ -93,6 +93,13 @@ INVALID_TIMEZONE = ErrorCase(
     INVALID_TIMEZONE_MESSAGE,
     {TZ_PARAMETER: [INVALID_TIMEZONE_MESSAGE]},
 )
+BAD_REQUEST = ErrorCase(
+    400,
+    "bad_request",
+    "The request itself is malformed: a host name this server does not answer for, more than "
+    "1,000 query parameters, or a body over 2.5 MB.",
+    "The request was malformed.",
+)
 EVENT_NOT_FOUND = ErrorCase(
     404, "not_found", "No event has this id.", EventNotFound.message, label="no such event"
 )
@@ -144,7 +151,7 @@ SERVICE_UNAVAILABLE = ErrorCase(
     UNAVAILABLE_MESSAGE,
 )
 
-SHARED_ERRORS = (INVALID_TIMEZONE, SERVER_ERROR, SERVICE_UNAVAILABLE)
+SHARED_ERRORS = (INVALID_TIMEZONE, BAD_REQUEST, SERVER_ERROR, SERVICE_UNAVAILABLE)
 BODY_ERRORS = (PARSE_ERROR, UNSUPPORTED_MEDIA_TYPE)
 
 TZ = OpenApiParameter(

@@ -54,6 +54,20 @@ def test_write_to_an_unknown_api_path_is_a_json_404(path):
     assert_json_error(response, 404, "not_found")
 
 
+def test_malformed_requests_are_a_json_400_bad_request(client, event_factory):
+    event = event_factory()
+    too_many_parameters = "&".join(f"p{i}=1" for i in range(1001))
+    too_big = '{"name": "' + "a" * 2_700_000 + '", "email": "a@example.com"}'
+
+    assert_json_error(client.get("/api/events/", HTTP_HOST="evil.example"), 400, "bad_request")
+    assert_json_error(client.get(f"/api/events/?{too_many_parameters}"), 400, "bad_request")
+    response = client.post(
+        f"/api/events/{event.pk}/register/", too_big, content_type="application/json"
+    )
+    assert_json_error(response, 400, "bad_request")
+    assert not event.attendees.exists()
+
+
 @override_settings(DEBUG=False)
 def test_unexpected_failure_is_a_json_500_without_traceback(client, monkeypatch):
     def explode(*args, **kwargs):
