@@ -29,12 +29,7 @@ def zone_named(name: str) -> ZoneInfo | None:
 
 
 class RequestTimezoneMiddleware:
-    """Activates the zone named by `?tz=` for the rest of an /api/ request.
-
-    Serializers render datetimes in the current time zone, so activating the zone here covers
-    every view and renderer at once. An unknown zone is answered with 400 `invalid_timezone`
-    before any view runs.
-    """
+    """Activates the zone named by `?tz=` for an /api/ request; 400 for an unknown name."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -50,5 +45,8 @@ class RequestTimezoneMiddleware:
                 {TZ_PARAMETER: [INVALID_TIMEZONE_MESSAGE]},
             )
             return JsonResponse(body, status=400)
+        # Serializers and renderers show datetimes in the current zone, so activating it here
+        # covers every view, however it builds its response; a bad name is refused before any
+        # view runs, so nothing is written.
         with timezone.override(zone):
             return self.get_response(request)
