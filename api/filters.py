@@ -154,6 +154,16 @@ class EventFilter(FilterSet):
 class ListFilterBackend(DjangoFilterBackend):
     """django-filter on the list action only: a detail or action URL names its row."""
 
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or not any(
+            name in request.query_params for name in filterset_class.base_filters
+        ):
+            # No filter asked for: building and validating a FilterSet would change nothing,
+            # and would cost more than the rest of the request.
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
     def get_filterset_class(self, view, queryset=None):
         if getattr(view, "action", None) != "list":
             return None
