@@ -24,6 +24,21 @@ from core.tests.factories import AttendeeFactory, EventFactory
 BASE_DIR = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def response_cache_only_where_asked(request, settings):
+    """Tests see every write at once unless they test the response cache itself.
+
+    A test's writes never commit, so they never advance the data version the cache
+    follows; tests marked `response_cache` commit for real (transactional_db).
+    """
+    from api.caching import response_cache
+
+    response_cache.clear()
+    settings.API_RESPONSE_CACHE = request.node.get_closest_marker("response_cache") is not None
+    yield
+    response_cache.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

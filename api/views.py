@@ -1,11 +1,14 @@
 """The events API: thin viewsets that shape requests and hand every rule to core.services."""
 
+from django.db.models import Min
 from django.utils import timezone
+from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from api.caching import CachedReadMixin
 from api.filters import EventFilter, ListFilterBackend
 from api.schema import event_viewset_schema
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
@@ -17,6 +20,7 @@ from core.services import create_event, register_attendee
 
 @event_viewset_schema
 class EventViewSet(
+    CachedReadMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -29,10 +33,30 @@ class EventViewSet(
     filterset_class = EventFilter
     lookup_value_regex = r"[0-9]+"
 
+    @cached_property
+    def now(self):
+        """One clock reading per request, so the list's filter and its cache expiry agree."""
+        return timezone.now()
+
     def get_queryset(self):
         if self.action == "list":
-            return upcoming_events(now=timezone.now())
+            return upcoming_events(now=self.now)
         return Event.objects.all()
+
+    def list(self, request, *args, **kwargs):
+        """Upcoming events, soonest first; the answer changes when the next event starts."""
+        return self.cached(
+            lambda: super(EventViewSet, self).list(request, *args, **kwargs),
+            now=self.now,
+            valid_until=lambda now: upcoming_events(now=now).aggregate(Min("start_time"))[
+                "start_time__min"
+            ],
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.cached(
+            lambda: super(EventViewSet, self).retrieve(request, *args, **kwargs), now=self.now
+        )
 
     def perform_create(self, serializer):
         serializer.instance = create_event(**serializer.validated_data)

@@ -116,6 +116,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Reuse rendered event reads until the data changes (PostgreSQL only; see api/caching.py).
+API_RESPONSE_CACHE = env_bool("DJANGO_API_RESPONSE_CACHE", True)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

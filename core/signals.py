@@ -1,0 +1,17 @@
+"""Every saved or deleted event, and every saved attendee, advances the data version.
+
+Writes that send no signal (queryset deletes, bulk inserts) call data_changed() themselves.
+"""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from core.data_version import data_changed
+from core.models import Attendee, Event
+
+
+@receiver(post_save, sender=Event)
+@receiver(post_delete, sender=Event)
+@receiver(post_save, sender=Attendee)
+def advance_data_version(**kwargs) -> None:
+    data_changed()
