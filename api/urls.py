@@ -14,6 +14,9 @@ class OptionalSlashRouter(DefaultRouter):
     """Routes that match with or without the trailing slash, so no client is redirected
     (and no POST body lost) for leaving it off."""
 
+    # JSON is the only format, so no `.json` suffix routes for every request to try first.
+    include_format_suffixes = False
+
     def __init__(self):
         super().__init__()
         self.trailing_slash = "/?"
