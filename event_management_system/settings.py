@@ -110,9 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run against a file so that threads and server processes can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Parameters travel apart from the SQL, so psycopg prepares statements it sees repeatedly
-    # and PostgreSQL plans each hot query once per connection instead of once per request.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    # Parameters travel apart from the SQL, and a statement a connection has run five times is
+    # prepared: PostgreSQL then plans each hot query once per connection, not once per request.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
