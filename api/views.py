@@ -75,6 +75,9 @@ class EventViewSet(
     @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
     def attendees(self, request, pk=None):
         """The event's attendees in registration order, paginated like the event list."""
+        return self.cached(lambda: self._attendees_page(pk), now=self.now)
+
+    def _attendees_page(self, pk):
         self._ensure_event_exists(pk)
         page = self.paginate_queryset(event_attendees(event_id=int(pk)))
         return self.get_paginated_response(AttendeeSerializer(page, many=True).data)

@@ -45,6 +45,7 @@ def test_a_registration_answered_201_is_seen_by_the_next_read(api_client, event_
     event = event_factory(max_capacity=3)
     get(api_client, "/api/events/")
     get(api_client, f"/api/events/{event.pk}/")
+    assert get(api_client, f"/api/events/{event.pk}/attendees/")[0]["count"] == 0
 
     response = api_client.post(
         f"/api/events/{event.pk}/register/", {"name": "Ada", "email": "a@x.io"}, format="json"
@@ -53,7 +54,9 @@ def test_a_registration_answered_201_is_seen_by_the_next_read(api_client, event_
 
     detail, _ = get(api_client, f"/api/events/{event.pk}/")
     listed, _ = get(api_client, "/api/events/")
+    attendees, _ = get(api_client, f"/api/events/{event.pk}/attendees/")
     assert detail["attendee_count"] == listed["results"][0]["attendee_count"] == 1
+    assert [attendee["email"] for attendee in attendees["results"]] == ["a@x.io"]
 
 
 def test_every_kind_of_write_is_seen_by_the_next_read(api_client, event_factory, in_days, tmp_path):
