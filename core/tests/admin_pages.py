@@ -2,6 +2,8 @@
 
 from html.parser import HTMLParser
 
+import pytest
+
 from core.models import Event
 
 
@@ -105,3 +107,16 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
         "_continue": "Save and continue editing",
     }
     return data
+
+
+# A registration the admin must refuse, with the reason it shows: (capacity, start in days,
+# email, message), against an event that already holds ada@example.com.
+refused_registrations = pytest.mark.parametrize(
+    ("capacity", "start_in_days", "email", "refusal"),
+    [
+        (1, 5, "grace@example.com", "This event is full: every seat has been taken."),
+        (5, 5, "ADA@example.COM", "This email address is already registered for this event."),
+        (5, -1, "grace@example.com", "Registration is closed: this event has already started."),
+    ],
+    ids=["full", "duplicate", "closed"],
+)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.models import Attendee
-from core.tests.admin_pages import errors, result_rows
+from core.tests.admin_pages import errors, refused_registrations, result_rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -37,15 +37,7 @@ def test_adding_an_attendee_registers_them(admin_client, event_factory):
     assert event.seats_taken == 1
 
 
-@pytest.mark.parametrize(
-    ("capacity", "start_in_days", "email", "refusal"),
-    [
-        (1, 5, "grace@example.com", "This event is full: every seat has been taken."),
-        (5, 5, "ADA@example.COM", "This email address is already registered for this event."),
-        (5, -1, "grace@example.com", "Registration is closed: this event has already started."),
-    ],
-    ids=["full", "duplicate", "closed"],
-)
+@refused_registrations
 def test_a_refused_registration_shows_why(
     admin_client, event_factory, attendee_factory, in_days, capacity, start_in_days, email, refusal
 ):

@@ -9,7 +9,13 @@ from django.test.utils import CaptureQueriesContext
 from core.admin.events import fill_bar
 from core.models import Attendee, Event
 from core.services import register_attendee
-from core.tests.admin_pages import errors, event_form, messages, result_rows
+from core.tests.admin_pages import (
+    errors,
+    event_form,
+    messages,
+    refused_registrations,
+    result_rows,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -218,15 +224,7 @@ def test_a_row_added_on_the_event_page_is_a_registration(admin_client, event_fac
     assert list(event.attendees.values_list("name", "email")) == [("Ada", "Ada@Example.com")]
 
 
-@pytest.mark.parametrize(
-    ("capacity", "start_in_days", "email", "refusal"),
-    [
-        (1, 5, "grace@example.com", "This event is full: every seat has been taken."),
-        (5, 5, "ADA@example.COM", "This email address is already registered for this event."),
-        (5, -1, "grace@example.com", "Registration is closed: this event has already started."),
-    ],
-    ids=["full", "duplicate", "closed"],
-)
+@refused_registrations
 def test_a_refused_row_shows_why_on_the_event_page(
     admin_client, event_factory, attendee_factory, in_days, capacity, start_in_days, email, refusal
 ):
