@@ -6,9 +6,14 @@ registration storm on one event does not queue other events' registrations behin
 other databases there is no version (None), and readers compute every answer afresh.
 """
 
-from django.db import connection, transaction
+import logging
+
+from django.db import DatabaseError, connection, transaction
 
 SEQUENCE = "core_data_version"
+
+
+logger = logging.getLogger(__name__)
 
 
 def data_version() -> int | None:
@@ -16,7 +21,8 @@ def data_version() -> int | None:
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_value FROM {SEQUENCE}")
+        # A sequence never advanced reads last_value 1 as well as after its first nextval.
+        cursor.execute(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {SEQUENCE}")
         return cursor.fetchone()[0]
 
 
@@ -24,11 +30,29 @@ def data_changed() -> None:
     """Advance the version once the current transaction commits (at once outside one).
 
     After the commit, not before: a reader that sees the new number is sure to see the change.
+    Called many times in one transaction, it advances the version once.
     """
-    if connection.vendor == "postgresql":
-        transaction.on_commit(_advance)
+    if connection.vendor != "postgresql":
+        return
+    if connection.in_atomic_block and any(
+        callback is _advance for _, callback, _ in connection.run_on_commit
+    ):
+        return
+    # Robust: the write has committed; a failure here must not turn its answer into an error.
+    transaction.on_commit(_advance, robust=True)
 
 
 def _advance() -> None:
+    try:
+        _next_value()
+    except DatabaseError:
+        # The connection may have died after the commit; a new one gets the version moving,
+        # so that no reader keeps an answer from before the write.
+        logger.warning("Advancing the data version failed; retrying on a new connection")
+        connection.close()
+        _next_value()
+
+
+def _next_value() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT nextval('{SEQUENCE}')")

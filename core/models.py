@@ -48,6 +48,21 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        if (
+            not self._state.adding
+            and not kwargs.get("force_insert")
+            and kwargs.get("update_fields") is None
+        ):
+            # The counter is the triggers' to keep: an update never writes back the copy this
+            # instance was loaded with, which a registration may have overtaken since.
+            kwargs["update_fields"] = [
+                field.attname
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname != "seats_taken"
+            ]
+        super().save(*args, **kwargs)
+
     @property
     def seats_available(self) -> int:
         return self.max_capacity - self.seats_taken

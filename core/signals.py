@@ -1,6 +1,8 @@
 """Every saved or deleted event, and every saved attendee, advances the data version.
 
-Writes that send no signal (queryset deletes, bulk inserts) call data_changed() themselves.
+Attendees leave through cancel_registration or the sample-data loader, which call
+data_changed() themselves, as do the loader's bulk inserts (which send no signal). A receiver
+for attendee deletes would make every queryset delete fetch its rows first.
 """
 
 from django.db.models.signals import post_delete, post_save

@@ -1,8 +1,8 @@
 """Database triggers that keep Event.seats_taken equal to the number of its attendee rows.
 
 Every insert, delete or move of an attendee row adjusts the counter in the same statement,
-whoever issues it (a service, the admin, a bulk load, a hand-written query), and the
-counter's check constraint refuses any change that would overbook.
+whoever issues it (a service, the admin, a bulk load, a hand-written query; TRUNCATE excepted),
+and the counter's check constraint refuses any change that would overbook.
 """
 
 from django.db import migrations
@@ -26,20 +26,22 @@ END $$;
 
 CREATE FUNCTION core_attendee_count_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- Seats leave their old events before they arrive at new ones, so a move never
-    -- passes through an overbooked state.
-    UPDATE core_event AS event SET seats_taken = event.seats_taken - moved.n
+    -- The net change per event, whatever the statement changed; seats leave their old events
+    -- before they arrive at new ones, so a move never passes through an overbooked state.
+    UPDATE core_event AS event SET seats_taken = event.seats_taken + moved.n
     FROM (
-        SELECT before.event_id, count(*) AS n FROM deleted AS before
-        JOIN inserted AS after ON after.id = before.id
-        WHERE after.event_id <> before.event_id GROUP BY before.event_id
+        SELECT event_id, sum(n) AS n FROM (
+            SELECT event_id, count(*) AS n FROM inserted GROUP BY event_id
+            UNION ALL SELECT event_id, -count(*) FROM deleted GROUP BY event_id
+        ) AS changes GROUP BY event_id HAVING sum(n) < 0
     ) AS moved
     WHERE event.id = moved.event_id;
     UPDATE core_event AS event SET seats_taken = event.seats_taken + moved.n
     FROM (
-        SELECT after.event_id, count(*) AS n FROM inserted AS after
-        JOIN deleted AS before ON before.id = after.id
-        WHERE after.event_id <> before.event_id GROUP BY after.event_id
+        SELECT event_id, sum(n) AS n FROM (
+            SELECT event_id, count(*) AS n FROM inserted GROUP BY event_id
+            UNION ALL SELECT event_id, -count(*) FROM deleted GROUP BY event_id
+        ) AS changes GROUP BY event_id HAVING sum(n) > 0
     ) AS moved
     WHERE event.id = moved.event_id;
     RETURN NULL;

@@ -95,3 +95,23 @@ def test_database_refuses_an_insert_that_would_overbook(event_factory):
         )
     assert seats_taken(event) == 0
     assert not Attendee.objects.exists()
+
+
+def test_saving_a_stale_copy_keeps_the_seat_count(event_factory):
+    event = event_factory(max_capacity=3)
+    stale = Event.objects.get(pk=event.pk)
+    Attendee.objects.create(event=event, name="Ada", email="ada@example.com")
+
+    stale.name = "Renamed"
+    stale.save()
+
+    assert Event.objects.values_list("name", "seats_taken").get(pk=event.pk) == ("Renamed", 1)
+
+
+def test_a_move_is_counted_even_when_the_row_changes_its_id(event_factory):
+    first, second = event_factory(), event_factory()
+    attendee = Attendee.objects.create(event=first, name="Ada", email="ada@example.com")
+
+    Attendee.objects.filter(pk=attendee.pk).update(id=F("id") + 1000, event=second)
+
+    assert (seats_taken(first), seats_taken(second)) == (0, 1)
