@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from api.caching import CachedReadMixin
+from api.caching import cacheable
 from api.filters import EventFilter, ListFilterBackend
 from api.schema import event_viewset_schema
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
@@ -20,7 +20,6 @@ from core.services import create_event, register_attendee
 
 @event_viewset_schema
 class EventViewSet(
-    CachedReadMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -45,18 +44,15 @@ class EventViewSet(
 
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""
-        return self.cached(
-            lambda: super(EventViewSet, self).list(request, *args, **kwargs),
-            now=self.now,
-            valid_until=lambda now: upcoming_events(now=now).aggregate(Min("start_time"))[
+        return cacheable(
+            super().list(request, *args, **kwargs),
+            until=lambda: upcoming_events(now=self.now).aggregate(Min("start_time"))[
                 "start_time__min"
             ],
         )
 
     def retrieve(self, request, *args, **kwargs):
-        return self.cached(
-            lambda: super(EventViewSet, self).retrieve(request, *args, **kwargs), now=self.now
-        )
+        return cacheable(super().retrieve(request, *args, **kwargs))
 
     def perform_create(self, serializer):
         serializer.instance = create_event(**serializer.validated_data)
@@ -75,12 +71,9 @@ class EventViewSet(
     @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
     def attendees(self, request, pk=None):
         """The event's attendees in registration order, paginated like the event list."""
-        return self.cached(lambda: self._attendees_page(pk), now=self.now)
-
-    def _attendees_page(self, pk):
         self._ensure_event_exists(pk)
         page = self.paginate_queryset(event_attendees(event_id=int(pk)))
-        return self.get_paginated_response(AttendeeSerializer(page, many=True).data)
+        return cacheable(self.get_paginated_response(AttendeeSerializer(page, many=True).data))
 
     @staticmethod
     def _ensure_event_exists(pk) -> None:

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Answers repeated event reads before the rest of the stack runs (see api/caching.py).
+    "api.caching.ResponseCacheMiddleware",
     # Serves static files (the admin's, the API docs' Swagger UI) from the app itself, so a
     # deploy behind gunicorn alone is complete and the docs work offline.
     "whitenoise.middleware.WhiteNoiseMiddleware",

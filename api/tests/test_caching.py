@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from api.caching import response_cache
 from core.models import Event
 from core.services import cancel_registration, register_attendee, update_event
 
@@ -119,3 +120,23 @@ def test_each_page_time_zone_and_filter_is_its_own_entry(api_client, event_facto
     assert second["results"][0]["name"] == "E1"
     assert kolkata["results"][0]["start_time"].endswith("+05:30")
     assert [e["name"] for e in searched["results"]] == ["E2"]
+
+
+def test_a_cached_answer_carries_the_same_headers(api_client, event_factory):
+    event = event_factory()
+    path = f"/api/events/{event.pk}/"
+
+    fresh = api_client.get(path)
+    again = api_client.get(path)
+
+    assert again.content == fresh.content
+    assert dict(again.headers) == dict(fresh.headers)
+    assert again["Content-Type"] == "application/json"
+    assert again["X-Frame-Options"] == "DENY"
+
+
+def test_errors_are_never_kept(api_client):
+    missing = "/api/events/987654/"
+    assert api_client.get(missing).status_code == 404
+    api_client.get("/api/events/", {"tz": "Nowhere/Else"})
+    assert not any("987654" in key or "Nowhere" in key for key in response_cache._entries)
