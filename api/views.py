@@ -1,6 +1,5 @@
 """The events API: thin viewsets that shape requests and hand every rule to core.services."""
 
-from django.db.models import Min
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
@@ -14,7 +13,7 @@ from api.schema import event_viewset_schema
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from core.exceptions import EventNotFound
 from core.models import Event
-from core.selectors import event_attendees, upcoming_events
+from core.selectors import event_attendees, next_start, upcoming_events
 from core.services import create_event, register_attendee
 
 
@@ -45,10 +44,7 @@ class EventViewSet(
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""
         return cacheable(
-            super().list(request, *args, **kwargs),
-            until=lambda: upcoming_events(now=self.now).aggregate(Min("start_time"))[
-                "start_time__min"
-            ],
+            super().list(request, *args, **kwargs), until=lambda: next_start(now=self.now)
         )
 
     def retrieve(self, request, *args, **kwargs):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from core.models import Attendee, Event
 
@@ -15,3 +15,8 @@ def upcoming_events(*, now: datetime) -> QuerySet[Event]:
 def event_attendees(*, event_id: int) -> QuerySet[Attendee]:
     """An event's attendees in registration order."""
     return Attendee.objects.filter(event_id=event_id).order_by("id")
+
+
+def next_start(*, now: datetime) -> datetime | None:
+    """When the soonest upcoming event starts (and the upcoming list next changes by itself)."""
+    return upcoming_events(now=now).aggregate(Min("start_time"))["start_time__min"]
