@@ -85,7 +85,8 @@ def update_event(
             # Never write seats_taken back: the database's triggers keep it (migration 0002).
             event.save(update_fields=EDITABLE_EVENT_FIELDS)
     except IntegrityError as error:
-        if "event_seats_taken_within_capacity" not in str(error):
+        # The counter's constraint means "full" to a registration, "too small" to this change.
+        if not isinstance(domain_error_for(error), EventFull):
             raise
         raise CapacityBelowAttendance from error
     return event
