@@ -25,18 +25,16 @@ BASE_DIR = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
-def response_cache_only_where_asked(request, settings):
-    """Tests see every write at once unless they test the response cache itself.
-
-    A test's writes never commit, so they never advance the data version the cache
-    follows; tests marked `response_cache` commit for real (transactional_db).
-    """
-    from api.caching import response_cache
+def fresh_response_cache():
+    """Each test starts with empty caches: entries computed in one test's transaction, which
+    is rolled back, must not answer the next test. The cache stays on, as it is by default."""
+    from api.caching import count_cache, response_cache
 
     response_cache.clear()
-    settings.API_RESPONSE_CACHE = request.node.get_closest_marker("response_cache") is not None
+    count_cache.clear()
     yield
     response_cache.clear()
+    count_cache.clear()
 
 
 @pytest.fixture

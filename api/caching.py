@@ -1,67 +1,64 @@
-"""Rendered GET answers kept per worker process and reused while the data version stands.
+"""Rendered GET answers and list counts, kept per worker process and reused while their
+change versions (core.versions) read back unchanged.
 
-ResponseCacheMiddleware sits near the top of the middleware stack: a hit is answered there,
-before the rest of the stack, the URL resolver and DRF run. A view opts a 200 answer in with
-`cacheable(response, until=...)`; nothing else is ever stored.
+ResponseCacheMiddleware sits near the top of the middleware stack. A view opts a 200 answer in
+with `cacheable(response, stamp=...)`, naming what the answer was computed from: an event's row
+(its detail, its attendee pages) or a page of events plus the catalog (a list page). The
+middleware computes a miss inside one read-only snapshot and records, from that same snapshot,
+the versions the stamp names. A later request for the same URL reads those versions back in
+one small query and, if none moved, gets the stored bytes before the rest of the stack runs.
 
-An entry is keyed by the full URL (its query string holds page, filters and `?tz=`) and records
-the data version read before the answer was computed. Every committed change to events or
-attendees advances that version (core.data_version), so the first request after a write, a
-registration answered 201 included, computes afresh. An entry that depends on the clock (the
-upcoming list) also expires at the instant `until` names.
+Every committed change moves a version in the same transaction (PostgreSQL triggers, migration
+core/0004), whoever makes it: the API, the admin, a queryset update or bulk insert, another
+process, or psql. So an answer is never older than a committed write, and a registration moves
+only its own event's version: the list pages that do not show that event stay cached. An answer
+that depends on the clock (the upcoming list) also expires when the next event starts.
+
+On databases that keep no versions (SQLite) every answer is computed afresh.
 """
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
-from core.data_version import data_version
+from api.exceptions import service_unavailable_response
+from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
 
 CACHED_PATHS = "/api/events/"
 
-
-@dataclass(frozen=True)
-class Entry:
-    version: int
-    valid_until: datetime | None
-    body: bytes
-    headers: tuple[tuple[str, str], ...]
-
-    def response(self) -> HttpResponse:
-        response = HttpResponse(self.body)
-        for name, value in self.headers:
-            response[name] = value
-        return response
+Until = Callable[[], datetime | None]
 
 
-class ResponseCache:
-    """A bounded, thread-safe map from key to Entry, dropping the least recently used."""
+def caching_on() -> bool:
+    return settings.API_RESPONSE_CACHE and versions_kept()
+
+
+class LeastRecentlyUsed:
+    """A bounded, thread-safe map that forgets the least recently used key first."""
 
     def __init__(self, max_entries: int):
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str, version: int, now: datetime) -> Entry | None:
+    def get(self, key: Hashable):
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry.version != version or (entry.valid_until and now >= entry.valid_until):
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
 
-    def put(self, key: str, entry: Entry) -> None:
+    def put(self, key: Hashable, value) -> None:
         with self._lock:
-            self._entries[key] = entry
+            self._entries[key] = value
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -70,15 +67,71 @@ class ResponseCache:
         with self._lock:
             self._entries.clear()
 
+    def keys(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._entries)
 
-response_cache = ResponseCache(max_entries=1024)
+
+@dataclass(frozen=True)
+class Entry:
+    """A rendered answer, the versions it was computed at, and when the clock retires it."""
+
+    stamp: Stamp
+    versions: tuple
+    valid_until: datetime | None
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    def expired(self, now: datetime) -> bool:
+        return self.valid_until is not None and now >= self.valid_until
+
+    def response(self) -> HttpResponse:
+        response = HttpResponse(self.body)
+        for name, value in self.headers:
+            response[name] = value
+        return response
 
 
-def cacheable(response, until: Callable[[], datetime | None] = lambda: None):
+@dataclass(frozen=True)
+class CountEntry:
+    """A list's row count at one catalog version, and when the clock retires it."""
+
+    catalog_version: int
+    valid_until: datetime | None
+    count: int
+
+
+response_cache = LeastRecentlyUsed(max_entries=1024)
+count_cache = LeastRecentlyUsed(max_entries=1024)
+
+
+def cacheable(response, *, stamp: Stamp, until: Until = lambda: None):
     """Let the middleware keep `response` if it is a 200; `until` is asked only when it does."""
     if response.status_code == 200:
-        response.cacheable_until = until
+        response.cache_stamp = (stamp, until)
     return response
+
+
+def cached_count(key: Hashable, queryset: QuerySet, until: Until) -> int:
+    """`queryset.count()`, reused while the event catalog stands and the clock allows.
+
+    A registration changes seats, never which events a list holds, so it costs no recount.
+    """
+    if not caching_on():
+        return queryset.count()
+    # Read before counting: a change committed in between leaves this count under an old
+    # version that no later reader will ask for.
+    version = catalog_version()
+    entry = count_cache.get(key)
+    if (
+        entry is not None
+        and entry.catalog_version == version
+        and (entry.valid_until is None or timezone.now() < entry.valid_until)
+    ):
+        return entry.count
+    count = queryset.count()
+    count_cache.put(key, CountEntry(version, until(), count))
+    return count
 
 
 class ResponseCacheMiddleware:
@@ -91,21 +144,32 @@ class ResponseCacheMiddleware:
         if (
             request.method != "GET"
             or not request.path_info.startswith(CACHED_PATHS)
-            or not settings.API_RESPONSE_CACHE
+            or not caching_on()
         ):
             return self.get_response(request)
-        # Read before the answer is computed: a write committed meanwhile leaves this entry
-        # stale under an old version that no later request will ask for.
-        version = data_version()
-        if version is None:
-            return self.get_response(request)
         key = request.build_absolute_uri()
-        entry = response_cache.get(key, version, timezone.now())
-        if entry is not None:
-            return entry.response()
-        response = self.get_response(request)
-        until = getattr(response, "cacheable_until", None)
-        if until is not None and response.status_code == 200:
-            headers = tuple(response.items())
-            response_cache.put(key, Entry(version, until(), response.content, headers))
+        try:
+            entry = response_cache.get(key)
+            if (
+                entry is not None
+                and not entry.expired(timezone.now())
+                and read_versions(entry.stamp) == entry.versions
+            ):
+                return entry.response()
+            with snapshot():
+                response = self.get_response(request)
+                self._keep(key, response)
+        except (OperationalError, InterfaceError):
+            return service_unavailable_response()
         return response
+
+    @staticmethod
+    def _keep(key: str, response) -> None:
+        marked = getattr(response, "cache_stamp", None)
+        if marked is None or response.status_code != 200:
+            return
+        stamp, until = marked
+        entry = Entry(
+            stamp, read_versions(stamp), until(), response.content, tuple(response.items())
+        )
+        response_cache.put(key, entry)

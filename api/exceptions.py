@@ -21,6 +21,8 @@ NOT_FOUND_MESSAGE = "Nothing exists at this address."
 SERVER_ERROR_MESSAGE = "The server failed to handle this request."
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
 
+UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+
 # Domain errors are refusals of a valid request (409) unless listed here.
 DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {EventNotFound: status.HTTP_404_NOT_FOUND}
 
@@ -50,7 +52,7 @@ def exception_handler(exc, context):
         return Response(
             error_body(UNAVAILABLE_MESSAGE, "service_unavailable"),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "1"},
+            headers=UNAVAILABLE_HEADERS,
         )
 
     response = drf_exception_handler(exc, context)
@@ -62,6 +64,16 @@ def exception_handler(exc, context):
     else:
         response.data = error_body(str(exc.detail), _code(exc))
     return response
+
+
+def service_unavailable_response() -> JsonResponse:
+    """503 for a request that cannot reach the database, answered outside any view."""
+    logger.exception("Database unavailable")
+    return JsonResponse(
+        error_body(UNAVAILABLE_MESSAGE, "service_unavailable"),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers=UNAVAILABLE_HEADERS,
+    )
 
 
 def _code(exc: exceptions.APIException) -> str:

@@ -7,14 +7,16 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from api.caching import cacheable
+from api.caching import cacheable, cached_count
 from api.filters import EventFilter, ListFilterBackend
+from api.pagination import Counted
 from api.schema import event_viewset_schema
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from core.exceptions import EventNotFound
 from core.models import Event
-from core.selectors import event_attendees, next_start, upcoming_events
+from core.selectors import attendee_count, event_attendees, next_start, upcoming_events
 from core.services import create_event, register_attendee
+from core.versions import Stamp
 
 
 @event_viewset_schema
@@ -43,12 +45,19 @@ class EventViewSet(
 
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""
-        return cacheable(
-            super().list(request, *args, **kwargs), until=lambda: next_start(now=self.now)
+        queryset = self.filter_queryset(self.get_queryset())
+        count = Counted(
+            queryset,
+            count=lambda: cached_count(self._filters_asked(), queryset, until=self._next_start),
         )
+        page = self.paginate_queryset(count)
+        response = self.get_paginated_response(self.get_serializer(page, many=True).data)
+        stamp = Stamp(event_ids=tuple(event.pk for event in page), catalog=True)
+        return cacheable(response, stamp=stamp, until=self._next_start)
 
     def retrieve(self, request, *args, **kwargs):
-        return cacheable(super().retrieve(request, *args, **kwargs))
+        response = super().retrieve(request, *args, **kwargs)
+        return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
 
     def perform_create(self, serializer):
         serializer.instance = create_event(**serializer.validated_data)
@@ -67,9 +76,27 @@ class EventViewSet(
     @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
     def attendees(self, request, pk=None):
         """The event's attendees in registration order, paginated like the event list."""
-        self._ensure_event_exists(pk)
-        page = self.paginate_queryset(event_attendees(event_id=int(pk)))
-        return cacheable(self.get_paginated_response(AttendeeSerializer(page, many=True).data))
+        count = attendee_count(event_id=int(pk))
+        if count is None:
+            raise NotFound(EventNotFound.message)
+        # The event's seat counter is the number of its attendees: no COUNT(*) over them.
+        page = self.paginate_queryset(
+            Counted(event_attendees(event_id=int(pk)), count=lambda: count)
+        )
+        response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
+        return cacheable(response, stamp=Stamp(event_ids=(int(pk),)))
+
+    def _filters_asked(self) -> tuple:
+        """The list's filter parameters as given: what its row count depends on."""
+        params = self.request.query_params
+        return tuple(
+            (name, tuple(params.getlist(name)))
+            for name in sorted(EventFilter.base_filters)
+            if name in params
+        )
+
+    def _next_start(self):
+        return next_start(now=self.now)
 
     @staticmethod
     def _ensure_event_exists(pk) -> None:

@@ -7,6 +7,3 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "core"
     verbose_name = "Events"
-
-    def ready(self):
-        from core import signals  # noqa: F401 - connects the receivers

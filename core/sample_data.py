@@ -18,7 +18,6 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from core.data_version import data_changed
 from core.models import Attendee, Event
 from core.services import is_registered
 
@@ -53,7 +52,6 @@ def load_sample_data(
         Event.objects.all().delete()
         events = _load_events(events_path, batch_size)
         attendee_count = _load_attendees(attendees_path, events, batch_size)
-        data_changed()
     return LoadResult(events=len(events), attendees=attendee_count)
 
 

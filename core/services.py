@@ -7,7 +7,6 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.data_version import data_changed
 from core.exceptions import (
     AlreadyRegistered,
     CapacityBelowAttendance,
@@ -149,4 +148,3 @@ def cancel_registration(*, attendee_id: int) -> None:
         # delete's trigger gives the seat back.
         Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
         Attendee.objects.filter(pk=attendee_id).delete()
-        data_changed()

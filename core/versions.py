@@ -1,0 +1,72 @@
+"""Change versions that PostgreSQL keeps for events (migration 0004), read for reuse decisions.
+
+A reader that records the versions of what it read, in the snapshot it read it from, may reuse
+its answer for as long as the same versions read back: every committed change to what the
+answer shows moves one of them, whoever made it. Other databases keep no versions.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+
+def versions_kept() -> bool:
+    """Whether this database keeps change versions (PostgreSQL, through migration 0004)."""
+    return connection.vendor == "postgresql"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What an answer was computed from: some events' rows, and perhaps the event catalog.
+
+    The catalog is which events exist, with the fields that decide a list's members and
+    order (name, location, start time); a list's answer depends on it, one event's does not.
+    """
+
+    event_ids: tuple[int, ...]
+    catalog: bool = False
+
+
+def read_versions(stamp: Stamp) -> tuple:
+    """The versions `stamp` names, as they stand now: equal tuples mean nothing changed."""
+    ids = list(stamp.event_ids)
+    with connection.cursor() as cursor:
+        if stamp.catalog:
+            cursor.execute(
+                "SELECT version, (SELECT max(change_version) FROM core_event WHERE id = ANY(%s))"
+                " FROM core_event_catalog",
+                [ids],
+            )
+        else:
+            cursor.execute("SELECT max(change_version) FROM core_event WHERE id = ANY(%s)", [ids])
+        return tuple(cursor.fetchone())
+
+
+def catalog_version() -> int:
+    """The event catalog's version: moves when events come, go, or change name, place or time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM core_event_catalog")
+        return cursor.fetchone()[0]
+
+
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """Run the block's reads in one snapshot, so versions read last match the data read first.
+
+    Read only and repeatable read: reads never block writers, and no write can slip between
+    two of the block's reads. Inside a transaction already open, the block joins it.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def event_ids(rows: Sequence) -> tuple[int, ...]:
+    """The ids of `rows` (events), for a Stamp."""
+    return tuple(row.pk for row in rows)
