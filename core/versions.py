@@ -5,7 +5,7 @@ its answer for as long as the same versions read back: every committed change to
 answer shows moves one of them, whoever made it. Other databases keep no versions.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -66,7 +66,3 @@ def snapshot() -> Iterator[None]:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
 
-
-def event_ids(rows: Sequence) -> tuple[int, ...]:
-    """The ids of `rows` (events), for a Stamp."""
-    return tuple(row.pk for row in rows)
