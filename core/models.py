@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Concat, Lower, Upper
 
 MAX_CAPACITY_LIMIT = 1_000_000
 
@@ -27,6 +27,13 @@ class Event(models.Model):
     # Kept equal to the number of attendee rows by database triggers (migration 0002), so
     # that a capacity check reads one integer under the row lock instead of counting rows.
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
+    # What a search looks through, folded to one case by the database itself; the space keeps
+    # a word from matching across the name's end and the location's start.
+    search_text = models.GeneratedField(
+        expression=Upper(Concat("name", models.Value(" "), "location")),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["start_time", "id"]

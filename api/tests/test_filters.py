@@ -1,10 +1,14 @@
 """Finding events: search, location, a start-time window and ordering on GET /api/events/."""
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+from api.filters import SEARCH_MAX_LENGTH, SEARCH_MAX_WORDS
+from core.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +57,60 @@ def test_search_needs_every_word_somewhere(api_client, events):
     ]
     assert names(api_client.get("/api/events/", {"search": "django paris"})) == ["DjangoCon Europe"]
     assert names(api_client.get("/api/events/", {"search": "django dublin"})) == []
+
+
+def test_search_never_matches_across_the_name_and_the_location(api_client, events):
+    # "Europe" ends the name and "Palais" starts the location of the same event.
+    assert names(api_client.get("/api/events/", {"search": "europepalais"})) == []
+    assert names(api_client.get("/api/events/", {"search": "europe palais"})) == [
+        "DjangoCon Europe"
+    ]
+
+
+def test_search_sees_a_renamed_event(api_client, events):
+    """The searched text is kept by the database from the name and location as they are."""
+    Event.objects.filter(pk=events["bootcamp"].pk).update(location="Harbour Hall, Cork")
+    assert names(api_client.get("/api/events/", {"search": "cork"})) == ["API Bootcamp"]
+    assert names(api_client.get("/api/events/", {"search": "dublin"})) == []
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        (" ".join(["ab"] * (SEARCH_MAX_WORDS + 1)), f"at most {SEARCH_MAX_WORDS} words"),
+        ("a" * (SEARCH_MAX_LENGTH + 1), f"at most {SEARCH_MAX_LENGTH} characters"),
+        # 1,300 two-letter words, a 3.9 KB URL: once seconds of CPU per request.
+        (" ".join(["ab"] * 1300), f"at most {SEARCH_MAX_LENGTH} characters"),
+    ],
+)
+def test_an_oversized_search_is_400_naming_the_limit(api_client, events, search, message):
+    started = time.thread_time()
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get("/api/events/", {"search": search})
+    cpu = time.thread_time() - started
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert message in body["errors"]["search"][0]
+    assert len(queries) == 0
+    assert cpu < 0.25, f"{cpu:.3f} s of CPU to refuse a search"
+
+
+def test_the_largest_search_allowed_costs_what_a_one_word_search_costs(api_client, events):
+    longest = " ".join(["ab"] * SEARCH_MAX_WORDS)  # 95 characters, 32 words
+    started = time.thread_time()
+    with CaptureQueriesContext(connection) as largest:
+        response = api_client.get("/api/events/", {"search": longest})
+    cpu = time.thread_time() - started
+    with CaptureQueriesContext(connection) as single:
+        api_client.get("/api/events/", {"search": "ab"})
+
+    assert response.status_code == 200
+    assert len(largest) == len(single)
+    # Built as one filter: the SQL grows by one LIKE per word, never by a copy of the query.
+    assert max(query["sql"].count("LIKE") for query in largest) == SEARCH_MAX_WORDS
+    assert cpu < 0.25, f"{cpu:.3f} s of CPU for a {SEARCH_MAX_WORDS}-word search"
 
 
 def test_search_treats_like_wildcards_as_text(api_client, events):
