@@ -1,6 +1,8 @@
-"""Seed a bench database: 2,000 upcoming and 200 past events, plus the events the load hits.
+"""Seed a bench database: BENCH_EVENTS upcoming events (default 2,000) and 200 past ones,
+plus the events the load hits.
 
-Prints the ids of the named events as `name=id` lines for bench/run.
+Prints the ids of the named events, and the id range of the upcoming ones, as `name=id` lines
+for bench/run.
 """
 
 import os
@@ -20,19 +22,27 @@ from django.utils import timezone  # noqa: E402
 
 from core.models import Attendee, Event  # noqa: E402
 
+BATCH = 5000
+
 
 def main() -> None:
     now = timezone.now()
-    Event.objects.bulk_create(
-        Event(
-            name=f"Event {i}",
-            location=f"Hall {i % 50}",
-            start_time=now + timedelta(days=1 + i % 700, minutes=i),
-            end_time=now + timedelta(days=1 + i % 700, minutes=i, hours=3),
-            max_capacity=1000,
+    upcoming = int(os.environ.get("BENCH_EVENTS", "2000"))
+    ids = []
+    for start in range(0, upcoming, BATCH):
+        created = Event.objects.bulk_create(
+            Event(
+                name=f"Event {i}",
+                location=f"Hall {i % 50}",
+                start_time=now + timedelta(days=1 + i % 700, minutes=i),
+                end_time=now + timedelta(days=1 + i % 700, minutes=i, hours=3),
+                max_capacity=1000,
+            )
+            for i in range(start, min(upcoming, start + BATCH))
         )
-        for i in range(2000)
-    )
+        ids += [created[0].pk, created[-1].pk]
+    print(f"spread_low={min(ids)}")
+    print(f"spread_high={max(ids)}")
     Event.objects.bulk_create(
         Event(
             name=f"Past {i}",
