@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from django.db.models import Min, QuerySet
+from django.db.models import Min, QuerySet, Value
+from django.db.models.functions import Lower
 
 from core.models import Attendee, Event
 
@@ -20,3 +21,12 @@ def event_attendees(*, event_id: int) -> QuerySet[Attendee]:
 def next_start(*, now: datetime) -> datetime | None:
     """When the soonest upcoming event starts (and the upcoming list next changes by itself)."""
     return upcoming_events(now=now).aggregate(Min("start_time"))["start_time__min"]
+
+
+def is_registered(*, event_id: int, email: str) -> bool:
+    """Whether `email` (compared case-insensitively) already holds a seat at the event."""
+    return (
+        Attendee.objects.alias(email_lower=Lower("email"))
+        .filter(event_id=event_id, email_lower=Lower(Value(email.strip())))
+        .exists()
+    )
