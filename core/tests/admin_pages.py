@@ -1,5 +1,4 @@
-"""Reading admin pages as a person sees them, filling their forms as a browser would, and
-what another request may do meanwhile."""
+"""Admin pages as a person reads and fills them, and what another request may do meanwhile."""
 
 from html.parser import HTMLParser
 
