@@ -6,7 +6,7 @@ a body, malformed JSON and a wrong content type.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -103,8 +103,6 @@ BAD_REQUEST = ErrorCase(
 EVENT_NOT_FOUND = ErrorCase(
     404, "not_found", "No event has this id.", EventNotFound.message, label="no such event"
 )
-# Django's own words when a detail view finds no row.
-EVENT_NOT_FOUND_ON_READ = replace(EVENT_NOT_FOUND, detail="No Event matches the given query.")
 NO_SUCH_ADDRESS = ErrorCase(
     404,
     "not_found",
@@ -305,7 +303,7 @@ event_viewset_schema = extend_schema_view(
         description="Any event, past ones too, with its live seat figures.",
         responses={200: OpenApiResponse(EventSerializer, "The event.")},
         parameters=[EVENT_ID],
-        errors=[EVENT_NOT_FOUND_ON_READ, NO_SUCH_ADDRESS],
+        errors=[EVENT_NOT_FOUND, NO_SUCH_ADDRESS],
         examples=[OpenApiExample("An event", value=EVENT_EXAMPLE, response_only=True)],
     ),
     register=documented(

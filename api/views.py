@@ -1,5 +1,6 @@
 """The events API: thin viewsets that shape requests and hand every rule to core.services."""
 
+from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
@@ -42,6 +43,13 @@ class EventViewSet(
         if self.action == "list":
             return upcoming_events(now=self.now)
         return Event.objects.all()
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            # In the words register and attendees use for an unknown event, not Django's.
+            raise EventNotFound from None
 
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""

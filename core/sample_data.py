@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core.models import Attendee, Event
-from core.services import is_registered
+from core.selectors import is_registered
 
 EVENT_COLUMNS = ("key", "name", "location", "start_time", "end_time", "max_capacity")
 ATTENDEE_COLUMNS = ("event_key", "name", "email")

@@ -2,8 +2,16 @@
 
 from datetime import datetime
 
-from django.db.models import Min, QuerySet
+from django.db.models import Min, QuerySet, Value
+from django.db.models.functions import Lower
 
+from core.exceptions import (
+    AlreadyRegistered,
+    DomainError,
+    EventFull,
+    EventNotFound,
+    RegistrationClosed,
+)
 from core.models import Attendee, Event
 
 
@@ -25,3 +33,36 @@ def attendee_count(*, event_id: int) -> int | None:
 def next_start(*, now: datetime) -> datetime | None:
     """When the soonest upcoming event starts (and the upcoming list next changes by itself)."""
     return upcoming_events(now=now).aggregate(Min("start_time"))["start_time__min"]
+
+
+def is_registered(*, event_id: int, email: str) -> bool:
+    """Whether `email` (compared case-insensitively) already holds a seat at the event."""
+    return (
+        Attendee.objects.alias(email_lower=Lower("email"))
+        .filter(event_id=event_id, email_lower=Lower(Value(email.strip())))
+        .exists()
+    )
+
+
+def registration_refusal(
+    *, event_id: int, email: str, now: datetime, registering_before: int = 0
+) -> DomainError | None:
+    """Why core.services.register_attendee would refuse `email` at the event now, or None.
+
+    `registering_before` counts the seats other registrations of the same submission take
+    first. A read, without locks: a seat may still go before the registration is made, which
+    then refuses on its own. The reasons rank as the service ranks them: closed, then already
+    registered, then full.
+    """
+    event = (
+        Event.objects.only("start_time", "max_capacity", "seats_taken").filter(pk=event_id).first()
+    )
+    if event is None:
+        return EventNotFound()
+    if event.start_time <= now:
+        return RegistrationClosed()
+    if is_registered(event_id=event_id, email=email):
+        return AlreadyRegistered()
+    if event.seats_taken + registering_before >= event.max_capacity:
+        return EventFull()
+    return None

@@ -3,8 +3,6 @@
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Value
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.exceptions import (
@@ -16,6 +14,7 @@ from core.exceptions import (
     RegistrationClosed,
 )
 from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event
+from core.selectors import is_registered
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
 CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
@@ -89,15 +88,6 @@ def update_event(
             raise
         raise CapacityBelowAttendance from error
     return event
-
-
-def is_registered(*, event_id: int, email: str) -> bool:
-    """Whether `email` (compared case-insensitively) already holds a seat at the event."""
-    return (
-        Attendee.objects.alias(email_lower=Lower("email"))
-        .filter(event_id=event_id, email_lower=Lower(Value(email.strip())))
-        .exists()
-    )
 
 
 def register_attendee(*, event_id: int, name: str, email: str) -> Attendee:

@@ -103,6 +103,22 @@ def test_each_operation_documents_its_own_errors(schema):
     assert "404" not in paths["/api/events/"]["post"]["responses"]
 
 
+def test_unknown_event_is_documented_as_it_is_answered(schema):
+    paths = schema["paths"]
+    operations = [
+        paths["/api/events/{id}/"]["get"],
+        paths["/api/events/{id}/register/"]["post"],
+        paths["/api/events/{id}/attendees/"]["get"],
+    ]
+
+    for operation in operations:
+        examples = operation["responses"]["404"]["content"]["application/json"]["examples"]
+        assert examples["NoSuchEvent"]["value"] == {
+            "detail": "No event exists with this id.",
+            "code": "not_found",
+        }, operation["operationId"]
+
+
 def test_error_shape_is_described(schema):
     error = schema["components"]["schemas"]["Error"]
     assert set(error["properties"]) == {"detail", "code", "errors"}

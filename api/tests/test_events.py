@@ -183,6 +183,21 @@ def test_detail_of_unknown_or_malformed_id_is_404(api_client, event_id):
     assert response.json()["code"] == "not_found"
 
 
+def test_unknown_event_is_told_in_one_message_by_every_operation(api_client):
+    missing = "/api/events/987654"
+    answers = [
+        api_client.get(f"{missing}/"),
+        api_client.get(f"{missing}/attendees/"),
+        api_client.post(
+            f"{missing}/register/", {"name": "Ada", "email": "ada@example.com"}, format="json"
+        ),
+    ]
+
+    assert [(answer.status_code, answer.json()) for answer in answers] == [
+        (404, {"detail": "No event exists with this id.", "code": "not_found"})
+    ] * 3
+
+
 def test_list_sees_now_per_request(api_client, event_factory):
     event = event_factory(start_time=timezone.now() + timedelta(seconds=1))
     assert api_client.get("/api/events/").json()["count"] == 1

@@ -6,7 +6,7 @@ from core.admin.base import ServiceAdmin
 from core.admin.exports import attendees_csv_response
 from core.admin.forms import RegistrationForm
 from core.models import Attendee
-from core.services import cancel_registration
+from core.services import cancel_registration, register_attendee
 
 
 @admin.register(Attendee)
@@ -30,9 +30,12 @@ class AttendeeAdmin(ServiceAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        # A new attendee was registered while its form validated.
         if change:
             obj.save(update_fields=["name"])
+            return
+        attendee = register_attendee(event_id=obj.event_id, name=obj.name, email=obj.email)
+        # The admin goes on with `obj`: its message and history name the registration made.
+        obj.pk, obj.registered_at = attendee.pk, attendee.registered_at
 
     def delete_model(self, request, obj):
         cancel_registration(attendee_id=obj.pk)

@@ -1,7 +1,6 @@
 """What every admin here shares: a refused submission keeps nothing and never ends in a 500."""
 
 from django.contrib import admin, messages
-from django.db import router, transaction
 from django.http import HttpResponseRedirect
 
 from core.exceptions import DomainError
@@ -16,15 +15,8 @@ class ServiceAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as error:
-            # Refused while saving, after the form had passed: someone else changed the event
-            # in between. The admin's transaction has rolled back; say so instead of a 500.
+            # Refused while saving, after the form had passed: someone took the last seat in
+            # between, or the submission's own new rows leave its new capacity too small. The
+            # admin's transaction has rolled back; say so instead of a 500.
             self.message_user(request, NOTHING_SAVED.format(message=error.message), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        response = super().render_change_form(request, context, add, change, form_url, obj)
-        if request.method == "POST":
-            # A submitted form shown again was refused somewhere. Registrations are made while
-            # their form validates (so a refusal can be shown on it); undo them with the rest.
-            transaction.set_rollback(True, using=router.db_for_write(self.model))
-        return response

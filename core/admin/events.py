@@ -74,7 +74,8 @@ class AttendeeInline(admin.TabularInline):
     extra = 0
 
     def get_formset(self, request, obj=None, **kwargs):
-        # A row added and ticked for deletion in one go would still have been registered.
+        # A new row is taken away with its ×, before saving: ticked for deletion, it would be
+        # a registration to make and cancel at once.
         return super().get_formset(request, obj, can_delete_extra=False, **kwargs)
 
 
@@ -132,11 +133,19 @@ class EventAdmin(ServiceAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in EDITABLE_EVENT_FIELDS}
+        if not change:
+            obj.pk = create_event(**self.submitted_fields(form)).pk
+        # A change is saved in save_related, after the attendee rows: a new capacity is then
+        # checked against the attendance the whole submission leaves.
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
         if change:
-            update_event(event_id=obj.pk, **fields)
-        else:
-            obj.pk = create_event(**fields).pk
+            update_event(event_id=form.instance.pk, **self.submitted_fields(form))
+
+    @staticmethod
+    def submitted_fields(form) -> dict:
+        return {name: form.cleaned_data[name] for name in EDITABLE_EVENT_FIELDS}
 
     def get_urls(self):
         opts = self.opts

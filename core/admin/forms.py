@@ -1,24 +1,35 @@
-"""Attendee forms whose validation is a registration, so the service's refusal is the form's."""
+"""Attendee forms that check a registration while validating and make it when saved.
+
+Validation reads (core.selectors) and shows a refusal on the row it is about; saving calls
+core.services, whose refusal, if the event changed in between, ServiceAdmin reports.
+"""
 
 from django import forms
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 from django.utils.html import format_html
 
 from core.exceptions import AlreadyRegistered, DomainError
 from core.models import Attendee
+from core.selectors import registration_refusal
 from core.services import cancel_registration, register_attendee
 
 # The form field a refusal is about; the others are about the whole registration.
 REFUSED_FIELD = {AlreadyRegistered: "email"}
 
 
-class RegistrationForm(forms.ModelForm):
-    """A new attendee is registered by core.services while the form validates.
+def refuse(form: forms.BaseForm, refusal: DomainError) -> None:
+    """Show `refusal` on `form`, on the field it is about if there is one.
 
-    Validation is the last moment a refusal (full, closed, already registered) can still be
-    shown on the form; ServiceAdmin rolls the registration back if the submission is refused
-    anywhere else.
+    On the email field it also spares the email the model's own uniqueness check, which would
+    say the same thing again in a database's words.
     """
+    error = forms.ValidationError(refusal.message, code=refusal.code)
+    form.add_error(REFUSED_FIELD.get(type(refusal)), error)
+
+
+class RegistrationForm(forms.ModelForm):
+    """A new attendee: validating checks the registration would be accepted, writing nothing."""
 
     class Meta:
         model = Attendee
@@ -28,20 +39,11 @@ class RegistrationForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors or self.instance.pk is not None:
             return cleaned
-        try:
-            attendee = register_attendee(
-                event_id=cleaned["event"].pk, name=cleaned["name"], email=cleaned["email"]
-            )
-        except DomainError as error:
-            # A refusal about the email sits on that field, which also spares the email the
-            # model's own uniqueness check and so saying the same thing twice.
-            refusal = forms.ValidationError(error.message, code=error.code)
-            self.add_error(REFUSED_FIELD.get(type(error)), refusal)
-            return cleaned
-        # The form now stands for the row just written, so the model's own uniqueness check
-        # does not take that row for a duplicate of itself.
-        self.instance.pk, self.instance.registered_at = attendee.pk, attendee.registered_at
-        self.instance._state.adding = False
+        refusal = registration_refusal(
+            event_id=cleaned["event"].pk, email=cleaned["email"], now=timezone.now()
+        )
+        if refusal is not None:
+            refuse(self, refusal)
         return cleaned
 
 
@@ -64,13 +66,47 @@ class InlineRegistrationForm(RegistrationForm):
 
 
 class AttendeeInlineFormSet(BaseInlineFormSet):
-    """An event's attendees: new rows were registered as they validated; deleted rows cancel."""
+    """An event's attendees: new rows register when saved, deleted rows cancel."""
+
+    def new_rows(self) -> list[InlineRegistrationForm]:
+        return [form for form in self.extra_forms if form.has_changed()]
+
+    def clean(self):
+        super().clean()
+        now = timezone.now()
+        accepted: list[str] = []  # the emails of the new rows accepted so far, lower-cased
+        for form in self.new_rows():
+            if not form.is_valid():
+                continue
+            email = form.cleaned_data["email"]
+            refusal = None
+            if email.lower() in accepted:
+                refusal = AlreadyRegistered()
+            elif accepted:
+                # Each row checked itself as if alone; the rows above it take their seats first.
+                refusal = registration_refusal(
+                    event_id=self.instance.pk,
+                    email=email,
+                    now=now,
+                    registering_before=len(accepted),
+                )
+            if refusal is None:
+                accepted.append(email.lower())
+            else:
+                refuse(form, refusal)
 
     def save(self, commit=True):
         # The attributes BaseModelFormSet.save sets, which the admin's history message reads.
-        self.new_objects = [form.instance for form in self.extra_forms if form.has_changed()]
         self.changed_objects = []
         self.deleted_objects = [form.instance for form in self.deleted_forms]
         for attendee in self.deleted_objects:
             cancel_registration(attendee_id=attendee.pk)
+        self.new_objects = [
+            register_attendee(
+                event_id=self.instance.pk,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+            )
+            for form in self.new_rows()
+        ]
         return self.new_objects

@@ -1,10 +1,14 @@
-"""Reading admin pages as a person sees them, and filling their forms as a browser would."""
+"""Admin pages as a person reads and fills them, and what another request may do meanwhile."""
 
 from html.parser import HTMLParser
 
 import pytest
+from django.db import connection
 
-from core.models import Event
+from core.admin import forms
+from core.models import Attendee, Event
+from core.services import register_attendee
+from core.tests.racing import race
 
 
 class _Tables(HTMLParser):
@@ -120,3 +124,37 @@ refused_registrations = pytest.mark.parametrize(
     ],
     ids=["full", "duplicate", "closed"],
 )
+
+
+# On SQLite an admin submission holds the write lock from its first statement (transactions
+# begin IMMEDIATE), so no other registration can come between its check and its save.
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="on SQLite no write can come between an admin form's check and its save",
+)
+
+
+def seat_taken_after_the_check(monkeypatch, event: Event) -> list[Attendee | Exception]:
+    """Have someone else register for `event` just after the admin's form checked it.
+
+    The registration is made and committed on another connection, as another request would,
+    before the form's submission is saved. The returned list receives its outcome.
+    """
+    check = forms.registration_refusal
+    outcome: list[Attendee | Exception] = []
+
+    def check_then_someone_registers(**kwargs):
+        refusal = check(**kwargs)
+        if not outcome:
+            outcome.extend(
+                race(
+                    1,
+                    lambda _: register_attendee(
+                        event_id=event.pk, name="Someone Else", email="else@example.com"
+                    ),
+                )
+            )
+        return refusal
+
+    monkeypatch.setattr(forms, "registration_refusal", check_then_someone_registers)
+    return outcome

@@ -9,7 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.models import Attendee
-from core.tests.admin_pages import errors, refused_registrations, result_rows
+from core.tests.admin_pages import (
+    errors,
+    messages,
+    postgresql_only,
+    refused_registrations,
+    result_rows,
+    seat_taken_after_the_check,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -52,6 +59,30 @@ def test_a_refused_registration_shows_why(
     assert errors(response) == [refusal]
     event.refresh_from_db()
     assert event.seats_taken == event.attendees.count() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_seat_taken_between_check_and_save_keeps_the_registration_out(
+    admin_client, event_factory, monkeypatch
+):
+    event = event_factory(max_capacity=1)
+    someone = seat_taken_after_the_check(monkeypatch, event)
+
+    response = admin_client.post(
+        f"{ATTENDEES}add/",
+        {"event": event.pk, "name": "Grace", "email": "grace@example.com"},
+        follow=True,
+    )
+
+    assert [type(result) for result in someone] == [Attendee]  # the check had seen a seat free
+    assert response.redirect_chain == [(f"{ATTENDEES}add/", 302)]
+    assert messages(response) == [
+        "Nothing was saved: This event is full: every seat has been taken."
+    ]
+    event.refresh_from_db()
+    assert event.seats_taken == 1
+    assert list(event.attendees.values_list("email", flat=True)) == ["else@example.com"]
 
 
 def test_a_registration_refused_for_another_field_is_not_kept(admin_client, event_factory):

@@ -13,8 +13,10 @@ from core.tests.admin_pages import (
     errors,
     event_form,
     messages,
+    postgresql_only,
     refused_registrations,
     result_rows,
+    seat_taken_after_the_check,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -250,6 +252,83 @@ def test_one_refused_row_keeps_the_rows_before_it_out_too(admin_client, event_fa
     assert errors(response) == ["This event is full: every seat has been taken."]
     event.refresh_from_db()
     assert event.seats_taken == event.attendees.count() == 0
+
+
+def writes(queries: CaptureQueriesContext) -> list[str]:
+    """The statements that wrote, or locked rows to write them."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().split()[0].upper() in {"INSERT", "UPDATE", "DELETE"}
+        or "FOR UPDATE" in query["sql"].upper()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hours_long", "new", "refusal"),
+    [
+        (-1, [("Ada", "ada@example.com")], "The end time must be after the start time."),
+        (
+            3,
+            [("Ada", "ada@example.com"), ("Grace", "grace@example.com")],
+            "This event is full: every seat has been taken.",
+        ),
+    ],
+    ids=["event-field-refused", "second-row-refused"],
+)
+def test_a_submission_shown_again_wrote_nothing_on_the_way(
+    admin_client, event_factory, hours_long, new, refusal
+):
+    event = event_factory(max_capacity=1)
+    data = event_form(event, new=new, end_time=event.start_time + timedelta(hours=hours_long))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(change_url(event), data)
+
+    assert response.status_code == 200
+    assert errors(response) == [refusal]
+    assert writes(queries) == []
+    assert not Attendee.objects.exists()
+
+
+def test_one_email_twice_in_one_submission_is_refused_on_the_second_row(
+    admin_client, event_factory
+):
+    event = event_factory(max_capacity=5)
+
+    response = admin_client.post(
+        change_url(event),
+        event_form(event, new=[("Ada", "ada@example.com"), ("Ada again", "ADA@example.com")]),
+    )
+
+    assert response.status_code == 200
+    assert errors(response) == ["This email address is already registered for this event."]
+    event.refresh_from_db()
+    assert event.seats_taken == event.attendees.count() == 0
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_seat_taken_between_check_and_save_keeps_the_whole_submission_out(
+    admin_client, event_factory, monkeypatch
+):
+    event = event_factory(name="Jazz Night", max_capacity=1)
+    someone = seat_taken_after_the_check(monkeypatch, event)
+
+    response = admin_client.post(
+        change_url(event),
+        event_form(event, name="Renamed", new=[("Grace", "grace@example.com")]),
+        follow=True,
+    )
+
+    assert [type(result) for result in someone] == [Attendee]  # the check had seen a seat free
+    assert response.redirect_chain == [(change_url(event), 302)]
+    assert messages(response) == [
+        "Nothing was saved: This event is full: every seat has been taken."
+    ]
+    event.refresh_from_db()
+    assert (event.name, event.seats_taken) == ("Jazz Night", 1)
+    assert list(event.attendees.values_list("email", flat=True)) == ["else@example.com"]
 
 
 def test_a_row_deleted_on_the_event_page_frees_its_seat(

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 from django.db import IntegrityError
 
-from conftest import race
 from core.exceptions import AlreadyRegistered, CapacityBelowAttendance, EventFull
 from core.models import Attendee, Event
 from core.services import domain_error_for, register_attendee, update_event
+from core.tests.racing import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 

@@ -1,0 +1,104 @@
+"""The app served for real, by gunicorn worker processes, on the database a test is using."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+START_SECONDS = 30
+STOP_SECONDS = 20
+
+
+def database_url() -> str:
+    """A DATABASE_URL naming the database the current test is using."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(settings['NAME']).resolve()}"
+    user = quote(settings.get("USER") or "")
+    password = quote(settings.get("PASSWORD") or "")
+    credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host = settings.get("HOST") or "localhost"
+    port = settings.get("PORT") or 5432
+    return f"postgresql://{credentials}{host}:{port}/{settings['NAME']}"
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve the app with gunicorn on the test database until the block ends; yields its URL.
+
+    `env` adds to or overrides the server's environment. On leaving, the server is stopped and
+    its log must hold no traceback: an error the server swallowed fails the test.
+    """
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    server_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "test-only-secret-key-for-the-gunicorn-fixture-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "event_management_system.wsgi",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
+        ],
+        cwd=PROJECT_DIR,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log)
+        yield url
+    finally:
+        _stop(process)
+        log.seek(0)
+        server_log = log.read().decode()
+        log.close()
+    assert "Traceback" not in server_log, server_log
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/", timeout=2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"gunicorn did not start: {log.read().decode()}") from None
+            time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    # The whole process group: the arbiter and every worker it forked.
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
