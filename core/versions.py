@@ -30,18 +30,25 @@ class Stamp:
 
 
 def read_versions(stamp: Stamp) -> tuple:
-    """The versions `stamp` names, as they stand now: equal tuples mean nothing changed."""
-    ids = list(stamp.event_ids)
+    """The versions `stamp` names, as they stand now: equal tuples mean nothing changed.
+
+    Versions only grow, so the newest of some events' versions moves whenever any of them does.
+    """
     with connection.cursor() as cursor:
         if stamp.catalog:
             cursor.execute(
-                "SELECT version, (SELECT max(change_version) FROM core_event WHERE id = ANY(%s))"
-                " FROM core_event_catalog",
-                [ids],
+                "SELECT version, (SELECT max(change_version) FROM core_event"
+                " WHERE id = ANY(%s::bigint[])) FROM core_event_catalog",
+                [list(stamp.event_ids)],
             )
+        elif len(stamp.event_ids) == 1:  # one event: the plainest lookup, the cheapest
+            cursor.execute("SELECT change_version FROM core_event WHERE id = %s", stamp.event_ids)
         else:
-            cursor.execute("SELECT max(change_version) FROM core_event WHERE id = ANY(%s)", [ids])
-        return tuple(cursor.fetchone())
+            cursor.execute(
+                "SELECT max(change_version) FROM core_event WHERE id = ANY(%s::bigint[])",
+                [list(stamp.event_ids)],
+            )
+        return tuple(cursor.fetchone() or (None,))
 
 
 def catalog_version() -> int:
@@ -65,4 +72,3 @@ def snapshot() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
-
