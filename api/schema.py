@@ -26,6 +26,7 @@ from api.exceptions import (
     UNAVAILABLE_MESSAGE,
 )
 from api.pagination import PageNumberPagination
+from api.parsers import MAX_BODY_BYTES, MAX_DEPTH
 from api.serializers import (
     NAIVE_DATETIME_MESSAGE,
     AttendeeSerializer,
@@ -83,8 +84,10 @@ def invalid(when: str, **errors: list[str]) -> ErrorCase:
 PARSE_ERROR = ErrorCase(
     400,
     "parse_error",
-    "The body is not valid JSON.",
-    "JSON parse error - Expecting value: line 1 column 1 (char 0)",
+    f"The body is not valid JSON (`NaN` and `Infinity` are not), is not text in its charset "
+    f"(UTF-8 unless the `Content-Type` names another), nests arrays and objects more than "
+    f"{MAX_DEPTH} deep, or is larger than {MAX_BODY_BYTES:,} bytes.",
+    "JSON parse error - unexpected end of data: line 1 column 17 (char 16)",
 )
 INVALID_TIMEZONE = ErrorCase(
     400,
