@@ -126,7 +126,8 @@ EVENT_FULL = ErrorCase(409, EventFull.code, "Every seat of the event is taken.",
 ALREADY_REGISTERED = ErrorCase(
     409,
     AlreadyRegistered.code,
-    "This email, compared case-insensitively, is already registered for the event.",
+    "This email, compared case-insensitively with its domain in ASCII (`bücher.de` is "
+    "`xn--bcher-kva.de`), is already registered for the event.",
     AlreadyRegistered.message,
 )
 REGISTRATION_CLOSED = ErrorCase(
@@ -317,6 +318,8 @@ event_viewset_schema = extend_schema_view(
         description=(
             "Takes a seat for `email` at the event. An event is never overbooked, and an email "
             "registers at most once per event (compared case-insensitively, spaces trimmed). "
+            "The email is stored with its domain in lower-case ASCII (IDNA: `ada@Bücher.de` "
+            "becomes `ada@xn--bcher-kva.de`), its local part as written; the answer shows it so. "
             "An unknown event answers 404 whatever the body holds."
         ),
         request=RegistrationSerializer,
@@ -324,8 +327,8 @@ event_viewset_schema = extend_schema_view(
         parameters=[EVENT_ID],
         errors=[
             invalid(
-                "`name` or `email` is missing, blank, too long or malformed, or the body is "
-                "not a JSON object.",
+                "`name` or `email` is missing, blank, too long or malformed, the email's domain "
+                "is not a valid internationalised domain name, or the body is not a JSON object.",
                 email=["Enter a valid email address."],
             ),
             EVENT_NOT_FOUND,

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from core.emails import EMAIL_MAX_LENGTH, normalize_email
 from core.models import END_BEFORE_START_MESSAGE, Attendee, Event
 
 NAIVE_DATETIME_MESSAGE = (
@@ -99,7 +100,11 @@ class RegistrationSerializer(serializers.Serializer):
     """What a client sends to register: a name and an email address."""
 
     name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
+
+    def validate_email(self, value: str) -> str:
+        # The stored spelling, so a domain with no ASCII form is refused here, on its field.
+        return normalize_email(value)
 
 
 class AttendeeSerializer(serializers.ModelSerializer):

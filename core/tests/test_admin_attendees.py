@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.emails import INVALID_DOMAIN_MESSAGE
 from core.models import Attendee
 from core.tests.admin_pages import errors, refused_registrations, result_rows
 
@@ -52,6 +53,34 @@ def test_a_refused_registration_shows_why(
     assert errors(response) == [refusal]
     event.refresh_from_db()
     assert event.seats_taken == event.attendees.count() == 1
+
+
+def test_an_internationalised_domain_registers_once_in_ascii(admin_client, event_factory):
+    event = event_factory()
+
+    added = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Idn", "email": "idn@bücher.de"}
+    )
+    again = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Idn", "email": "IDN@xn--bcher-kva.de"}
+    )
+
+    assert added.status_code == 302, errors(added)
+    assert again.status_code == 200
+    assert errors(again) == ["This email address is already registered for this event."]
+    assert list(Attendee.objects.values_list("email", flat=True)) == ["idn@xn--bcher-kva.de"]
+
+
+def test_an_email_with_no_ascii_domain_is_a_form_error(admin_client, event_factory):
+    event = event_factory()
+
+    response = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Ada", "email": "ada@xn--zz.de"}
+    )
+
+    assert response.status_code == 200
+    assert errors(response) == [INVALID_DOMAIN_MESSAGE]
+    assert not Attendee.objects.exists()
 
 
 def test_a_registration_refused_for_another_field_is_not_kept(admin_client, event_factory):

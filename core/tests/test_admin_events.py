@@ -221,7 +221,7 @@ def test_a_row_added_on_the_event_page_is_a_registration(admin_client, event_fac
     assert response.status_code == 302, errors(response)
     event.refresh_from_db()
     assert event.seats_taken == 1
-    assert list(event.attendees.values_list("name", "email")) == [("Ada", "Ada@Example.com")]
+    assert list(event.attendees.values_list("name", "email")) == [("Ada", "Ada@example.com")]
 
 
 @refused_registrations

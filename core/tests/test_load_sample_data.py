@@ -118,6 +118,11 @@ BAD_ATTENDEES = [
     (ATTENDEES_HEADER + "future,Ada,not-an-email\n",
      "attendees.csv:2: email: Enter a valid email address."),
     ("event_key,name\n", "attendees.csv:1: missing column(s): email"),
+    (ATTENDEES_HEADER + "future,Idn,idn@bücher.de\nfuture,Idn,IDN@xn--bcher-kva.de\n",
+     "attendees.csv:3: email 'IDN@xn--bcher-kva.de' is already registered for this event."),
+    (ATTENDEES_HEADER + "future,Ada,ada@example.com\nfuture,Bob,bob@xn--zz.de\n",
+     "attendees.csv:3: email: Enter a valid email address: its domain is not a valid "
+     "internationalised domain name."),
 ]  # fmt: skip
 
 
