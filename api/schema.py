@@ -282,8 +282,9 @@ event_viewset_schema = extend_schema_view(
         responses={201: OpenApiResponse(EventSerializer, "The event, as created.")},
         errors=[
             invalid(
-                "A field is missing, blank, too long, malformed or out of range, a datetime "
-                "has no UTC offset, or the body is not a JSON object.",
+                "A field is missing, blank (spaces and invisible characters alone count as "
+                "blank), too long, malformed or out of range, a datetime has no UTC offset, or "
+                "the body is not a JSON object.",
                 start_time=[NAIVE_DATETIME_MESSAGE],
                 max_capacity=["Ensure this value is greater than or equal to 1."],
             ),
@@ -327,8 +328,9 @@ event_viewset_schema = extend_schema_view(
         parameters=[EVENT_ID],
         errors=[
             invalid(
-                "`name` or `email` is missing, blank, too long or malformed, the email's domain "
-                "is not a valid internationalised domain name, or the body is not a JSON object.",
+                "`name` or `email` is missing, blank (spaces and invisible characters alone "
+                "count as blank), too long or malformed, the email's domain is not a valid "
+                "internationalised domain name, or the body is not a JSON object.",
                 email=["Enter a valid email address."],
             ),
             EVENT_NOT_FOUND,

@@ -2,12 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
 from core.models import END_BEFORE_START_MESSAGE, Attendee, Event
+from core.text import BLANK_TEXT_MESSAGE, is_blank
 
 NAIVE_DATETIME_MESSAGE = (
     "Add a UTC offset to this datetime, e.g. 2030-03-15T09:00:00Z or 2030-03-15T14:30:00+05:30."
@@ -50,8 +53,25 @@ class AwareDateTimeField(DateTimeField):
         return value
 
 
+class VisibleCharField(serializers.CharField):
+    """Text that must show something: spaces and invisible characters alone are blank."""
+
+    default_error_messages = {"blank": BLANK_TEXT_MESSAGE}
+
+    def run_validation(self, data=empty):
+        if isinstance(data, str) and not self.allow_blank and is_blank(data):
+            self.fail("blank")
+        return super().run_validation(data)
+
+
 class EventSerializer(serializers.ModelSerializer):
     """An event with its live seat figures."""
+
+    # The event's text fields (name, location) take their lengths from the model.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: VisibleCharField,
+    }
 
     start_time = AwareDateTimeField()
     end_time = AwareDateTimeField()
@@ -99,7 +119,7 @@ class EventSerializer(serializers.ModelSerializer):
 class RegistrationSerializer(serializers.Serializer):
     """What a client sends to register: a name and an email address."""
 
-    name = serializers.CharField(max_length=200)
+    name = VisibleCharField(max_length=200)
     email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
 
     def validate_email(self, value: str) -> str:

@@ -22,6 +22,7 @@ from core.data_version import data_changed
 from core.emails import normalize_email
 from core.models import Attendee, Event
 from core.services import is_registered
+from core.text import BLANK_TEXT_MESSAGE, is_blank
 
 EVENT_COLUMNS = ("key", "name", "location", "start_time", "end_time", "max_capacity")
 ATTENDEE_COLUMNS = ("event_key", "name", "email")
@@ -111,6 +112,13 @@ def _check(where: str, instance: Event | Attendee, exclude: list[str]) -> None:
         raise SampleDataError(f"{where}: {field}: {' '.join(messages)}") from None
 
 
+def _check_visible(where: str, row: dict[str, str], columns: list[str]) -> None:
+    """Refuse a text column that shows nothing, as an empty one is refused."""
+    for column in columns:
+        if is_blank(row[column]):
+            raise SampleDataError(f"{where}: {column}: {BLANK_TEXT_MESSAGE}")
+
+
 def _load_events(path: Path, batch_size: int) -> dict[str, LoadedEvent]:
     events: dict[str, LoadedEvent] = {}
     batch: list[tuple[str, Event]] = []
@@ -136,6 +144,7 @@ def _load_events(path: Path, batch_size: int) -> dict[str, LoadedEvent]:
             max_capacity=_parse_capacity(where, row["max_capacity"]),
         )
         _check(where, event, exclude=[])
+        _check_visible(where, row, ["name", "location"])
         batch.append((key, event))
         pending_keys.add(key)
         if len(batch) >= batch_size:
@@ -156,6 +165,7 @@ def _load_attendees(path: Path, events: dict[str, LoadedEvent], batch_size: int)
             raise SampleDataError(f"{where}: event_key {row['event_key']!r} is not in events.csv.")
         attendee = Attendee(event_id=event.id, name=row["name"], email=_parse_email(where, row))
         _check(where, attendee, exclude=["event"])
+        _check_visible(where, row, ["name"])
         identity = (event.id, attendee.email.lower())
         if identity in seen_in_batch:
             raise _duplicate(where, row["email"])

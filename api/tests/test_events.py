@@ -9,6 +9,7 @@ from rest_framework.serializers import ModelSerializer
 from api.renderers import JSONRenderer
 from api.serializers import AttendeeSerializer, EventSerializer
 from core.models import Event
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,38 @@ def test_create_event_requires_every_field(api_client, missing):
 
     assert response.status_code == 400
     assert response.json()["errors"][missing] == ["This field is required."]
+
+
+INVISIBLE = [
+    "\u200b",  # zero-width space
+    " \u200c\u200d ",  # zero-width non-joiner and joiner, among spaces
+    "\u2060\ufeff",  # word joiner, byte order mark
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e",  # bidi marks, embeddings, overrides
+    "\u2066\u2067\u2068\u2069",  # bidi isolates
+    "\u00ad\u180e\u3000",  # soft hyphen, Mongolian vowel separator, ideographic space
+    "\u3164\ufe0f",  # Hangul filler, variation selector
+]
+
+
+@pytest.mark.parametrize("field", ["name", "location"])
+@pytest.mark.parametrize("text", INVISIBLE)
+def test_create_event_refuses_text_of_invisible_characters_alone(api_client, field, text):
+    response = api_client.post("/api/events/", event_payload(**{field: text}), format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["errors"] == {field: [BLANK_TEXT_MESSAGE]}
+    assert not Event.objects.exists()
+
+
+def test_create_event_keeps_invisible_characters_inside_visible_text(api_client):
+    name, location = "\u200f\u05e2\u05e8\u05d1 Meetup", "Caf\u00e9\u200b Hall\ufe0f"
+    response = api_client.post(
+        "/api/events/", event_payload(name=f"  {name} ", location=location), format="json"
+    )
+    assert response.status_code == 201
+    assert (response.json()["name"], response.json()["location"]) == (name, location)
 
 
 def test_create_event_trims_names(api_client):

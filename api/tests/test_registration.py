@@ -3,6 +3,7 @@
 import pytest
 
 from core.models import Attendee
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +93,25 @@ def test_invalid_registration_answers_400_with_the_field(api_client, event_facto
     assert response.json()["code"] == "invalid"
     assert field in response.json()["errors"]
     assert not Attendee.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\ufeff \u2060", "\u202e\u2066\u2069\u200e"])
+def test_a_name_of_invisible_characters_alone_answers_400_on_name(api_client, event_factory, name):
+    event = event_factory()
+
+    response = register(api_client, event.pk, name=name)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert response.json()["errors"] == {"name": [BLANK_TEXT_MESSAGE]}
+    assert not Attendee.objects.exists()
+
+
+def test_a_visible_name_is_kept_as_written(api_client, event_factory):
+    event = event_factory()
+    response = register(api_client, event.pk, name=" \U0001f469\u200d\U0001f4bb Ada\u200b ")
+    assert response.status_code == 201
+    assert response.json()["name"] == "\U0001f469\u200d\U0001f4bb Ada\u200b"
 
 
 def test_attendees_in_registration_order_and_paginated(api_client, event_factory):

@@ -72,6 +72,7 @@ class AttendeeInline(admin.TabularInline):
     readonly_fields = ["registered_at"]
     ordering = ["id"]
     extra = 0
+    formfield_overrides = ServiceAdmin.formfield_overrides
 
     def get_formset(self, request, obj=None, **kwargs):
         # A row added and ticked for deletion in one go would still have been registered.

@@ -61,6 +61,9 @@ class InlineRegistrationForm(RegistrationForm):
             for name in ("name", "email"):
                 self.fields[name].disabled = True
                 self.fields[name].widget = PlainText()
+                # Shown, never submitted: a row stored before a rule existed must not make
+                # the whole page unsavable.
+                self.fields[name].validators = []
 
 
 class AttendeeInlineFormSet(BaseInlineFormSet):

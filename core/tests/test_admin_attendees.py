@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from core.emails import INVALID_DOMAIN_MESSAGE
 from core.models import Attendee
 from core.tests.admin_pages import errors, refused_registrations, result_rows
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -81,6 +82,22 @@ def test_an_email_with_no_ascii_domain_is_a_form_error(admin_client, event_facto
     assert response.status_code == 200
     assert errors(response) == [INVALID_DOMAIN_MESSAGE]
     assert not Attendee.objects.exists()
+
+
+def test_a_name_of_invisible_characters_alone_is_refused(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory()
+    ada = attendee_factory(event=event, name="Ada")
+
+    added = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "\u200d\u2069", "email": "b@example.com"}
+    )
+    renamed = admin_client.post(f"{ATTENDEES}{ada.pk}/change/", {"name": "\u200b"})
+
+    assert (added.status_code, renamed.status_code) == (200, 200)
+    assert errors(added) == errors(renamed) == [BLANK_TEXT_MESSAGE]
+    assert list(Attendee.objects.values_list("name", flat=True)) == ["Ada"]
 
 
 def test_a_registration_refused_for_another_field_is_not_kept(admin_client, event_factory):
