@@ -34,6 +34,11 @@ def is_blank(text: str) -> bool:
     return all(map(is_invisible, text))
 
 
+def first_visible(text: str) -> str:
+    """The first character of `text` that shows something, or "" when it is blank."""
+    return next((char for char in text if not is_invisible(char)), "")
+
+
 def validate_not_blank(value: str) -> None:
     """A Django validator: refuse text that is_blank, as a blank field is refused."""
     if is_blank(value):

@@ -236,6 +236,51 @@ def test_export_keeps_spreadsheets_from_running_cells_as_formulas(
     assert row[2] == f"'{start}SUM(A1:A9)"
 
 
+@pytest.mark.parametrize(
+    "start",
+    [
+        " =",
+        "   +",
+        "\u200b-",  # zero-width space
+        "\ufeff@",  # byte order mark
+        " \u200d\u2060=",  # space, zero-width joiner, word joiner
+        "\u202e=",  # right-to-left override
+        "＝",  # full-width forms
+        "＋",
+        "－",
+        "＠",
+        " \u200b＝",
+    ],
+)
+def test_export_sees_a_formula_behind_spaces_invisible_characters_or_full_width_signs(
+    admin_client, event_factory, attendee_factory, start
+):
+    event = event_factory(name=f"{start}SUM(A1:A9)")
+    attendee = attendee_factory(event=event, name=f'{start}HYPERLINK("http://x.example")')
+
+    response = admin_client.post(
+        ATTENDEES, {"action": "export_csv", "_selected_action": [attendee.pk]}
+    )
+
+    [_, row] = csv_rows(response)
+    assert row[0] == f'\'{start}HYPERLINK("http://x.example")'
+    assert row[2] == f"'{start}SUM(A1:A9)"
+
+
+@pytest.mark.parametrize("name", [" Ada", "\u200bAda", "Ada-Lovelace", "Ada = Countess", "＄Ada"])
+def test_export_leaves_text_that_is_no_formula_as_written(
+    admin_client, event_factory, attendee_factory, name
+):
+    attendee = attendee_factory(name=name)
+
+    response = admin_client.post(
+        ATTENDEES, {"action": "export_csv", "_selected_action": [attendee.pk]}
+    )
+
+    [_, row] = csv_rows(response)
+    assert row[0] == name
+
+
 def test_event_page_offers_its_attendees_as_csv(admin_client, event_factory, attendee_factory):
     event = event_factory(name="Jazz Night: Live!")
     other = event_factory()
