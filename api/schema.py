@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from api.datetimes import NAIVE_DATETIME_MESSAGE
 from api.exceptions import (
     INVALID_INPUT_MESSAGE,
     NOT_FOUND_MESSAGE,
@@ -27,12 +28,7 @@ from api.exceptions import (
 )
 from api.pagination import PageNumberPagination
 from api.parsers import MAX_BODY_BYTES, MAX_DEPTH
-from api.serializers import (
-    NAIVE_DATETIME_MESSAGE,
-    AttendeeSerializer,
-    EventSerializer,
-    RegistrationSerializer,
-)
+from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from api.timezones import INVALID_TIMEZONE_CODE, INVALID_TIMEZONE_MESSAGE, TZ_PARAMETER
 from core.exceptions import AlreadyRegistered, EventFull, EventNotFound, RegistrationClosed
 
