@@ -26,7 +26,7 @@ from api.exceptions import (
     SERVER_ERROR_MESSAGE,
     UNAVAILABLE_MESSAGE,
 )
-from api.pagination import PageNumberPagination
+from api.pagination import PAGE_SIZE_MESSAGE, PageNumberPagination
 from api.parsers import MAX_BODY_BYTES, MAX_DEPTH
 from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from api.timezones import INVALID_TIMEZONE_CODE, INVALID_TIMEZONE_MESSAGE, TZ_PARAMETER
@@ -185,7 +185,7 @@ PAGE_PARAMETERS = [
     ),
     OpenApiParameter(
         "page_size",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         description=PageNumberPagination.page_size_query_description,
     ),
 ]
@@ -259,7 +259,8 @@ event_viewset_schema = extend_schema_view(
         errors=[
             invalid(
                 "A filter value is malformed: a datetime without its UTC offset, an unknown "
-                "`ordering`, an empty value, or `starts_before` not after `starts_after`.",
+                "`ordering`, an empty value, or `starts_before` not after `starts_after`; or "
+                "`page_size` is not a whole number from 1.",
                 starts_after=[NAIVE_DATETIME_MESSAGE],
             ),
             PAGE_NOT_FOUND,
@@ -349,7 +350,12 @@ event_viewset_schema = extend_schema_view(
         summary="List an event's attendees",
         description="The event's registrations in the order they were made, a page at a time.",
         responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the attendees.")},
-        errors=[EVENT_NOT_FOUND, NO_SUCH_ADDRESS, PAGE_NOT_FOUND],
+        errors=[
+            invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            PAGE_NOT_FOUND,
+        ],
         parameters=[EVENT_ID, *PAGE_PARAMETERS],
         examples=[
             OpenApiExample("A page of attendees", value=ATTENDEE_EXAMPLE, response_only=True)

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.serializers import ModelSerializer
 
+from api.pagination import PAGE_SIZE_MESSAGE
 from api.renderers import JSONRenderer
 from api.serializers import AttendeeSerializer, EventSerializer
-from core.models import Event
+from core.models import Attendee, Event
 from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = pytest.mark.django_db
@@ -187,6 +188,28 @@ def test_page_size_is_capped_at_100(api_client, event_factory, in_days):
     )  # fmt: skip
     body = api_client.get("/api/events/", {"page_size": 500}).json()
     assert len(body["results"]) == 100
+
+
+@pytest.mark.parametrize("page_size", ["0", "-5", "abc", "", "2.5", "1e3"])
+def test_page_size_not_a_whole_number_from_1_is_400_naming_it(api_client, event_factory, page_size):
+    event = event_factory()
+
+    for path in ("/api/events/", f"/api/events/{event.pk}/attendees/"):
+        response = api_client.get(path, {"page_size": page_size})
+
+        assert response.status_code == 400, path
+        body = response.json()
+        assert body["code"] == "invalid"
+        assert body["errors"] == {"page_size": [PAGE_SIZE_MESSAGE]}
+
+
+def test_page_size_is_capped_at_100_on_the_attendee_list_too(api_client, event_factory):
+    event = event_factory(max_capacity=200)
+    Attendee.objects.bulk_create(
+        Attendee(event=event, name=f"A{i}", email=f"a{i}@example.com") for i in range(105)
+    )
+    body = api_client.get(f"/api/events/{event.pk}/attendees/", {"page_size": 101}).json()
+    assert (body["count"], len(body["results"])) == (105, 100)
 
 
 def test_page_beyond_the_end_is_a_json_404(api_client):
