@@ -1,23 +1,15 @@
 """Query-string filters for the event list: search, location, a start-time window, ordering."""
 
-from datetime import UTC
-
 from django import forms
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower, Upper
-from django.utils.dateparse import parse_datetime
 from django_filters import fields, filters
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 
-from api.serializers import NAIVE_DATETIME_MESSAGE, OUT_OF_RANGE_DATETIME_MESSAGE
+from api.datetimes import InvalidDateTime, parse_aware_datetime
 from core.models import Event
 
 BLANK_FILTER_MESSAGE = "Give a value, or leave this parameter out."
-# Filled in through ValidationError params: error messages are %-formatted downstream.
-INVALID_DATETIME_MESSAGE = (
-    "Enter an ISO 8601 datetime with a UTC offset, e.g. 2031-03-15T09:00:00Z "
-    "(in a URL, write + as %(plus)s: 2031-03-15T09:00:00%(plus)s05:30)."
-)
 EMPTY_WINDOW_MESSAGE = "starts_before must be later than starts_after."
 
 # A search costs one LIKE per word, so the words and the text are bounded.
@@ -35,37 +27,21 @@ ORDERINGS = {
 
 
 class AwareDateTimeFormField(forms.Field):
-    """A query-string datetime in ISO 8601 that must carry its UTC offset; cleaned to UTC."""
+    """A query-string datetime read by api.datetimes.parse_aware_datetime; cleaned to UTC."""
 
-    default_error_messages = {
-        "blank": BLANK_FILTER_MESSAGE,
-        "invalid": INVALID_DATETIME_MESSAGE,
-        "naive": NAIVE_DATETIME_MESSAGE,
-        "out_of_range": OUT_OF_RANGE_DATETIME_MESSAGE,
-    }
+    default_error_messages = {"blank": BLANK_FILTER_MESSAGE}
 
     def to_python(self, value):
         if value is None:
             return None
-        value = value.strip()
-        if not value:
+        if not value.strip():
             raise forms.ValidationError(self.error_messages["blank"], code="blank")
         try:
-            parsed = parse_datetime(value)
-        except ValueError:  # well-formed but impossible, e.g. February 30th
-            parsed = None
-        if parsed is None:
+            return parse_aware_datetime(value)
+        except InvalidDateTime as error:
+            # django-filter %-formats every message, so this one travels as a parameter.
             raise forms.ValidationError(
-                self.error_messages["invalid"], code="invalid", params={"plus": "%2B"}
-            )
-        if parsed.tzinfo is None:
-            raise forms.ValidationError(self.error_messages["naive"], code="naive")
-        try:
-            # The database compares in UTC; an instant near year 1 or 9999 may not exist there.
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            raise forms.ValidationError(
-                self.error_messages["out_of_range"], code="out_of_range"
+                "%(message)s", code=error.code, params={"message": error.message}
             ) from None
 
 

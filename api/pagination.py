@@ -4,6 +4,13 @@ from collections.abc import Callable
 
 from django.db.models import QuerySet
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
+
+MAX_PAGE_SIZE = 100
+PAGE_SIZE_MESSAGE = (
+    f"Give a whole number of results per page, from 1; above {MAX_PAGE_SIZE} counts as "
+    f"{MAX_PAGE_SIZE}."
+)
 
 
 class Counted:
@@ -31,9 +38,33 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     page_size = 20
     page_size_query_param = "page_size"
-    max_page_size = 100
+    max_page_size = MAX_PAGE_SIZE
     page_query_description = "A page number, from 1."
-    page_size_query_description = "Results per page: 20 unless given, at most 100."
+    page_size_query_description = (
+        f"Results per page: a whole number from 1, 20 unless given; above {MAX_PAGE_SIZE} "
+        f"counts as {MAX_PAGE_SIZE}. Anything else answers 400 `invalid`."
+    )
+
+    def get_page_size(self, request) -> int:
+        """`?page_size=`, capped at max_page_size; ValidationError on it below 1 or not a number."""
+        text = request.query_params.get(self.page_size_query_param)
+        if text is None:
+            return self.page_size
+        try:
+            size = int(text)
+        except ValueError:
+            size = 0
+        if size < 1:
+            # A size the client did not ask for would be a silent surprise: refuse it instead.
+            raise ValidationError({self.page_size_query_param: [PAGE_SIZE_MESSAGE]})
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
 
     def get_paginated_response_schema(self, schema):
         paginated = super().get_paginated_response_schema(schema)

@@ -19,19 +19,16 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from api.datetimes import NAIVE_DATETIME_MESSAGE
 from api.exceptions import (
     INVALID_INPUT_MESSAGE,
     NOT_FOUND_MESSAGE,
     SERVER_ERROR_MESSAGE,
     UNAVAILABLE_MESSAGE,
 )
-from api.pagination import PageNumberPagination
-from api.serializers import (
-    NAIVE_DATETIME_MESSAGE,
-    AttendeeSerializer,
-    EventSerializer,
-    RegistrationSerializer,
-)
+from api.pagination import PAGE_SIZE_MESSAGE, PageNumberPagination
+from api.parsers import MAX_BODY_BYTES, MAX_DEPTH
+from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
 from api.timezones import INVALID_TIMEZONE_CODE, INVALID_TIMEZONE_MESSAGE, TZ_PARAMETER
 from core.exceptions import AlreadyRegistered, EventFull, EventNotFound, RegistrationClosed
 
@@ -83,8 +80,10 @@ def invalid(when: str, **errors: list[str]) -> ErrorCase:
 PARSE_ERROR = ErrorCase(
     400,
     "parse_error",
-    "The body is not valid JSON.",
-    "JSON parse error - Expecting value: line 1 column 1 (char 0)",
+    f"The body is not valid JSON (`NaN` and `Infinity` are not), is not text in its charset "
+    f"(UTF-8 unless the `Content-Type` names another), nests arrays and objects more than "
+    f"{MAX_DEPTH} deep, or is larger than {MAX_BODY_BYTES:,} bytes.",
+    "JSON parse error - unexpected end of data: line 1 column 17 (char 16)",
 )
 INVALID_TIMEZONE = ErrorCase(
     400,
@@ -121,7 +120,8 @@ EVENT_FULL = ErrorCase(409, EventFull.code, "Every seat of the event is taken.",
 ALREADY_REGISTERED = ErrorCase(
     409,
     AlreadyRegistered.code,
-    "This email, compared case-insensitively, is already registered for the event.",
+    "This email, compared case-insensitively with its domain in ASCII (`bücher.de` is "
+    "`xn--bcher-kva.de`), is already registered for the event.",
     AlreadyRegistered.message,
 )
 REGISTRATION_CLOSED = ErrorCase(
@@ -183,7 +183,7 @@ PAGE_PARAMETERS = [
     ),
     OpenApiParameter(
         "page_size",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         description=PageNumberPagination.page_size_query_description,
     ),
 ]
@@ -257,7 +257,8 @@ event_viewset_schema = extend_schema_view(
         errors=[
             invalid(
                 "A filter value is malformed: a datetime without its UTC offset, an unknown "
-                "`ordering`, an empty value, or `starts_before` not after `starts_after`.",
+                "`ordering`, an empty value, or `starts_before` not after `starts_after`; or "
+                "`page_size` is not a whole number from 1.",
                 starts_after=[NAIVE_DATETIME_MESSAGE],
             ),
             PAGE_NOT_FOUND,
@@ -276,8 +277,9 @@ event_viewset_schema = extend_schema_view(
         responses={201: OpenApiResponse(EventSerializer, "The event, as created.")},
         errors=[
             invalid(
-                "A field is missing, blank, too long, malformed or out of range, a datetime "
-                "has no UTC offset, or the body is not a JSON object.",
+                "A field is missing, blank (spaces and invisible characters alone count as "
+                "blank), too long, malformed or out of range, a datetime has no UTC offset, or "
+                "the body is not a JSON object.",
                 start_time=[NAIVE_DATETIME_MESSAGE],
                 max_capacity=["Ensure this value is greater than or equal to 1."],
             ),
@@ -312,6 +314,8 @@ event_viewset_schema = extend_schema_view(
         description=(
             "Takes a seat for `email` at the event. An event is never overbooked, and an email "
             "registers at most once per event (compared case-insensitively, spaces trimmed). "
+            "The email is stored with its domain in lower-case ASCII (IDNA: `ada@Bücher.de` "
+            "becomes `ada@xn--bcher-kva.de`), its local part as written; the answer shows it so. "
             "An unknown event answers 404 whatever the body holds."
         ),
         request=RegistrationSerializer,
@@ -319,8 +323,9 @@ event_viewset_schema = extend_schema_view(
         parameters=[EVENT_ID],
         errors=[
             invalid(
-                "`name` or `email` is missing, blank, too long or malformed, or the body is "
-                "not a JSON object.",
+                "`name` or `email` is missing, blank (spaces and invisible characters alone "
+                "count as blank), too long or malformed, the email's domain is not a valid "
+                "internationalised domain name, or the body is not a JSON object.",
                 email=["Enter a valid email address."],
             ),
             EVENT_NOT_FOUND,
@@ -343,7 +348,12 @@ event_viewset_schema = extend_schema_view(
         summary="List an event's attendees",
         description="The event's registrations in the order they were made, a page at a time.",
         responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the attendees.")},
-        errors=[EVENT_NOT_FOUND, NO_SUCH_ADDRESS, PAGE_NOT_FOUND],
+        errors=[
+            invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            PAGE_NOT_FOUND,
+        ],
         parameters=[EVENT_ID, *PAGE_PARAMETERS],
         examples=[
             OpenApiExample("A page of attendees", value=ATTENDEE_EXAMPLE, response_only=True)

@@ -1,23 +1,16 @@
 """The shape of the API's input and output, and field-level validation."""
 
-from datetime import UTC, datetime, timedelta
-
+from django.db import models
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from api.datetimes import INVALID_DATETIME_MESSAGE, InvalidDateTime, parse_aware_datetime
+from core.emails import EMAIL_MAX_LENGTH, normalize_email
 from core.models import END_BEFORE_START_MESSAGE, Attendee, Event
+from core.text import BLANK_TEXT_MESSAGE, is_blank
 
-NAIVE_DATETIME_MESSAGE = (
-    "Add a UTC offset to this datetime, e.g. 2030-03-15T09:00:00Z or 2030-03-15T14:30:00+05:30."
-)
 START_IN_PAST_MESSAGE = "The start time must be in the future."
-OUT_OF_RANGE_DATETIME_MESSAGE = "This datetime is out of the supported range."
-
-# An instant a day inside Python's datetime range can be shown in every time zone (`?tz=`);
-# one closer to the edge cannot be in some, and would make every response showing it fail.
-EARLIEST_INSTANT = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
-LATEST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 class DateTimeField(serializers.DateTimeField):
@@ -28,29 +21,38 @@ class DateTimeField(serializers.DateTimeField):
 
 
 class AwareDateTimeField(DateTimeField):
-    """An ISO 8601 datetime that must carry its UTC offset; the instant is kept as given."""
+    """An ISO 8601 datetime read by api.datetimes.parse_aware_datetime; the instant is kept."""
 
-    default_error_messages = {
-        "naive": NAIVE_DATETIME_MESSAGE,
-        "out_of_range": OUT_OF_RANGE_DATETIME_MESSAGE,
-    }
+    default_error_messages = {"invalid": INVALID_DATETIME_MESSAGE}
 
     def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:  # well-formed but impossible, e.g. minute 99: DRF says invalid
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("naive")
-        value = super().to_internal_value(value)
-        if not EARLIEST_INSTANT <= value <= LATEST_INSTANT:
-            self.fail("out_of_range")
-        return value
+        if not isinstance(value, str):
+            self.fail("invalid")
+        try:
+            return parse_aware_datetime(value)
+        except InvalidDateTime as error:
+            raise serializers.ValidationError(error.message, code=error.code) from None
+
+
+class VisibleCharField(serializers.CharField):
+    """Text that must show something: spaces and invisible characters alone are blank."""
+
+    default_error_messages = {"blank": BLANK_TEXT_MESSAGE}
+
+    def run_validation(self, data=empty):
+        if isinstance(data, str) and not self.allow_blank and is_blank(data):
+            self.fail("blank")
+        return super().run_validation(data)
 
 
 class EventSerializer(serializers.ModelSerializer):
     """An event with its live seat figures."""
+
+    # The event's text fields (name, location) take their lengths from the model.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: VisibleCharField,
+    }
 
     start_time = AwareDateTimeField()
     end_time = AwareDateTimeField()
@@ -98,8 +100,12 @@ class EventSerializer(serializers.ModelSerializer):
 class RegistrationSerializer(serializers.Serializer):
     """What a client sends to register: a name and an email address."""
 
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
+    name = VisibleCharField(max_length=200)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
+
+    def validate_email(self, value: str) -> str:
+        # The stored spelling, so a domain with no ASCII form is refused here, on its field.
+        return normalize_email(value)
 
 
 class AttendeeSerializer(serializers.ModelSerializer):

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Concat, Lower, Upper
 
+from core.emails import EMAIL_MAX_LENGTH
+
 MAX_CAPACITY_LIMIT = 1_000_000
 
 END_BEFORE_START_MESSAGE = "The end time must be after the start time."
@@ -93,7 +95,7 @@ class Attendee(models.Model):
         Event, on_delete=models.CASCADE, related_name="attendees", db_index=False
     )
     name = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254)
+    email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
     registered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,8 +18,10 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.emails import normalize_email
 from core.models import Attendee, Event
 from core.selectors import is_registered
+from core.text import BLANK_TEXT_MESSAGE, is_blank
 
 EVENT_COLUMNS = ("key", "name", "location", "start_time", "end_time", "max_capacity")
 ATTENDEE_COLUMNS = ("event_key", "name", "email")
@@ -108,6 +110,13 @@ def _check(where: str, instance: Event | Attendee, exclude: list[str]) -> None:
         raise SampleDataError(f"{where}: {field}: {' '.join(messages)}") from None
 
 
+def _check_visible(where: str, row: dict[str, str], columns: list[str]) -> None:
+    """Refuse a text column that shows nothing, as an empty one is refused."""
+    for column in columns:
+        if is_blank(row[column]):
+            raise SampleDataError(f"{where}: {column}: {BLANK_TEXT_MESSAGE}")
+
+
 def _load_events(path: Path, batch_size: int) -> dict[str, LoadedEvent]:
     events: dict[str, LoadedEvent] = {}
     batch: list[tuple[str, Event]] = []
@@ -133,6 +142,7 @@ def _load_events(path: Path, batch_size: int) -> dict[str, LoadedEvent]:
             max_capacity=_parse_capacity(where, row["max_capacity"]),
         )
         _check(where, event, exclude=[])
+        _check_visible(where, row, ["name", "location"])
         batch.append((key, event))
         pending_keys.add(key)
         if len(batch) >= batch_size:
@@ -144,18 +154,19 @@ def _load_events(path: Path, batch_size: int) -> dict[str, LoadedEvent]:
 
 def _load_attendees(path: Path, events: dict[str, LoadedEvent], batch_size: int) -> int:
     total = 0
-    batch: list[tuple[str, Attendee]] = []
+    batch: list[tuple[str, str, Attendee]] = []
     seen_in_batch: set[tuple[int, str]] = set()
 
     for where, row in _rows(path, ATTENDEE_COLUMNS):
         event = events.get(row["event_key"])
         if event is None:
             raise SampleDataError(f"{where}: event_key {row['event_key']!r} is not in events.csv.")
-        attendee = Attendee(event_id=event.id, name=row["name"], email=row["email"])
+        attendee = Attendee(event_id=event.id, name=row["name"], email=_parse_email(where, row))
         _check(where, attendee, exclude=["event"])
+        _check_visible(where, row, ["name"])
         identity = (event.id, attendee.email.lower())
         if identity in seen_in_batch:
-            raise _duplicate(where, attendee)
+            raise _duplicate(where, row["email"])
         if event.attendees >= event.max_capacity:
             raise SampleDataError(
                 f"{where}: event {row['event_key']!r} is already at its capacity of "
@@ -163,7 +174,7 @@ def _load_attendees(path: Path, events: dict[str, LoadedEvent], batch_size: int)
             )
         event.attendees += 1
         seen_in_batch.add(identity)
-        batch.append((where, attendee))
+        batch.append((where, row["email"], attendee))
         if len(batch) >= batch_size:
             total += _insert_attendees(batch)
             batch.clear()
@@ -172,20 +183,27 @@ def _load_attendees(path: Path, events: dict[str, LoadedEvent], batch_size: int)
     return total
 
 
-def _insert_attendees(batch: list[tuple[str, Attendee]]) -> int:
+def _insert_attendees(batch: list[tuple[str, str, Attendee]]) -> int:
     """Insert one batch; an email registered by an earlier batch is reported by its line."""
     try:
         with transaction.atomic():
-            Attendee.objects.bulk_create([attendee for _, attendee in batch])
+            Attendee.objects.bulk_create([attendee for _, _, attendee in batch])
     except IntegrityError:
-        for where, attendee in batch:
+        for where, written, attendee in batch:
             if is_registered(event_id=attendee.event_id, email=attendee.email):
-                raise _duplicate(where, attendee) from None
+                raise _duplicate(where, written) from None
         raise
     return len(batch)
 
 
-def _duplicate(where: str, attendee: Attendee) -> SampleDataError:
-    return SampleDataError(
-        f"{where}: email {attendee.email!r} is already registered for this event."
-    )
+def _parse_email(where: str, row: dict[str, str]) -> str:
+    """The row's email as stored and compared (core.emails.normalize_email)."""
+    try:
+        return normalize_email(row["email"])
+    except ValidationError as error:
+        raise SampleDataError(f"{where}: email: {' '.join(error.messages)}") from None
+
+
+def _duplicate(where: str, written: str) -> SampleDataError:
+    """The error for a repeated email, shown as the file writes it."""
+    return SampleDataError(f"{where}: email {written!r} is already registered for this event.")

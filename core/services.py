@@ -2,9 +2,11 @@
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.emails import normalize_email
 from core.exceptions import (
     AlreadyRegistered,
     CapacityBelowAttendance,
@@ -95,9 +97,14 @@ def register_attendee(*, event_id: int, name: str, email: str) -> Attendee:
 
     The event row is locked first, so concurrent registrations for one event queue here and
     each sees the seat count the previous one left; under the lock run one select and one
-    insert. Raises EventNotFound, RegistrationClosed, EventFull or AlreadyRegistered.
+    insert. Raises EventNotFound, RegistrationClosed, EventFull or AlreadyRegistered, or a
+    ValidationError on `email` when it has no normalised form (core.emails.normalize_email).
     """
-    email = email.strip()
+    try:
+        # Stored and compared in one spelling, so one mailbox registers once.
+        email = normalize_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": error}) from None
     attendee = Attendee(event_id=event_id, name=name, email=email)
     try:
         with transaction.atomic():

@@ -143,6 +143,14 @@ def test_lists_document_pagination_and_the_event_list_its_filters(schema):
     assert {"page", "page_size"} <= {parameter["name"] for parameter in attendees["parameters"]}
 
 
+def test_page_size_is_documented_as_a_whole_number_from_1_or_400(schema):
+    for path in ("/api/events/", "/api/events/{id}/attendees/"):
+        operation = schema["paths"][path]["get"]
+        parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+        assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1}, path
+        assert "invalid" in error_codes(operation["responses"]["400"]), path
+
+
 @override_settings(DEBUG=False)
 def test_docs_page_loads_swagger_ui_from_this_app_only(client):
     response = client.get("/api/docs/")

@@ -6,9 +6,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.serializers import ModelSerializer
 
+from api.pagination import PAGE_SIZE_MESSAGE
 from api.renderers import JSONRenderer
 from api.serializers import AttendeeSerializer, EventSerializer
-from core.models import Event
+from core.models import Attendee, Event
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +111,38 @@ def test_create_event_requires_every_field(api_client, missing):
     assert response.json()["errors"][missing] == ["This field is required."]
 
 
+INVISIBLE = [
+    "\u200b",  # zero-width space
+    " \u200c\u200d ",  # zero-width non-joiner and joiner, among spaces
+    "\u2060\ufeff",  # word joiner, byte order mark
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e",  # bidi marks, embeddings, overrides
+    "\u2066\u2067\u2068\u2069",  # bidi isolates
+    "\u00ad\u180e\u3000",  # soft hyphen, Mongolian vowel separator, ideographic space
+    "\u3164\ufe0f",  # Hangul filler, variation selector
+]
+
+
+@pytest.mark.parametrize("field", ["name", "location"])
+@pytest.mark.parametrize("text", INVISIBLE)
+def test_create_event_refuses_text_of_invisible_characters_alone(api_client, field, text):
+    response = api_client.post("/api/events/", event_payload(**{field: text}), format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["errors"] == {field: [BLANK_TEXT_MESSAGE]}
+    assert not Event.objects.exists()
+
+
+def test_create_event_keeps_invisible_characters_inside_visible_text(api_client):
+    name, location = "\u200f\u05e2\u05e8\u05d1 Meetup", "Caf\u00e9\u200b Hall\ufe0f"
+    response = api_client.post(
+        "/api/events/", event_payload(name=f"  {name} ", location=location), format="json"
+    )
+    assert response.status_code == 201
+    assert (response.json()["name"], response.json()["location"]) == (name, location)
+
+
 def test_create_event_trims_names(api_client):
     response = api_client.post(
         "/api/events/", event_payload(name="  Launch  ", location=" Dock "), format="json"
@@ -154,6 +188,28 @@ def test_page_size_is_capped_at_100(api_client, event_factory, in_days):
     )  # fmt: skip
     body = api_client.get("/api/events/", {"page_size": 500}).json()
     assert len(body["results"]) == 100
+
+
+@pytest.mark.parametrize("page_size", ["0", "-5", "abc", "", "2.5", "1e3"])
+def test_page_size_not_a_whole_number_from_1_is_400_naming_it(api_client, event_factory, page_size):
+    event = event_factory()
+
+    for path in ("/api/events/", f"/api/events/{event.pk}/attendees/"):
+        response = api_client.get(path, {"page_size": page_size})
+
+        assert response.status_code == 400, path
+        body = response.json()
+        assert body["code"] == "invalid"
+        assert body["errors"] == {"page_size": [PAGE_SIZE_MESSAGE]}
+
+
+def test_page_size_is_capped_at_100_on_the_attendee_list_too(api_client, event_factory):
+    event = event_factory(max_capacity=200)
+    Attendee.objects.bulk_create(
+        Attendee(event=event, name=f"A{i}", email=f"a{i}@example.com") for i in range(105)
+    )
+    body = api_client.get(f"/api/events/{event.pk}/attendees/", {"page_size": 101}).json()
+    assert (body["count"], len(body["results"])) == (105, 100)
 
 
 def test_page_beyond_the_end_is_a_json_404(api_client):

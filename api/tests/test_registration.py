@@ -3,6 +3,7 @@
 import pytest
 
 from core.models import Attendee
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,25 @@ def test_invalid_registration_answers_400_with_the_field(api_client, event_facto
     assert not Attendee.objects.exists()
 
 
+@pytest.mark.parametrize("name", ["\u200b", "\ufeff \u2060", "\u202e\u2066\u2069\u200e"])
+def test_a_name_of_invisible_characters_alone_answers_400_on_name(api_client, event_factory, name):
+    event = event_factory()
+
+    response = register(api_client, event.pk, name=name)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert response.json()["errors"] == {"name": [BLANK_TEXT_MESSAGE]}
+    assert not Attendee.objects.exists()
+
+
+def test_a_visible_name_is_kept_as_written(api_client, event_factory):
+    event = event_factory()
+    response = register(api_client, event.pk, name=" \U0001f469\u200d\U0001f4bb Ada\u200b ")
+    assert response.status_code == 201
+    assert response.json()["name"] == "\U0001f469\u200d\U0001f4bb Ada\u200b"
+
+
 def test_attendees_in_registration_order_and_paginated(api_client, event_factory):
     event = event_factory()
     other = event_factory()
@@ -115,3 +135,58 @@ def test_attendees_of_unknown_event_is_404(api_client):
     response = api_client.get("/api/events/987654/attendees/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("again", ["idn@xn--bcher-kva.de", "IDN@BÜCHER.DE", "idn@Bücher.de"])
+def test_an_internationalised_domain_is_one_mailbox_however_it_is_written(
+    api_client, event_factory, again
+):
+    event = event_factory()
+
+    first = register(api_client, event.pk, email="idn@bücher.de")
+    repeat = register(api_client, event.pk, email=again)
+
+    assert first.status_code == 201
+    assert first.json()["email"] == "idn@xn--bcher-kva.de"
+    assert repeat.status_code == 409
+    assert repeat.json()["code"] == "already_registered"
+    assert list(Attendee.objects.values_list("email", flat=True)) == ["idn@xn--bcher-kva.de"]
+
+
+def test_the_local_part_is_kept_as_written(api_client, event_factory):
+    event = event_factory()
+    response = register(api_client, event.pk, email=" Ada.Lovelace+Events@Example.COM ")
+    assert response.status_code == 201
+    assert response.json()["email"] == "Ada.Lovelace+Events@example.com"
+
+
+LONG_ONCE_IN_ASCII = "x" * 210 + "@" + "ü" * 40 + ".de"  # 254 characters, 260 in ASCII
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("ada@xn--zz.de", "domain"),  # not a valid A-label
+        ("ada@☃.example", "domain"),  # a symbol IDNA 2008 does not allow
+        ("ada@ab--cd.example", "domain"),  # hyphens where IDNA reserves them
+        (LONG_ONCE_IN_ASCII, "at most 254 characters"),
+    ],
+)
+def test_a_domain_with_no_ascii_form_answers_400_on_email(
+    api_client, event_factory, email, message
+):
+    event = event_factory()
+
+    response = register(api_client, event.pk, email=email)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert list(body["errors"]) == ["email"]
+    assert message in body["errors"]["email"][0]
+    assert not Attendee.objects.exists()
+
+
+def test_unknown_event_answers_404_before_a_bad_domain(api_client):
+    response = register(api_client, 987654, email="ada@xn--zz.de")
+    assert response.status_code == 404

@@ -1,15 +1,20 @@
 """What every admin here shares: a refused submission keeps nothing and never ends in a 500."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpResponseRedirect
 
 from core.exceptions import DomainError
+from core.text import validate_not_blank
 
 NOTHING_SAVED = "Nothing was saved: {message}"
 
 
 class ServiceAdmin(admin.ModelAdmin):
     """A ModelAdmin whose writes are calls to core.services."""
+
+    # A name or location of invisible characters alone is blank, as it is through the API.
+    formfield_overrides = {models.CharField: {"validators": [validate_not_blank]}}
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

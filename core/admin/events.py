@@ -72,6 +72,7 @@ class AttendeeInline(admin.TabularInline):
     readonly_fields = ["registered_at"]
     ordering = ["id"]
     extra = 0
+    formfield_overrides = ServiceAdmin.formfield_overrides
 
     def get_formset(self, request, obj=None, **kwargs):
         # A new row is taken away with its ×, before saving: ticked for deletion, it would be

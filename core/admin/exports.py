@@ -1,6 +1,7 @@
 """Attendee lists as CSV for spreadsheets, streamed, and safe to open in one."""
 
 import csv
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 
@@ -8,17 +9,23 @@ from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from core.models import Attendee
+from core.text import first_visible
 
 HEADER = ["name", "email", "event", "registered at (UTC)"]
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection), even when
+# spaces or invisible characters come first, and reads a full-width form (＝) as the sign itself.
+FORMULA_SIGNS = ("=", "+", "-", "@")
+# A cell starting with a tab or a carriage return is prefixed whatever follows (OWASP's advice).
+FORMULA_STARTS = ("\t", "\r")
 # Lets Excel see UTF-8, so names like "Zoë" open as written.
 BYTE_ORDER_MARK = "\ufeff"
 
 
 def spreadsheet_safe(value: str) -> str:
     """`value`, with a leading apostrophe when a spreadsheet would take it for a formula."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    # NFKC folds the full-width and small forms (＝ ﹦) into the ASCII signs.
+    shown = unicodedata.normalize("NFKC", first_visible(value))
+    return f"'{value}" if value.startswith(FORMULA_STARTS) or shown in FORMULA_SIGNS else value
 
 
 def attendee_row(attendee: Attendee) -> list[str]:

@@ -9,6 +9,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.emails import normalize_email
 from core.exceptions import AlreadyRegistered, DomainError
 from core.models import Attendee
 from core.selectors import registration_refusal
@@ -34,6 +35,13 @@ class RegistrationForm(forms.ModelForm):
     class Meta:
         model = Attendee
         fields = ["event", "name", "email"]
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if self.instance.pk is not None:  # a stored row, shown as it is
+            return email
+        # Checked and compared in the spelling it will be stored in: one mailbox, one spelling.
+        return normalize_email(email)
 
     def clean(self):
         cleaned = super().clean()
@@ -63,6 +71,9 @@ class InlineRegistrationForm(RegistrationForm):
             for name in ("name", "email"):
                 self.fields[name].disabled = True
                 self.fields[name].widget = PlainText()
+                # Shown, never submitted: a row stored before a rule existed must not make
+                # the whole page unsavable.
+                self.fields[name].validators = []
 
 
 class AttendeeInlineFormSet(BaseInlineFormSet):

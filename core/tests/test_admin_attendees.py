@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.emails import INVALID_DOMAIN_MESSAGE
 from core.models import Attendee
 from core.tests.admin_pages import (
     errors,
@@ -17,6 +18,7 @@ from core.tests.admin_pages import (
     result_rows,
     seat_taken_after_the_check,
 )
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -83,6 +85,50 @@ def test_a_seat_taken_between_check_and_save_keeps_the_registration_out(
     event.refresh_from_db()
     assert event.seats_taken == 1
     assert list(event.attendees.values_list("email", flat=True)) == ["else@example.com"]
+
+
+def test_an_internationalised_domain_registers_once_in_ascii(admin_client, event_factory):
+    event = event_factory()
+
+    added = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Idn", "email": "idn@bücher.de"}
+    )
+    again = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Idn", "email": "IDN@xn--bcher-kva.de"}
+    )
+
+    assert added.status_code == 302, errors(added)
+    assert again.status_code == 200
+    assert errors(again) == ["This email address is already registered for this event."]
+    assert list(Attendee.objects.values_list("email", flat=True)) == ["idn@xn--bcher-kva.de"]
+
+
+def test_an_email_with_no_ascii_domain_is_a_form_error(admin_client, event_factory):
+    event = event_factory()
+
+    response = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "Ada", "email": "ada@xn--zz.de"}
+    )
+
+    assert response.status_code == 200
+    assert errors(response) == [INVALID_DOMAIN_MESSAGE]
+    assert not Attendee.objects.exists()
+
+
+def test_a_name_of_invisible_characters_alone_is_refused(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory()
+    ada = attendee_factory(event=event, name="Ada")
+
+    added = admin_client.post(
+        f"{ATTENDEES}add/", {"event": event.pk, "name": "\u200d\u2069", "email": "b@example.com"}
+    )
+    renamed = admin_client.post(f"{ATTENDEES}{ada.pk}/change/", {"name": "\u200b"})
+
+    assert (added.status_code, renamed.status_code) == (200, 200)
+    assert errors(added) == errors(renamed) == [BLANK_TEXT_MESSAGE]
+    assert list(Attendee.objects.values_list("name", flat=True)) == ["Ada"]
 
 
 def test_a_registration_refused_for_another_field_is_not_kept(admin_client, event_factory):
@@ -219,6 +265,51 @@ def test_export_keeps_spreadsheets_from_running_cells_as_formulas(
     [_, row] = csv_rows(response)
     assert row[0] == f'\'{start}HYPERLINK("http://x.example")'
     assert row[2] == f"'{start}SUM(A1:A9)"
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        " =",
+        "   +",
+        "\u200b-",  # zero-width space
+        "\ufeff@",  # byte order mark
+        " \u200d\u2060=",  # space, zero-width joiner, word joiner
+        "\u202e=",  # right-to-left override
+        "＝",  # full-width forms
+        "＋",
+        "－",
+        "＠",
+        " \u200b＝",
+    ],
+)
+def test_export_sees_a_formula_behind_spaces_invisible_characters_or_full_width_signs(
+    admin_client, event_factory, attendee_factory, start
+):
+    event = event_factory(name=f"{start}SUM(A1:A9)")
+    attendee = attendee_factory(event=event, name=f'{start}HYPERLINK("http://x.example")')
+
+    response = admin_client.post(
+        ATTENDEES, {"action": "export_csv", "_selected_action": [attendee.pk]}
+    )
+
+    [_, row] = csv_rows(response)
+    assert row[0] == f'\'{start}HYPERLINK("http://x.example")'
+    assert row[2] == f"'{start}SUM(A1:A9)"
+
+
+@pytest.mark.parametrize("name", [" Ada", "\u200bAda", "Ada-Lovelace", "Ada = Countess", "＄Ada"])
+def test_export_leaves_text_that_is_no_formula_as_written(
+    admin_client, event_factory, attendee_factory, name
+):
+    attendee = attendee_factory(name=name)
+
+    response = admin_client.post(
+        ATTENDEES, {"action": "export_csv", "_selected_action": [attendee.pk]}
+    )
+
+    [_, row] = csv_rows(response)
+    assert row[0] == name
 
 
 def test_event_page_offers_its_attendees_as_csv(admin_client, event_factory, attendee_factory):

@@ -18,6 +18,7 @@ from core.tests.admin_pages import (
     result_rows,
     seat_taken_after_the_check,
 )
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -160,6 +161,43 @@ def test_adding_an_event_creates_it_with_no_seats_taken(admin_client, in_days):
     assert (event.location, event.max_capacity, event.seats_taken) == ("Dock 5", 2, 0)
 
 
+@pytest.mark.parametrize("field", ["name", "location"])
+def test_an_event_text_of_invisible_characters_alone_is_refused(admin_client, event_factory, field):
+    event = event_factory(name="Launch", location="Dock 5")
+
+    response = admin_client.post(change_url(event), event_form(event, **{field: "\u200b\u202e"}))
+
+    assert response.status_code == 200
+    assert errors(response) == [BLANK_TEXT_MESSAGE]
+    event.refresh_from_db()
+    assert (event.name, event.location) == ("Launch", "Dock 5")
+
+
+def test_a_row_named_with_invisible_characters_alone_is_refused(admin_client, event_factory):
+    event = event_factory()
+
+    response = admin_client.post(
+        change_url(event), event_form(event, new=[("\ufeff\u2060", "ada@example.com")])
+    )
+
+    assert response.status_code == 200
+    assert errors(response) == [BLANK_TEXT_MESSAGE]
+    assert not event.attendees.exists()
+
+
+def test_a_stored_row_named_before_the_rule_does_not_block_the_page(
+    admin_client, event_factory, attendee_factory
+):
+    event = event_factory()
+    attendee_factory(event=event, name="\u200b")
+
+    response = admin_client.post(change_url(event), event_form(event, name="Renamed"))
+
+    assert response.status_code == 302, errors(response)
+    event.refresh_from_db()
+    assert event.name == "Renamed"
+
+
 def test_lowering_capacity_below_attendance_is_refused(
     admin_client, event_factory, attendee_factory
 ):
@@ -223,7 +261,7 @@ def test_a_row_added_on_the_event_page_is_a_registration(admin_client, event_fac
     assert response.status_code == 302, errors(response)
     event.refresh_from_db()
     assert event.seats_taken == 1
-    assert list(event.attendees.values_list("name", "email")) == [("Ada", "Ada@Example.com")]
+    assert list(event.attendees.values_list("name", "email")) == [("Ada", "Ada@example.com")]
 
 
 @refused_registrations

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.models import Attendee, Event
 from core.sample_data import SampleDataError, load_sample_data
+from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,14 @@ BAD_EVENTS = [
         "events.csv:2: name: This field cannot be blank.",
     ),
     (
+        EVENTS_HEADER + "a,\u200b\u200d,X,2031-05-01T09:00:00Z,2031-05-01T10:00:00Z,5\n",
+        f"events.csv:2: name: {BLANK_TEXT_MESSAGE}",
+    ),
+    (
+        EVENTS_HEADER + "a,A,\ufeff\u202e,2031-05-01T09:00:00Z,2031-05-01T10:00:00Z,5\n",
+        f"events.csv:2: location: {BLANK_TEXT_MESSAGE}",
+    ),
+    (
         EVENTS_HEADER + "a,A,X,2031-05-01T09:00:00Z,2031-05-01T10:00:00Z,five\n",
         "events.csv:2: max_capacity 'five' is not a whole number.",
     ),
@@ -118,6 +127,13 @@ BAD_ATTENDEES = [
     (ATTENDEES_HEADER + "future,Ada,not-an-email\n",
      "attendees.csv:2: email: Enter a valid email address."),
     ("event_key,name\n", "attendees.csv:1: missing column(s): email"),
+    (ATTENDEES_HEADER + "future,Ada,ada@example.com\nfuture,\u2060 \u2066,bob@example.com\n",
+     f"attendees.csv:3: name: {BLANK_TEXT_MESSAGE}"),
+    (ATTENDEES_HEADER + "future,Idn,idn@bücher.de\nfuture,Idn,IDN@xn--bcher-kva.de\n",
+     "attendees.csv:3: email 'IDN@xn--bcher-kva.de' is already registered for this event."),
+    (ATTENDEES_HEADER + "future,Ada,ada@example.com\nfuture,Bob,bob@xn--zz.de\n",
+     "attendees.csv:3: email: Enter a valid email address: its domain is not a valid "
+     "internationalised domain name."),
 ]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The registration rules, one at a time (the races are in test_concurrency.py)."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -52,6 +53,28 @@ def test_same_email_refused_whatever_its_case_or_spaces(event_factory, spelling)
         register_attendee(event_id=event.pk, name="Ada", email=spelling)
     event.refresh_from_db()
     assert event.seats_taken == 1
+
+
+def test_an_internationalised_domain_is_stored_and_compared_in_ascii(event_factory):
+    event = event_factory()
+
+    attendee = register_attendee(event_id=event.pk, name="Idn", email=" idn@Bücher.de ")
+
+    assert attendee.email == "idn@xn--bcher-kva.de"
+    assert Attendee.objects.get().email == "idn@xn--bcher-kva.de"
+    for spelling in ["idn@xn--bcher-kva.de", "IDN@BÜCHER.DE", "idn@XN--BCHER-KVA.DE"]:
+        with pytest.raises(AlreadyRegistered):
+            register_attendee(event_id=event.pk, name="Idn", email=spelling)
+
+
+def test_an_email_with_no_ascii_domain_is_refused_on_its_field(event_factory):
+    event = event_factory()
+
+    with pytest.raises(ValidationError) as refused:
+        register_attendee(event_id=event.pk, name="Ada", email="ada@xn--zz.de")
+
+    assert list(refused.value.message_dict) == ["email"]
+    assert not Attendee.objects.exists()
 
 
 def test_registered_email_hears_already_registered_even_when_full(event_factory):

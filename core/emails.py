@@ -1,0 +1,41 @@
+"""Email addresses as they are stored and compared: one mailbox, one spelling."""
+
+import idna
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+EMAIL_MAX_LENGTH = 254
+
+INVALID_DOMAIN_MESSAGE = (
+    "Enter a valid email address: its domain is not a valid internationalised domain name."
+)
+TOO_LONG_MESSAGE = (
+    "Ensure this email address has at most %(limit)d characters once its domain is written "
+    "in ASCII (it has %(length)d)."
+)
+
+
+def normalize_email(email: str) -> str:
+    """`email` as stored: trimmed, its domain in lower-case ASCII (IDNA), the local part as given.
+
+    `idn@Bücher.de` and `idn@xn--bcher-kva.de` are one mailbox, and both become the latter.
+    Raises ValidationError for an address that is malformed, whose domain has no IDNA form, or
+    that is longer than EMAIL_MAX_LENGTH once its domain is in ASCII.
+    """
+    email = email.strip()
+    validate_email(email)
+    local, _, domain = email.rpartition("@")
+    if not domain.startswith("["):  # an address literal, such as [192.0.2.1], is no name
+        try:
+            # UTS #46 maps case, full-width forms and ignorable characters as browsers do.
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except UnicodeError:  # idna.IDNAError, or a codec error it lets through
+            raise ValidationError(INVALID_DOMAIN_MESSAGE, code="invalid") from None
+    normalized = f"{local}@{domain.lower()}"
+    if len(normalized) > EMAIL_MAX_LENGTH:
+        raise ValidationError(
+            TOO_LONG_MESSAGE,
+            code="max_length",
+            params={"limit": EMAIL_MAX_LENGTH, "length": len(normalized)},
+        )
+    return normalized
