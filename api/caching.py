@@ -14,6 +14,10 @@ process, or psql. So an answer is never older than a committed write, and a regi
 only its own event's version: the list pages that do not show that event stay cached. An answer
 that depends on the clock (the upcoming list) also expires when the next event starts.
 
+Only anonymous requests are answered from, or stored in, the cache: an answer computed for a
+principal (a bearer token, a session) may differ from what anyone else may see, so it is never
+kept, and every API answer says `Vary: Authorization, Cookie` for caches downstream.
+
 On databases that keep no versions (SQLite) every answer is computed afresh.
 """
 
@@ -28,11 +32,15 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 
 from api.exceptions import service_unavailable_response
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
 
+API_PATHS = "/api/"
 CACHED_PATHS = "/api/events/"
+# What decides who is asking, and so what an answer may show.
+PRINCIPAL_HEADERS = ("Authorization", "Cookie")
 
 Until = Callable[[], datetime | None]
 
@@ -141,12 +149,15 @@ class ResponseCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if not request.path_info.startswith(API_PATHS):
+            return self.get_response(request)
         if (
             request.method != "GET"
             or not request.path_info.startswith(CACHED_PATHS)
+            or self._has_principal(request)
             or not caching_on()
         ):
-            return self.get_response(request)
+            return self._varied(self.get_response(request))
         key = request.build_absolute_uri()
         try:
             entry = response_cache.get(key)
@@ -157,10 +168,21 @@ class ResponseCacheMiddleware:
             ):
                 return entry.response()
             with snapshot():
-                response = self.get_response(request)
+                response = self._varied(self.get_response(request))
                 self._keep(key, response)
         except (OperationalError, InterfaceError):
-            return service_unavailable_response()
+            return self._varied(service_unavailable_response())
+        return response
+
+    @staticmethod
+    def _has_principal(request) -> bool:
+        return (
+            "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES
+        )
+
+    @staticmethod
+    def _varied(response):
+        patch_vary_headers(response, PRINCIPAL_HEADERS)
         return response
 
     @staticmethod

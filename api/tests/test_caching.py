@@ -317,3 +317,27 @@ def test_errors_are_never_kept(api_client):
     assert api_client.get(missing).status_code == 404
     api_client.get("/api/events/", {"tz": "Nowhere/Else"})
     assert not any("987654" in key or "Nowhere" in key for key in response_cache.keys())
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [{"HTTP_AUTHORIZATION": "Bearer some-token"}, {"HTTP_COOKIE": "sessionid=some-session"}],
+)
+def test_an_answer_for_a_principal_is_never_kept_or_served_from_the_cache(
+    api_client, event_factory, principal
+):
+    event = event_factory()
+    path = f"/api/events/{event.pk}/attendees/"
+
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get(path, **principal)
+        assert response.status_code == 200
+        assert not any("change_version" in query["sql"] for query in queries)
+    assert response_cache.keys() == []
+
+    get(api_client, path)  # anonymous: kept
+    assert hit(api_client, path)["count"] == 0
+    with CaptureQueriesContext(connection) as queries:
+        api_client.get(path, **principal)  # a principal never gets the anonymous answer
+    assert not any("change_version" in query["sql"] for query in queries)

@@ -275,3 +275,14 @@ def test_hand_written_representation_matches_the_declared_fields(event_factory, 
         serializer = serializer_class(instance)
         by_fields = ModelSerializer.to_representation(serializer, instance)
         assert JSONRenderer().render(serializer.data) == JSONRenderer().render(by_fields)
+
+
+@pytest.mark.parametrize("path", ["/api/events/", "/api/events/{id}/", "/api/nowhere/"])
+def test_every_api_answer_varies_with_who_asks(api_client, event_factory, path):
+    event = event_factory()
+    response = api_client.get(path.format(id=event.pk))
+    again = api_client.get(path.format(id=event.pk))  # from the cache, where there is one
+
+    for answer in (response, again):
+        vary = {value.strip() for value in answer["Vary"].split(",")}
+        assert {"Authorization", "Cookie"} <= vary
