@@ -251,25 +251,14 @@ def test_export_action_downloads_the_selected_attendees(
     ]
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
-def test_export_keeps_spreadsheets_from_running_cells_as_formulas(
-    admin_client, event_factory, attendee_factory, start
-):
-    event = event_factory(name=f"{start}SUM(A1:A9)")
-    attendee = attendee_factory(event=event, name=f'{start}HYPERLINK("http://x.example")')
-
-    response = admin_client.post(
-        ATTENDEES, {"action": "export_csv", "_selected_action": [attendee.pk]}
-    )
-
-    [_, row] = csv_rows(response)
-    assert row[0] == f'\'{start}HYPERLINK("http://x.example")'
-    assert row[2] == f"'{start}SUM(A1:A9)"
-
-
 @pytest.mark.parametrize(
     "start",
     [
+        "=",
+        "+",
+        "-",
+        "@",
+        "\t",
         " =",
         "   +",
         "\u200b-",  # zero-width space
@@ -283,7 +272,7 @@ def test_export_keeps_spreadsheets_from_running_cells_as_formulas(
         " \u200b＝",
     ],
 )
-def test_export_sees_a_formula_behind_spaces_invisible_characters_or_full_width_signs(
+def test_export_keeps_spreadsheets_from_running_cells_as_formulas(
     admin_client, event_factory, attendee_factory, start
 ):
     event = event_factory(name=f"{start}SUM(A1:A9)")
