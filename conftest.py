@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -91,16 +92,16 @@ def race(workers: int, task: Callable[[int], object]) -> list[object]:
     return results
 
 
-def _database_url() -> str:
-    """A DATABASE_URL naming the database the current test is using."""
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """A DATABASE_URL naming the database the current test is using (at `host:port` if given)."""
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{Path(settings['NAME']).resolve()}"
     user = quote(settings.get("USER") or "")
     password = quote(settings.get("PASSWORD") or "")
     credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
-    host = settings.get("HOST") or "localhost"
-    port = settings.get("PORT") or 5432
+    host = host or settings.get("HOST") or "localhost"
+    port = port or settings.get("PORT") or 5432
     return f"postgresql://{credentials}{host}:{port}/{settings['NAME']}"
 
 
@@ -110,22 +111,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn_server(transactional_db):
-    """The app served by gunicorn with 4 worker processes on the test database; yields its URL."""
+@contextmanager
+def gunicorn(database_url: str, *, workers: int = 4, env: dict[str, str] | None = None):
+    """The app served by gunicorn with `workers` processes on `database_url`; yields its URL.
+
+    `env` adds to the server's environment (GUNICORN_THREADS, DJANGO_DB_* ...). On exit the
+    server is stopped, and its log must hold no traceback.
+    """
     port = _free_port()
     log = tempfile.TemporaryFile()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "test-only-secret-key-for-the-gunicorn-fixture-0123456789",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        **(env or {}),
     }
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "event_management_system.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", "4", "--log-level", "warning",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning",
         ],
         cwd=BASE_DIR,
         env=env,
@@ -158,3 +164,10 @@ def gunicorn_server(transactional_db):
         server_log = log.read().decode()
         log.close()
         assert "Traceback" not in server_log, server_log
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db):
+    """The app served by gunicorn with 4 worker processes on the test database; yields its URL."""
+    with gunicorn(database_url()) as url:
+        yield url
