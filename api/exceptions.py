@@ -1,11 +1,12 @@
 """One error shape for the whole API: `{"detail", "code"}`, plus `"errors"` for bad input."""
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import OperationalError
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -20,6 +21,11 @@ INVALID_INPUT_MESSAGE = "The request has invalid fields; see errors."
 NOT_FOUND_MESSAGE = "Nothing exists at this address."
 SERVER_ERROR_MESSAGE = "The server failed to handle this request."
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+RETRY_AFTER_SECONDS = 1
+
+# The database could not serve the request: unreachable, gone mid-request, or past a timeout
+# (connect, statement, lock) or a deadlock. Worth a retry, unlike any other database error.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 # Domain errors are refusals of a valid request (409) unless listed here.
 DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {EventNotFound: status.HTTP_404_NOT_FOUND}
@@ -30,6 +36,17 @@ def error_body(detail: str, code: str, errors: dict | None = None) -> dict:
     if errors is not None:
         body["errors"] = errors
     return body
+
+
+def service_unavailable_response() -> JsonResponse:
+    """503 `service_unavailable` with Retry-After: the answer whenever the database cannot serve.
+
+    Anything under /api/ that queries the database outside a view (a middleware) answers this
+    for `except UNAVAILABLE_ERRORS`.
+    """
+    response = JsonResponse(error_body(UNAVAILABLE_MESSAGE, "service_unavailable"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def exception_handler(exc, context):
@@ -45,13 +62,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
-    if isinstance(exc, OperationalError):
-        logger.exception("Database unavailable")
-        return Response(
-            error_body(UNAVAILABLE_MESSAGE, "service_unavailable"),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "1"},
-        )
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        # An outage is not a bug: one line each, no traceback.
+        logger.warning("Database unavailable: %s", exc)
+        return service_unavailable_response()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -88,7 +102,16 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
-    """500 from an unhandled error: JSON under /api/, never a traceback."""
+    """500 from an unhandled error: JSON under /api/, never a traceback.
+
+    When the error being handled is the database's unavailability: 503 with Retry-After.
+    """
+    if isinstance(sys.exception(), UNAVAILABLE_ERRORS):
+        if _wants_json(request):
+            return service_unavailable_response()
+        response = HttpResponse(UNAVAILABLE_MESSAGE, status=503, content_type="text/plain")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if _wants_json(request):
         return JsonResponse(error_body(SERVER_ERROR_MESSAGE, "server_error"), status=500)
     return defaults.server_error(request)
