@@ -71,6 +71,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Refuses a malformed /api/ request (unknown host, too many query parameters) with the API's
+    # JSON 400 before anything else reads it, in debug mode too (see api/exceptions.py).
+    "api.exceptions.MalformedRequestMiddleware",
     # Answers repeated event reads before the rest of the stack runs (see api/caching.py).
     "api.caching.ResponseCacheMiddleware",
     # Serves static files (the admin's, the API docs' Swagger UI) from the app itself, so a
