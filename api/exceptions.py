@@ -45,12 +45,15 @@ def error_body(detail: str, code: str, errors: dict | None = None) -> dict:
     return body
 
 
-def service_unavailable_response() -> JsonResponse:
+def service_unavailable_response(error: Exception | None = None) -> JsonResponse:
     """503 `service_unavailable` with Retry-After: the answer whenever the database cannot serve.
 
     Anything under /api/ that queries the database outside a view (a middleware) answers this
-    for `except UNAVAILABLE_ERRORS`.
+    for `except UNAVAILABLE_ERRORS as error`. The error is logged as one line: an outage is not
+    a bug, and a traceback per request would bury the log.
     """
+    if error is not None:
+        logger.warning("Database unavailable: %s", error)
     response = JsonResponse(error_body(UNAVAILABLE_MESSAGE, "service_unavailable"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -80,9 +83,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, UNAVAILABLE_ERRORS):
-        # An outage is not a bug: one line each, no traceback.
-        logger.warning("Database unavailable: %s", exc)
-        return service_unavailable_response()
+        return service_unavailable_response(exc)
     if isinstance(exc, SuspiciousOperation):
         return bad_request_response(exc)
 
