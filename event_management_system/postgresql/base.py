@@ -11,8 +11,9 @@ The server enforces the last two, and a frozen server enforces nothing. So the p
 watchdog (watchdog.py) also cuts any call still waiting once the server should have answered:
 a statement, commit or rollback GRACE seconds after statement_timeout, the health check and
 the connection's set-up after connect_timeout. Either way psycopg raises OperationalError,
-which the API answers with 503. Not covered: fetching further rows of a server-side cursor
-(`QuerySet.iterator()`), which only the admin's CSV export uses.
+which the API answers with 503; the reconnection Django attempts at once after a cut fails at
+once too, so a frozen server costs a request one bound, not two. Not covered: fetching more
+rows of a server-side cursor (`QuerySet.iterator()`), which only the admin's CSV export uses.
 """
 
 import math
