@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from api.exceptions import service_unavailable_response
+from api.exceptions import UNAVAILABLE_ERRORS, service_unavailable_response
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
 
 API_PATHS = "/api/"
@@ -170,8 +169,8 @@ class ResponseCacheMiddleware:
             with snapshot():
                 response = self._varied(self.get_response(request))
                 self._keep(key, response)
-        except (OperationalError, InterfaceError):
-            return self._varied(service_unavailable_response())
+        except UNAVAILABLE_ERRORS as error:
+            return self._varied(service_unavailable_response(error))
         return response
 
     @staticmethod

@@ -145,7 +145,7 @@ SERVER_ERROR = ErrorCase(
 SERVICE_UNAVAILABLE = ErrorCase(
     503,
     "service_unavailable",
-    "The database cannot be reached; retry after the `Retry-After` seconds.",
+    "The database cannot be reached or did not answer in time; retry after `Retry-After` seconds.",
     UNAVAILABLE_MESSAGE,
 )
 

@@ -20,16 +20,16 @@ START_SECONDS = 30
 STOP_SECONDS = 20
 
 
-def database_url() -> str:
-    """A DATABASE_URL naming the database the current test is using."""
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """A DATABASE_URL naming the database the current test is using (at `host:port` if given)."""
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{Path(settings['NAME']).resolve()}"
     user = quote(settings.get("USER") or "")
     password = quote(settings.get("PASSWORD") or "")
     credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
-    host = settings.get("HOST") or "localhost"
-    port = settings.get("PORT") or 5432
+    host = host or settings.get("HOST") or "localhost"
+    port = port or settings.get("PORT") or 5432
     return f"postgresql://{credentials}{host}:{port}/{settings['NAME']}"
 
 

@@ -5,6 +5,9 @@ from django.test import Client, override_settings
 
 pytestmark = pytest.mark.django_db
 
+# What a browser asks for: Django's debug page answers it with HTML.
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
 
 def assert_json_error(response, status, code):
     assert response.status_code == status
@@ -54,27 +57,55 @@ def test_write_to_an_unknown_api_path_is_a_json_404(path):
     assert_json_error(response, 404, "not_found")
 
 
-def test_malformed_requests_are_a_json_400_bad_request(client, event_factory):
-    event = event_factory()
-    too_many_parameters = "&".join(f"p{i}=1" for i in range(1001))
-    too_big = '{"name": "' + "a" * 2_700_000 + '", "email": "a@example.com"}'
+TOO_MANY_PARAMETERS = "&".join(f"p{i}=1" for i in range(1001))
+TOO_BIG = '{"name": "' + "a" * 2_700_000 + '", "email": "a@example.com"}'
 
-    assert_json_error(client.get("/api/events/", HTTP_HOST="evil.example"), 400, "bad_request")
-    assert_json_error(client.get(f"/api/events/?{too_many_parameters}"), 400, "bad_request")
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        pytest.param({"path": "/api/events/", "HTTP_HOST": "evil.example"}, id="unknown-host"),
+        pytest.param({"path": f"/api/events/?{TOO_MANY_PARAMETERS}"}, id="1001-parameters"),
+        pytest.param(
+            {"path": f"/api/nothing/?{TOO_MANY_PARAMETERS}"}, id="1001-parameters-unknown-path"
+        ),
+    ],
+)
+@pytest.mark.parametrize("debug", [False, True])
+def test_malformed_requests_are_a_json_400_bad_request(client, settings, malformed, debug):
+    settings.DEBUG = debug  # as under `make run`
+    response = client.get(**malformed, HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert_json_error(response, 400, "bad_request")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_body_over_the_limit_is_a_json_400_bad_request(client, settings, event_factory, debug):
+    settings.DEBUG = debug
+    event = event_factory()
     response = client.post(
-        f"/api/events/{event.pk}/register/", too_big, content_type="application/json"
+        f"/api/events/{event.pk}/register/",
+        TOO_BIG,
+        content_type="application/json",
+        HTTP_ACCEPT=BROWSER_ACCEPT,
     )
     assert_json_error(response, 400, "bad_request")
     assert not event.attendees.exists()
 
 
-@override_settings(DEBUG=False)
-def test_unexpected_failure_is_a_json_500_without_traceback(client, monkeypatch):
+@pytest.mark.parametrize("debug", [False, True])
+def test_unexpected_failure_is_a_json_500_without_traceback(
+    client, settings, monkeypatch, caplog, debug
+):
+    settings.DEBUG = debug
+
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("api.views.upcoming_events", explode)
     client.raise_request_exception = False
-    response = client.get("/api/events/")
+    response = client.get("/api/events/", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert_json_error(response, 500, "server_error")
     assert "boom" not in response.content.decode()
+    [logged] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert logged.getMessage() == "Internal Server Error: /api/events/"
+    assert logged.exc_info[1].args == ("boom",)

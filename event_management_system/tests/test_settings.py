@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+from django.db import connection
+
+from testing.servers import database_url
 
 SETTINGS_CHECK = "import django; django.setup(); from django.conf import settings; print({})"
 
@@ -53,7 +57,7 @@ def test_postgres_url_keeps_connections_with_health_checks():
         "{k: settings.DATABASES['default'][k] for k in ('ENGINE', 'NAME', 'CONN_MAX_AGE', "
         "'CONN_HEALTH_CHECKS')}",
     )
-    assert "'ENGINE': 'django.db.backends.postgresql'" in result.stdout
+    assert "'ENGINE': 'event_management_system.postgresql'" in result.stdout
     assert "'CONN_MAX_AGE': 600, 'CONN_HEALTH_CHECKS': True" in result.stdout
 
 
@@ -62,3 +66,57 @@ def test_sqlite_queues_writers_instead_of_failing():
     assert "'transaction_mode': 'IMMEDIATE'" in result.stdout
     assert "journal_mode=WAL" in result.stdout
     assert "'timeout': 30" in result.stdout
+
+
+POSTGRES = {"DATABASE_URL": "postgres://u@db.example:5432/events"}
+TIMEOUTS = (
+    "{k: settings.DATABASES['default']['OPTIONS'][k] for k in ('connect_timeout', "
+    "'statement_timeout', 'lock_timeout')}"
+)
+
+
+def test_postgres_bounds_every_wait_by_default():
+    result = settings_under(POSTGRES, TIMEOUTS)
+    expected = {"connect_timeout": 5, "statement_timeout": 15, "lock_timeout": 5}
+    assert result.stdout.strip() == repr(expected)
+
+
+def test_database_timeouts_come_from_the_environment():
+    result = settings_under(
+        {
+            **POSTGRES,
+            "DJANGO_DB_CONNECT_TIMEOUT": "3",
+            "DJANGO_DB_STATEMENT_TIMEOUT": "2.5",
+            "DJANGO_DB_LOCK_TIMEOUT": "0",
+        },
+        TIMEOUTS,
+    )
+    expected = {"connect_timeout": 3.0, "statement_timeout": 2.5, "lock_timeout": 0.0}
+    assert result.stdout.strip() == repr(expected)
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf", "5s"])
+def test_a_timeout_that_is_not_seconds_refuses_to_start(value):
+    result = settings_under({**POSTGRES, "DJANGO_DB_LOCK_TIMEOUT": value}, TIMEOUTS)
+    assert result.returncode != 0
+    assert f"DJANGO_DB_LOCK_TIMEOUT must be a number of seconds, got {value!r}" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own settings")
+def test_every_connection_carries_the_timeouts_to_the_server():
+    # psycopg's execute() returns the cursor itself.
+    query = (
+        "__import__('django.db').db.connection.cursor().execute("
+        "\"SELECT current_setting('statement_timeout'), current_setting('lock_timeout')\""
+        ").fetchone()"
+    )
+    result = settings_under(
+        {
+            "DATABASE_URL": database_url(),
+            "DJANGO_DB_STATEMENT_TIMEOUT": "2.5",
+            "DJANGO_DB_LOCK_TIMEOUT": "0.25",
+        },
+        query,
+    )
+    assert result.stdout.strip() == "('2500ms', '250ms')", result.stderr

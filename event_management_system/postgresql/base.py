@@ -1,0 +1,126 @@
+"""Django's PostgreSQL backend with every wait on the server bounded.
+
+OPTIONS take three bounds, in seconds (0 or absent: the app sets none):
+- `connect_timeout`: libpq's own, for opening a connection (at least 2 s, libpq's minimum);
+  it also bounds the health check that tests a kept connection at the start of a request;
+- `statement_timeout` and `lock_timeout`: PostgreSQL's settings, sent in the connection's
+  startup packet (`options=-c ...`), so they cost no round trip and hold for every statement
+  and lock wait, the `SELECT ... FOR UPDATE` of a registration or an event update included.
+
+The server enforces the last two, and a frozen server enforces nothing. So the process's
+watchdog (watchdog.py) also cuts any call still waiting once the server should have answered:
+a statement, commit or rollback GRACE seconds after statement_timeout, the health check and
+the connection's set-up after connect_timeout. Either way psycopg raises OperationalError,
+which the API answers with 503; the reconnection Django attempts at once after a cut fails at
+once too, so a frozen server costs a request one bound, not two. Not covered: fetching more
+rows of a server-side cursor (`QuerySet.iterator()`), which only the admin's CSV export uses.
+"""
+
+import math
+from contextlib import contextmanager
+
+from django.db.backends.postgresql import base
+
+from event_management_system.postgresql.watchdog import watchdog
+
+# How long past statement_timeout a call may wait before the watchdog cuts it: the server's
+# own cancellation arrives within milliseconds, so only a server that cannot answer needs this.
+GRACE = 1.0
+
+LIBPQ_MINIMUM_CONNECT_TIMEOUT = 2
+SERVER_TIMEOUTS = ("statement_timeout", "lock_timeout")
+
+
+def connect_timeout(options: dict) -> int | None:
+    """The connect timeout libpq applies for OPTIONS' seconds: whole seconds, at least 2."""
+    seconds = options.get("connect_timeout")
+    return max(LIBPQ_MINIMUM_CONNECT_TIMEOUT, math.ceil(seconds)) if seconds else None
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    """PostgreSQL with bounded connects, statements, lock waits and calls (see the module)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reach_bound: float | None = None
+        self.call_bound: float | None = None
+        self.cut_by_watchdog = False
+        self._on_cut = self._mark_cut  # made once, not per statement
+        self.execute_wrappers.append(self._bounded_execute)
+
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if timeout := connect_timeout(params):
+            params["connect_timeout"] = timeout
+        else:
+            params.pop("connect_timeout", None)
+        settings = [
+            f"-c {name}={max(1, round(seconds * 1000))}"
+            for name in SERVER_TIMEOUTS
+            if (seconds := params.pop(name, 0))
+        ]
+        if settings:
+            params["options"] = " ".join([params.get("options", ""), *settings]).strip()
+        return params
+
+    def connect(self):
+        if self.cut_by_watchdog:
+            # The server has just failed to answer in time. Django reconnects at once (after a
+            # failed health check or rollback), and the request would wait connect_timeout more
+            # on the same server: it answers now instead. The next attempt connects as usual.
+            self.cut_by_watchdog = False
+            raise self.Database.OperationalError("The database did not answer in time.")
+        options = self.settings_dict["OPTIONS"]
+        self.reach_bound = connect_timeout(options)
+        statement = options.get("statement_timeout")
+        self.call_bound = statement + GRACE if statement else None
+        watchdog.start()
+        super().connect()
+
+    def close_if_unusable_or_obsolete(self):
+        self.cut_by_watchdog = False  # a request starts or ends: a new one may wait again
+        super().close_if_unusable_or_obsolete()
+
+    def init_connection_state(self):
+        with self._bounded(self.reach_bound):
+            super().init_connection_state()
+
+    def is_usable(self):
+        with self._bounded(self.reach_bound):
+            return super().is_usable()
+
+    def _commit(self):
+        with self._bounded(self.call_bound):
+            return super()._commit()
+
+    def _rollback(self):
+        with self._bounded(self.call_bound):
+            return super()._rollback()
+
+    def _bounded_execute(self, execute, sql, params, many, context):
+        # The hot path: the same as _bounded, without a generator per statement.
+        if self.call_bound is None:
+            return execute(sql, params, many, context)
+        key = watchdog.watch(self.connection.fileno(), self.call_bound, self._on_cut)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            watchdog.release(key)
+
+    def _mark_cut(self) -> None:
+        self.cut_by_watchdog = True
+
+    @contextmanager
+    def _bounded(self, seconds: float | None):
+        try:
+            fileno = self.connection.fileno() if seconds and self.connection else None
+        except self.Database.Error:
+            fileno = None  # a closed connection: the call fails at once, nothing to bound
+        if fileno is None:
+            yield
+            return
+        key = watchdog.watch(fileno, seconds, self._on_cut)
+        try:
+            yield
+        finally:
+            watchdog.release(key)
