@@ -34,19 +34,22 @@ def read_versions(stamp: Stamp) -> tuple:
 
     Versions only grow, so the newest of some events' versions moves whenever any of them does.
     """
+    # The ids travel as one array literal, '{1,2,3}': cheaper to send than an array parameter,
+    # and this runs on every cache hit.
+    ids = "{" + ",".join(str(int(event_id)) for event_id in stamp.event_ids) + "}"
     with connection.cursor() as cursor:
         if stamp.catalog:
             cursor.execute(
                 "SELECT version, (SELECT max(change_version) FROM core_event"
-                " WHERE id = ANY(%s::bigint[])) FROM core_event_catalog",
-                [list(stamp.event_ids)],
+                " WHERE id = ANY(%s::text::bigint[])) FROM core_event_catalog",
+                [ids],
             )
         elif len(stamp.event_ids) == 1:  # one event: the plainest lookup, the cheapest
             cursor.execute("SELECT change_version FROM core_event WHERE id = %s", stamp.event_ids)
         else:
             cursor.execute(
-                "SELECT max(change_version) FROM core_event WHERE id = ANY(%s::bigint[])",
-                [list(stamp.event_ids)],
+                "SELECT max(change_version) FROM core_event WHERE id = ANY(%s::text::bigint[])",
+                [ids],
             )
         return tuple(cursor.fetchone() or (None,))
 
