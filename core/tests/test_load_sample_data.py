@@ -65,6 +65,26 @@ def test_loading_twice_gives_the_same_result(tmp_path):
     assert snapshot() == first
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL binds at most 65,535 parameters in one statement",
+)
+def test_replaces_more_events_than_one_statement_can_name(tmp_path):
+    """Clearing the old events names none of them: no statement grows with their number."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_event (name, location, start_time, end_time, max_capacity,"
+            " seats_taken) SELECT 'Old ' || i, 'Hall', now() + interval '1 day',"
+            " now() + interval '2 days', 5, 0 FROM generate_series(1, 70000) AS i"
+        )
+
+    with CaptureQueriesContext(connection) as queries:
+        load(tmp_path)
+
+    assert snapshot()[0] == [("Future Fest", 2), ("Past Party", 1)]
+    assert max(len(query["sql"]) for query in queries) < 10_000
+
+
 def test_if_empty_leaves_existing_events_alone(tmp_path, event_factory):
     event_factory(name="Mine")
     output = load(tmp_path, GOOD_EVENTS, GOOD_ATTENDEES, "--if-empty")
