@@ -68,7 +68,7 @@ class EventViewSet(
         return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
 
     def perform_create(self, serializer):
-        serializer.instance = create_event(**serializer.validated_data)
+        serializer.instance = create_event(owner=None, **serializer.validated_data)
 
     @action(detail=True, methods=["post"], serializer_class=RegistrationSerializer)
     def register(self, request, pk=None):

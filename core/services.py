@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,6 +14,7 @@ from core.exceptions import (
     DomainError,
     EventFull,
     EventNotFound,
+    EventStarted,
     RegistrationClosed,
 )
 from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event
@@ -39,10 +41,20 @@ def domain_error_for(error: IntegrityError) -> DomainError | None:
 
 
 def create_event(
-    *, name: str, location: str, start_time: datetime, end_time: datetime, max_capacity: int
+    *,
+    name: str,
+    location: str,
+    start_time: datetime,
+    end_time: datetime,
+    max_capacity: int,
+    owner: AbstractBaseUser | None,
 ) -> Event:
-    """Create an event; the caller has checked the fields, the database checks them again."""
+    """Create an event owned by `owner` (None: nobody's, for staff to manage).
+
+    The caller has checked the fields; the database checks them again.
+    """
     event = Event(
+        owner=owner,
         name=name,
         location=location,
         start_time=start_time,
@@ -57,30 +69,46 @@ def create_event(
 def update_event(
     *,
     event_id: int,
-    name: str,
-    location: str,
-    start_time: datetime,
-    end_time: datetime,
-    max_capacity: int,
+    name: str | None = None,
+    location: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    max_capacity: int | None = None,
 ) -> Event:
-    """Change an event's details; its seat counter is kept, and never left above capacity.
+    """Change the details given (None leaves one as it is); the seat counter is kept.
 
     The event row is locked first, as in register_attendee, so a registration cannot take a
-    seat between the capacity check and the write. Raises EventNotFound,
-    CapacityBelowAttendance, or ValidationError for an end not after the start.
+    seat between the capacity check and the write, and the details not given are the stored
+    ones, not a copy read earlier. Raises EventNotFound, EventStarted for a new start of an
+    event that has begun, CapacityBelowAttendance, or ValidationError for an end not after
+    the start.
     """
+    changes = {
+        "name": name,
+        "location": location,
+        "start_time": start_time,
+        "end_time": end_time,
+        "max_capacity": max_capacity,
+    }
+    changes = {field: value for field, value in changes.items() if value is not None}
     try:
         with transaction.atomic():
             event = Event.objects.select_for_update().filter(pk=event_id).first()
             if event is None:
                 raise EventNotFound
-            if max_capacity < event.seats_taken:
+            if (
+                "start_time" in changes
+                and changes["start_time"] != event.start_time
+                and event.start_time <= timezone.now()
+            ):
+                # Its attendees came at the time it began: moving it would rewrite that.
+                raise EventStarted
+            if changes.get("max_capacity", event.max_capacity) < event.seats_taken:
                 raise CapacityBelowAttendance(
                     CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(count=event.seats_taken)
                 )
-            event.name, event.location = name, location
-            event.start_time, event.end_time = start_time, end_time
-            event.max_capacity = max_capacity
+            for field, value in changes.items():
+                setattr(event, field, value)
             event.clean()
             # Never write seats_taken back: the database's triggers keep it (migration 0002).
             event.save(update_fields=EDITABLE_EVENT_FIELDS)

@@ -92,15 +92,18 @@ class EventAdmin(ServiceAdmin):
         "max_capacity",
         "attendee_count",
         "fill",
+        "owner",
     ]
+    list_select_related = ["owner"]
     search_fields = ["name", "location"]
     list_filter = [StatusFilter]
     date_hierarchy = "start_time"
     ordering = ["start_time", "id"]
-    readonly_fields = ["seats"]
+    # The owner is whoever created the event (here, the staff member adding it).
+    readonly_fields = ["seats", "owner"]
 
     def get_fields(self, request, obj=None):
-        return EDITABLE_EVENT_FIELDS + (["seats"] if obj else [])
+        return EDITABLE_EVENT_FIELDS + (["seats", "owner"] if obj else [])
 
     def get_inlines(self, request, obj):
         # Attendees need the event to exist: they are added once it has been saved.
@@ -135,7 +138,7 @@ class EventAdmin(ServiceAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            obj.pk = create_event(**self.submitted_fields(form)).pk
+            obj.pk = create_event(owner=request.user, **self.submitted_fields(form)).pk
         # A change is saved in save_related, after the attendee rows: a new capacity is then
         # checked against the attendance the whole submission leaves.
 
