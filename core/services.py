@@ -2,7 +2,9 @@
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +20,7 @@ from core.exceptions import (
     RegistrationClosed,
 )
 from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event
-from core.selectors import is_registered
+from core.selectors import ORGANISERS_GROUP, is_registered
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
 CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
@@ -173,3 +175,35 @@ def cancel_registration(*, attendee_id: int) -> None:
         # delete's trigger gives the seat back.
         Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
         Attendee.objects.filter(pk=attendee_id).delete()
+
+
+def create_organiser(
+    *, username: str, email: str | None = None, password: str | None = None
+) -> tuple[AbstractBaseUser, bool]:
+    """Make `username` an organiser: a member of the organisers group, which may add events.
+
+    A missing user is created with `password` (checked by AUTH_PASSWORD_VALIDATORS), or with
+    an unusable one when None: such an organiser signs in with tokens only. An existing user
+    keeps their password; `email`, when given, replaces theirs. Returns the user and whether
+    they were created. Raises ValidationError for a bad username, email or password.
+    """
+    with transaction.atomic():
+        group, _ = Group.objects.get_or_create(name=ORGANISERS_GROUP)
+        group.permissions.add(Permission.objects.get_by_natural_key("add_event", "core", "event"))
+        user_model = get_user_model()
+        user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
+        created = user is None
+        if created:
+            user = user_model(**{user_model.USERNAME_FIELD: username})
+        if email is not None:
+            user.email = email
+        user.full_clean(exclude=["password"], validate_unique=created)
+        if created:
+            if password is None:
+                user.set_unusable_password()
+            else:
+                validate_password(password, user)
+                user.set_password(password)
+        user.save()
+        user.groups.add(group)
+    return user, created
