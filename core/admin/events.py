@@ -145,7 +145,14 @@ class EventAdmin(ServiceAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if change:
-            update_event(event_id=form.instance.pk, **self.submitted_fields(form))
+            # Only what the person changed: the page shows times to the second, so a start
+            # sent back as shown is not the stored one, and must not count as a move.
+            changed = {
+                name: value
+                for name, value in self.submitted_fields(form).items()
+                if name in form.changed_data
+            }
+            update_event(event_id=form.instance.pk, **changed)
 
     @staticmethod
     def submitted_fields(form) -> dict:

@@ -269,6 +269,33 @@ def test_capacity_refused_at_save_time_says_so_and_keeps_nothing(
     assert not Attendee.objects.filter(email="alan@example.com").exists()
 
 
+def test_the_start_of_an_event_that_has_begun_stays(admin_client, event_factory, in_days):
+    event = event_factory(start_time=in_days(0, hours=-1), end_time=in_days(1))
+
+    response = admin_client.post(
+        change_url(event),
+        event_form(event, start_time=in_days(2), end_time=in_days(3)),
+        follow=True,
+    )
+
+    assert messages(response) == [
+        "Nothing was saved: This event has already started: its start time can no longer change."
+    ]
+    assert Event.objects.get(pk=event.pk).start_time == event.start_time
+
+
+def test_an_event_that_has_begun_can_still_be_renamed(admin_client, event_factory, in_days):
+    # Its start, shown to the second, goes back unchanged though stored to the microsecond.
+    event = event_factory(start_time=in_days(0, hours=-1, microseconds=123), end_time=in_days(1))
+
+    response = admin_client.post(change_url(event), event_form(event, name="Renamed"), follow=True)
+
+    [saved] = messages(response)
+    assert "was changed successfully" in saved
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.name, stored.start_time) == ("Renamed", event.start_time)
+
+
 def test_a_row_added_on_the_event_page_is_a_registration(admin_client, event_factory):
     event = event_factory(max_capacity=2)
 
