@@ -6,7 +6,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from core.tests.factories import AttendeeFactory, EventFactory
+from core.tests.factories import (
+    AttendeeFactory,
+    EventFactory,
+    OrganiserFactory,
+    StaffFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +41,34 @@ def event_factory():
 @pytest.fixture
 def attendee_factory():
     return AttendeeFactory
+
+
+@pytest.fixture
+def user_factory():
+    return UserFactory
+
+
+@pytest.fixture
+def organiser_factory():
+    return OrganiserFactory
+
+
+@pytest.fixture
+def staff_factory():
+    return StaffFactory
+
+
+@pytest.fixture
+def token_client():
+    """`token_client(user)`: an APIClient that sends a fresh bearer token of `user`."""
+    from api.tokens import issue_token
+
+    def client_for(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user=user).token}")
+        return client
+
+    return client_for
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
 """The OpenAPI description of the events API: every operation, its examples and its errors.
 
 Each operation lists the errors it can answer with; `documented` adds those every operation
-shares (an unknown `?tz=`, a server failure, an unreachable database) and, for operations with
-a body, malformed JSON and a wrong content type.
+shares (an unknown `?tz=`, a refused token, a server failure, an unreachable database) and, for
+operations with a body, malformed JSON and a wrong content type. The bearer scheme lets Swagger
+UI's "Authorize" send a token with every request.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -19,6 +22,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from api.authentication import INVALID_CREDENTIALS_MESSAGE
 from api.datetimes import NAIVE_DATETIME_MESSAGE
 from api.exceptions import (
     INVALID_INPUT_MESSAGE,
@@ -28,9 +32,42 @@ from api.exceptions import (
 )
 from api.pagination import PAGE_SIZE_MESSAGE, PageNumberPagination
 from api.parsers import MAX_BODY_BYTES, MAX_DEPTH
-from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
+from api.serializers import (
+    AttendeeSerializer,
+    CredentialsSerializer,
+    EventSerializer,
+    RegistrationSerializer,
+    TokenSerializer,
+)
 from api.timezones import INVALID_TIMEZONE_CODE, INVALID_TIMEZONE_MESSAGE, TZ_PARAMETER
-from core.exceptions import AlreadyRegistered, EventFull, EventNotFound, RegistrationClosed
+from core.exceptions import (
+    AlreadyRegistered,
+    CapacityBelowAttendance,
+    EventFull,
+    EventNotFound,
+    EventStarted,
+    RegistrationClosed,
+)
+from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, END_BEFORE_START_MESSAGE
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """`Authorization: Bearer <token>`, as api.authentication reads it."""
+
+    target_class = "api.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        scheme = build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=self.target.authenticate_header(None)
+        )
+        return {
+            **scheme,
+            "description": (
+                "An organiser's token from `POST /api/auth/token/` or `manage.py "
+                "create_organiser`, sent as `Authorization: Bearer <token>`."
+            ),
+        }
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -149,6 +186,46 @@ SERVICE_UNAVAILABLE = ErrorCase(
     UNAVAILABLE_MESSAGE,
 )
 
+INVALID_TOKEN = ErrorCase(
+    401,
+    "authentication_failed",
+    "An `Authorization: Bearer` token was sent that does not work: unknown, expired, revoked or "
+    "malformed, or its user is inactive. Without the header the request is anonymous.",
+    "Invalid token.",
+)
+INVALID_CREDENTIALS = ErrorCase(
+    401,
+    "invalid_credentials",
+    "The username and password are not those of an active user. An unknown username gets the "
+    "same answer, after the same work, as a wrong password.",
+    INVALID_CREDENTIALS_MESSAGE,
+)
+EVENT_STARTED = ErrorCase(
+    409,
+    EventStarted.code,
+    "`start_time` differs from the event's and the event has already started.",
+    EventStarted.message,
+)
+CAPACITY_BELOW_ATTENDANCE = ErrorCase(
+    409,
+    CapacityBelowAttendance.code,
+    "`max_capacity` is below the number of attendees already registered (a 409, never a 400).",
+    CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(count=12),
+)
+
+
+def not_authenticated(when: str) -> ErrorCase:
+    return ErrorCase(
+        401, "not_authenticated", when, "Authentication credentials were not provided."
+    )
+
+
+def permission_denied(when: str) -> ErrorCase:
+    return ErrorCase(
+        403, "permission_denied", when, "You do not have permission to perform this action."
+    )
+
+
 SHARED_ERRORS = (INVALID_TIMEZONE, BAD_REQUEST, SERVER_ERROR, SERVICE_UNAVAILABLE)
 BODY_ERRORS = (PARSE_ERROR, UNSUPPORTED_MEDIA_TYPE)
 
@@ -173,6 +250,13 @@ RETRY_AFTER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Seconds to wait before retrying.",
     response=[503],
+)
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="`Bearer`: send an organiser's token as `Authorization: Bearer <token>`.",
+    response=[401],
 )
 EVENT_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The event's id."
@@ -214,16 +298,25 @@ def documented(
     request: Any = None,
     parameters: Sequence[OpenApiParameter] = (),
     examples: Sequence[OpenApiExample] = (),
+    reads_token: bool = True,
 ):
-    """`extend_schema` for one operation, with the `tz` parameter and the shared errors."""
-    errors = [*errors, *(BODY_ERRORS if request is not None else ()), *SHARED_ERRORS]
+    """`extend_schema` for one operation, with the `tz` parameter and the shared errors.
+
+    `reads_token=False` for the one operation that ignores any token sent (signing in).
+    """
+    errors = [
+        *errors,
+        *(BODY_ERRORS if request is not None else ()),
+        *((INVALID_TOKEN,) if reads_token else ()),
+        *SHARED_ERRORS,
+    ]
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
         description=description,
         request=request,
         responses={**responses, **error_responses(errors)},
-        parameters=[*parameters, TZ, RETRY_AFTER],
+        parameters=[*parameters, TZ, RETRY_AFTER, WWW_AUTHENTICATE],
         examples=list(examples),
     )
 
@@ -269,6 +362,9 @@ event_viewset_schema = extend_schema_view(
         operation_id="events_create",
         summary="Create an event",
         description=(
+            "For organisers: send an organiser's token; the event is theirs (see `GET "
+            "/api/me/events/`). A server running with open access (local development) also "
+            "takes events from anonymous clients, which then belong to nobody.\n\n"
             "Every field is required. Datetimes carry a UTC offset (`Z` or `+05:30`) and keep "
             "their instant; `start_time` is in the future and `end_time` after it; "
             "`max_capacity` is from 1 to 1,000,000."
@@ -276,6 +372,8 @@ event_viewset_schema = extend_schema_view(
         request=EventSerializer,
         responses={201: OpenApiResponse(EventSerializer, "The event, as created.")},
         errors=[
+            not_authenticated("No token was sent, and open access is off."),
+            permission_denied("The token's user is not an organiser, and open access is off."),
             invalid(
                 "A field is missing, blank (spaces and invisible characters alone count as "
                 "blank), too long, malformed or out of range, a datetime has no UTC offset, or "
@@ -346,9 +444,17 @@ event_viewset_schema = extend_schema_view(
     attendees=documented(
         operation_id="events_attendees",
         summary="List an event's attendees",
-        description="The event's registrations in the order they were made, a page at a time.",
+        description=(
+            "The event's registrations in the order they were made, a page at a time. For the "
+            "event's owner and staff, with a token; for anyone while the server runs with open "
+            "access (local development)."
+        ),
         responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the attendees.")},
         errors=[
+            not_authenticated("No token was sent, and open access is off."),
+            permission_denied(
+                "The token's user is neither the event's owner nor staff, and open access is off."
+            ),
             invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
             EVENT_NOT_FOUND,
             NO_SUCH_ADDRESS,
@@ -358,5 +464,115 @@ event_viewset_schema = extend_schema_view(
         examples=[
             OpenApiExample("A page of attendees", value=ATTENDEE_EXAMPLE, response_only=True)
         ],
+    ),
+    partial_update=documented(
+        operation_id="events_partial_update",
+        summary="Change an event",
+        description=(
+            "For the event's owner and staff, with a token, whether or not the server runs with "
+            "open access. Send only the fields to change: `name`, `location`, `start_time`, "
+            "`end_time`, `max_capacity`; the seat figures are the server's. The rules are those "
+            "of creating an event, and two more: the capacity never drops below the attendees "
+            "already registered (409 `capacity_below_attendance`), and an event that has "
+            "started keeps its start (409 `event_started`; sending its start unchanged is fine). "
+            "The change is made under the event's lock, so a registration cannot slip in "
+            "between the check and the write."
+        ),
+        request=EventSerializer,
+        responses={200: OpenApiResponse(EventSerializer, "The event, as changed.")},
+        parameters=[EVENT_ID],
+        errors=[
+            invalid(
+                "A field sent is blank, too long, malformed or out of range, a datetime has no "
+                "UTC offset, a new `start_time` is not in the future, or the end would not be "
+                "after the start.",
+                end_time=[END_BEFORE_START_MESSAGE],
+            ),
+            not_authenticated("No token was sent."),
+            permission_denied("The token's user is neither the event's owner nor staff."),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            EVENT_STARTED,
+            CAPACITY_BELOW_ATTENDANCE,
+        ],
+        examples=[
+            OpenApiExample(
+                "More seats, a new room",
+                value={"location": "Hall B, Dock 5, Hamburg", "max_capacity": 300},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The changed event",
+                value={**EVENT_EXAMPLE, "max_capacity": 300, "seats_available": 288},
+                response_only=True,
+            ),
+        ],
+    ),
+)
+
+own_event_viewset_schema = extend_schema_view(
+    list=documented(
+        operation_id="me_events_list",
+        summary="List my events",
+        description=(
+            "The events the caller owns (created with their token), past ones too, soonest "
+            "start first (ties by id), a page at a time. For organisers and staff, with a token."
+        ),
+        responses={200: OpenApiResponse(EventSerializer, "A page of the caller's events.")},
+        errors=[
+            invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+            not_authenticated("No token was sent."),
+            permission_denied("The token's user is not an organiser."),
+            PAGE_NOT_FOUND,
+        ],
+        examples=[OpenApiExample("A page of my events", value=EVENT_EXAMPLE, response_only=True)],
+    ),
+)
+
+token_view_schema = extend_schema_view(
+    post=documented(
+        operation_id="auth_token_create",
+        summary="Get a token",
+        description=(
+            "Exchanges an organiser's username and password for a bearer token, to send as "
+            "`Authorization: Bearer <token>`. The token is shown once: the server keeps only its "
+            "hash. Each call issues another token; each expires on its own "
+            "(`DJANGO_TOKEN_TTL_DAYS`, 30 days by default). A token sent along is ignored."
+        ),
+        request=CredentialsSerializer,
+        responses={201: OpenApiResponse(TokenSerializer, "A new token and when it expires.")},
+        errors=[
+            invalid(
+                "`username` or `password` is missing or blank, or the body is not a JSON object.",
+                password=["This field is required."],
+            ),
+            INVALID_CREDENTIALS,
+        ],
+        examples=[
+            OpenApiExample(
+                "Nina signs in",
+                value={"username": "nina", "password": "correct horse battery staple"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Nina's token",
+                value={
+                    "token": "3f0c9a5e7b1d4c2a8e6f0b9d7c5a3e1f2b4d6f8a0c2e4a6b8d0f2a4c6e8b0d2f",
+                    "expires_at": "2031-04-14T18:00:00.123456Z",
+                },
+                response_only=True,
+            ),
+        ],
+        reads_token=False,
+    ),
+    delete=documented(
+        operation_id="auth_token_destroy",
+        summary="Revoke the token",
+        description=(
+            "Revokes the token this request is sent with: from now on it answers 401. The "
+            "user's other tokens keep working."
+        ),
+        responses={204: OpenApiResponse(description="Revoked.")},
+        errors=[not_authenticated("No token was sent.")],
     ),
 )

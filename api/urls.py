@@ -1,5 +1,5 @@
-"""Routes under /api/: the events, the OpenAPI schema and its docs page; any other path
-below it answers with a JSON 404."""
+"""Routes under /api/: the events, an organiser's own events and tokens, the OpenAPI schema and
+its docs page; any other path below it answers with a JSON 404."""
 
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from api.exceptions import not_found
-from api.views import EventViewSet
+from api.views import EventViewSet, OwnEventViewSet, TokenView
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -24,10 +24,12 @@ class OptionalSlashRouter(DefaultRouter):
 
 router = OptionalSlashRouter()
 router.register("events", EventViewSet, basename="event")
+router.register("me/events", OwnEventViewSet, basename="own-event")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^auth/token/?$", TokenView.as_view(), name="token"),
     *router.urls,
     # Exempt, like every DRF view: otherwise a POST to an unknown path meets the CSRF check
     # and answers an HTML 403 instead of the JSON 404.

@@ -1,22 +1,34 @@
-"""The events API: thin viewsets that shape requests and hand every rule to core.services."""
+"""The events API: thin views that shape requests and hand every rule to core.services."""
 
+from django.contrib.auth import authenticate
 from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from api.authentication import INVALID_CREDENTIALS_MESSAGE, BearerTokenAuthentication
 from api.caching import cacheable, cached_count
 from api.filters import EventFilter, ListFilterBackend
 from api.pagination import Counted
-from api.schema import event_viewset_schema
-from api.serializers import AttendeeSerializer, EventSerializer, RegistrationSerializer
+from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
+from api.schema import event_viewset_schema, own_event_viewset_schema, token_view_schema
+from api.serializers import (
+    AttendeeSerializer,
+    CredentialsSerializer,
+    EventSerializer,
+    RegistrationSerializer,
+    TokenSerializer,
+)
+from api.tokens import issue_token
 from core.exceptions import EventNotFound
 from core.models import Event
-from core.selectors import attendee_count, event_attendees, next_start, upcoming_events
-from core.services import create_event, register_attendee
+from core.selectors import event_attendees, events_owned_by, next_start, upcoming_events
+from core.services import create_event, register_attendee, update_event
 from core.versions import Stamp
 
 
@@ -27,12 +39,30 @@ class EventViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Create events, list upcoming ones, read one, register for one, list its attendees."""
+    """Create events, list upcoming ones, read one, change one, register for one, list its
+    attendees."""
 
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
     filterset_class = EventFilter
     lookup_value_regex = r"[0-9]+"
+    # Who may call each action (api/permissions.py); the others are open to anyone.
+    permission_classes = [AllowAny]
+    permission_classes_by_action = {
+        "create": [OpenAccess | IsOrganiser],
+        "partial_update": [IsEventOwnerOrStaff],
+        "attendees": [OpenAccess | IsEventOwnerOrStaff],
+    }
+    # Each write anyone may attempt has a budget of its own (DRF's ScopedRateThrottle).
+    throttle_scopes = {"create": "create", "register": "register"}
+
+    @property
+    def throttle_scope(self) -> str | None:
+        return self.throttle_scopes.get(self.action)
+
+    def get_permissions(self):
+        classes = self.permission_classes_by_action.get(self.action, self.permission_classes)
+        return [permission() for permission in classes]
 
     @cached_property
     def now(self):
@@ -42,6 +72,9 @@ class EventViewSet(
     def get_queryset(self):
         if self.action == "list":
             return upcoming_events(now=self.now)
+        if self.action == "attendees":
+            # What the attendee pages need of the event: who owns it and its seat counter.
+            return Event.objects.only("owner_id", "seats_taken")
         return Event.objects.all()
 
     def get_object(self):
@@ -68,7 +101,16 @@ class EventViewSet(
         return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
 
     def perform_create(self, serializer):
-        serializer.instance = create_event(**serializer.validated_data)
+        user = self.request.user
+        owner = user if user is not None and user.is_authenticated else None
+        serializer.instance = create_event(owner=owner, **serializer.validated_data)
+
+    def partial_update(self, request, *args, **kwargs):
+        """Change the fields sent; the rules are update_event's, under the event's lock."""
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        event = update_event(event_id=serializer.instance.pk, **serializer.validated_data)
+        return Response(self.get_serializer(event).data)
 
     @action(detail=True, methods=["post"], serializer_class=RegistrationSerializer)
     def register(self, request, pk=None):
@@ -84,15 +126,13 @@ class EventViewSet(
     @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
     def attendees(self, request, pk=None):
         """The event's attendees in registration order, paginated like the event list."""
-        count = attendee_count(event_id=int(pk))
-        if count is None:
-            raise NotFound(EventNotFound.message)
+        event = self.get_object()
         # The event's seat counter is the number of its attendees: no COUNT(*) over them.
         page = self.paginate_queryset(
-            Counted(event_attendees(event_id=int(pk)), count=lambda: count)
+            Counted(event_attendees(event_id=event.pk), count=lambda: event.seats_taken)
         )
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
-        return cacheable(response, stamp=Stamp(event_ids=(int(pk),)))
+        return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
 
     def _filters_asked(self) -> tuple:
         """The list's filter parameters as given: what its row count depends on."""
@@ -110,3 +150,52 @@ class EventViewSet(
     def _ensure_event_exists(pk) -> None:
         if not Event.objects.filter(pk=int(pk)).exists():
             raise NotFound(EventNotFound.message)
+
+
+@own_event_viewset_schema
+class OwnEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's own events, past ones too, paginated like the event list."""
+
+    serializer_class = EventSerializer
+    permission_classes = [IsOrganiser]
+
+    def get_queryset(self):
+        return events_owned_by(owner=self.request.user)
+
+
+@token_view_schema
+class TokenView(APIView):
+    """Exchange a username and password for a bearer token (POST); revoke it (DELETE)."""
+
+    throttle_scope = "token"
+
+    def signing_in(self) -> bool:
+        # The schema generator asks for authenticators before it sets a request.
+        return getattr(self.request, "method", None) == "POST"
+
+    def get_authenticators(self):
+        # A sign-in is its username and password: a stale token sent along, as by a client
+        # that adds one to every request, must not refuse it.
+        return [] if self.signing_in() else super().get_authenticators()
+
+    def get_permissions(self):
+        return [AllowAny()] if self.signing_in() else [IsAuthenticated()]
+
+    def get_authenticate_header(self, request):
+        # Also for POST, which reads no token: a refused sign-in is a 401 that says how.
+        return BearerTokenAuthentication().authenticate_header(request)
+
+    def post(self, request):
+        credentials = CredentialsSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        # Django hashes the password given even for an unknown username, so a wrong name
+        # costs what a wrong password does.
+        user = authenticate(request, **credentials.validated_data)
+        if user is None:
+            raise AuthenticationFailed(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
+        issued = issue_token(user=user)
+        return Response(TokenSerializer(issued).data, status=status.HTTP_201_CREATED)
+
+    def delete(self, request):
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -32,6 +32,13 @@ class RegistrationClosed(DomainError):
     message = "Registration is closed: this event has already started."
 
 
+class EventStarted(DomainError):
+    """The change would move the start of an event that has already begun."""
+
+    code = "event_started"
+    message = "This event has already started: its start time can no longer change."
+
+
 class CapacityBelowAttendance(DomainError):
     """The new capacity would leave some registered attendees without a seat."""
 

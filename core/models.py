@@ -1,5 +1,6 @@
 """Events and their attendees; the database constraints behind every rule."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -26,6 +27,18 @@ class Event(models.Model):
     max_capacity = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(MAX_CAPACITY_LIMIT)]
     )
+    # Who created the event and may change it; none for an event created anonymously (under open
+    # access), loaded from CSV or left by a deleted account: staff manage those. A deleted
+    # account leaves its events, and their attendees, in place rather than taking them along.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        # The (owner, start_time, id) index below serves lookups by owner.
+        db_index=False,
+    )
     # Kept equal to the number of attendee rows by database triggers (migration 0002), so
     # that a capacity check reads one integer under the row lock instead of counting rows.
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
@@ -39,7 +52,11 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["start_time", "id"]
-        indexes = [models.Index(fields=["start_time", "id"], name="event_start_time_id")]
+        indexes = [
+            models.Index(fields=["start_time", "id"], name="event_start_time_id"),
+            # An organiser's own events, in the list's order.
+            models.Index(fields=["owner", "start_time", "id"], name="event_owner_start_time_id"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_time__gt=F("start_time")), name="event_end_after_start"

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Min, QuerySet, Value
 from django.db.models.functions import Lower
 
@@ -14,6 +15,23 @@ from core.exceptions import (
 )
 from core.models import Attendee, Event
 
+# Users in this group may add events; core.services.create_organiser puts people in it.
+ORGANISERS_GROUP = "organisers"
+
+
+def is_organiser(user: AbstractBaseUser) -> bool:
+    """Whether `user` organises events: staff, the `core.add_event` permission, or the group."""
+    return user.is_active and (
+        user.is_staff
+        or user.has_perm("core.add_event")
+        or user.groups.filter(name=ORGANISERS_GROUP).exists()
+    )
+
+
+def events_owned_by(*, owner: AbstractBaseUser) -> QuerySet[Event]:
+    """The events `owner` created, past ones too, soonest start first, ties broken by id."""
+    return Event.objects.filter(owner=owner).order_by("start_time", "id")
+
 
 def upcoming_events(*, now: datetime) -> QuerySet[Event]:
     """Events that start after `now`, soonest first, ties broken by id."""
@@ -23,11 +41,6 @@ def upcoming_events(*, now: datetime) -> QuerySet[Event]:
 def event_attendees(*, event_id: int) -> QuerySet[Attendee]:
     """An event's attendees in registration order."""
     return Attendee.objects.filter(event_id=event_id).order_by("id")
-
-
-def attendee_count(*, event_id: int) -> int | None:
-    """How many attendees the event holds, read from its seat counter; None if no such event."""
-    return Event.objects.filter(pk=event_id).values_list("seats_taken", flat=True).first()
 
 
 def next_start(*, now: datetime) -> datetime | None:

@@ -2,6 +2,9 @@
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,10 +16,11 @@ from core.exceptions import (
     DomainError,
     EventFull,
     EventNotFound,
+    EventStarted,
     RegistrationClosed,
 )
 from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event
-from core.selectors import is_registered
+from core.selectors import ORGANISERS_GROUP, is_registered
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
 CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
@@ -39,10 +43,20 @@ def domain_error_for(error: IntegrityError) -> DomainError | None:
 
 
 def create_event(
-    *, name: str, location: str, start_time: datetime, end_time: datetime, max_capacity: int
+    *,
+    name: str,
+    location: str,
+    start_time: datetime,
+    end_time: datetime,
+    max_capacity: int,
+    owner: AbstractBaseUser | None,
 ) -> Event:
-    """Create an event; the caller has checked the fields, the database checks them again."""
+    """Create an event owned by `owner` (None: nobody's, for staff to manage).
+
+    The caller has checked the fields; the database checks them again.
+    """
     event = Event(
+        owner=owner,
         name=name,
         location=location,
         start_time=start_time,
@@ -57,30 +71,46 @@ def create_event(
 def update_event(
     *,
     event_id: int,
-    name: str,
-    location: str,
-    start_time: datetime,
-    end_time: datetime,
-    max_capacity: int,
+    name: str | None = None,
+    location: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    max_capacity: int | None = None,
 ) -> Event:
-    """Change an event's details; its seat counter is kept, and never left above capacity.
+    """Change the details given (None leaves one as it is); the seat counter is kept.
 
     The event row is locked first, as in register_attendee, so a registration cannot take a
-    seat between the capacity check and the write. Raises EventNotFound,
-    CapacityBelowAttendance, or ValidationError for an end not after the start.
+    seat between the capacity check and the write, and the details not given are the stored
+    ones, not a copy read earlier. Raises EventNotFound, EventStarted for a new start of an
+    event that has begun, CapacityBelowAttendance, or ValidationError for an end not after
+    the start.
     """
+    changes = {
+        "name": name,
+        "location": location,
+        "start_time": start_time,
+        "end_time": end_time,
+        "max_capacity": max_capacity,
+    }
+    changes = {field: value for field, value in changes.items() if value is not None}
     try:
         with transaction.atomic():
             event = Event.objects.select_for_update().filter(pk=event_id).first()
             if event is None:
                 raise EventNotFound
-            if max_capacity < event.seats_taken:
+            if (
+                "start_time" in changes
+                and changes["start_time"] != event.start_time
+                and event.start_time <= timezone.now()
+            ):
+                # Its attendees came at the time it began: moving it would rewrite that.
+                raise EventStarted
+            if changes.get("max_capacity", event.max_capacity) < event.seats_taken:
                 raise CapacityBelowAttendance(
                     CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(count=event.seats_taken)
                 )
-            event.name, event.location = name, location
-            event.start_time, event.end_time = start_time, end_time
-            event.max_capacity = max_capacity
+            for field, value in changes.items():
+                setattr(event, field, value)
             event.clean()
             # Never write seats_taken back: the database's triggers keep it (migration 0002).
             event.save(update_fields=EDITABLE_EVENT_FIELDS)
@@ -145,3 +175,35 @@ def cancel_registration(*, attendee_id: int) -> None:
         # delete's trigger gives the seat back.
         Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
         Attendee.objects.filter(pk=attendee_id).delete()
+
+
+def create_organiser(
+    *, username: str, email: str | None = None, password: str | None = None
+) -> tuple[AbstractBaseUser, bool]:
+    """Make `username` an organiser: a member of the organisers group, which may add events.
+
+    A missing user is created with `password` (checked by AUTH_PASSWORD_VALIDATORS), or with
+    an unusable one when None: such an organiser signs in with tokens only. An existing user
+    keeps their password; `email`, when given, replaces theirs. Returns the user and whether
+    they were created. Raises ValidationError for a bad username, email or password.
+    """
+    with transaction.atomic():
+        group, _ = Group.objects.get_or_create(name=ORGANISERS_GROUP)
+        group.permissions.add(Permission.objects.get_by_natural_key("add_event", "core", "event"))
+        user_model = get_user_model()
+        user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
+        created = user is None
+        if created:
+            user = user_model(**{user_model.USERNAME_FIELD: username})
+        if email is not None:
+            user.email = email
+        user.full_clean(exclude=["password"], validate_unique=created)
+        if created:
+            if password is None:
+                user.set_unusable_password()
+            else:
+                validate_password(password, user)
+                user.set_password(password)
+        user.save()
+        user.groups.add(group)
+    return user, created

@@ -5,6 +5,7 @@ See `.env.example` for the variables and their defaults.
 
 import math
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -37,6 +38,13 @@ def env_seconds(name: str, default: float) -> float:
     return seconds
 
 
+def env_days(name: str, default: int) -> timedelta:
+    value = os.environ.get(name, "").strip() or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of days from 1, got {value!r}.")
+    return timedelta(days=int(value))
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -65,6 +73,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "knox",
     "core",
     "api",
 ]
@@ -150,6 +159,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Reuse rendered event reads until the data changes (PostgreSQL only; see api/caching.py).
 API_RESPONSE_CACHE = env_bool("DJANGO_API_RESPONSE_CACHE", True)
 
+# Open access, as the seed: anyone may create events and read attendee lists. On by default
+# only while debugging; read at request time (api/permissions.py).
+API_OPEN_ACCESS = env_bool("DJANGO_API_OPEN_ACCESS", DEBUG)
+
+# Organisers' bearer tokens (django-rest-knox): kept as SHA-512 hashes, several per user, each
+# expiring DJANGO_TOKEN_TTL_DAYS after it was issued.
+REST_KNOX = {
+    "TOKEN_TTL": env_days("DJANGO_TOKEN_TTL_DAYS", 30),
+    "AUTH_HEADER_PREFIX": "Bearer",
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -171,7 +191,8 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    # Reads nothing, not even the database, for a request without an Authorization header.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",

@@ -16,8 +16,12 @@ OPERATIONS = {
     ("/api/events/", "get"),
     ("/api/events/", "post"),
     ("/api/events/{id}/", "get"),
+    ("/api/events/{id}/", "patch"),
     ("/api/events/{id}/register/", "post"),
     ("/api/events/{id}/attendees/", "get"),
+    ("/api/me/events/", "get"),
+    ("/api/auth/token/", "post"),
+    ("/api/auth/token/", "delete"),
 }
 
 
@@ -72,13 +76,15 @@ def test_every_operation_documents_tz_and_the_errors_any_request_can_meet(schema
         assert error_codes(responses["500"]) == {"server_error"}, label
         assert error_codes(responses["503"]) == {"service_unavailable"}, label
         assert "Retry-After" in responses["503"]["headers"], label
+        assert "WWW-Authenticate" in responses["401"]["headers"], label
         success = next(code for code in responses if code.startswith("2"))
-        assert responses[success]["content"]["application/json"]["examples"], label
+        if success != "204":
+            assert responses[success]["content"]["application/json"]["examples"], label
 
 
 def test_operations_with_a_body_document_it_and_its_errors(schema):
     for path, method, operation in operations(schema):
-        if method != "post":
+        if method not in ("post", "patch"):
             continue
         body = operation["requestBody"]["content"]["application/json"]
         assert body["examples"], path
@@ -103,10 +109,56 @@ def test_each_operation_documents_its_own_errors(schema):
     assert "404" not in paths["/api/events/"]["post"]["responses"]
 
 
+def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
+    scheme = schema["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    bearer, anyone = {"bearerAuth": []}, {}
+    expected = {
+        ("/api/events/", "get"): [bearer, anyone],
+        ("/api/events/{id}/", "get"): [bearer, anyone],
+        ("/api/events/{id}/register/", "post"): [bearer, anyone],
+        ("/api/events/", "post"): [bearer],
+        ("/api/events/{id}/", "patch"): [bearer],
+        ("/api/events/{id}/attendees/", "get"): [bearer],
+        ("/api/me/events/", "get"): [bearer],
+        ("/api/auth/token/", "delete"): [bearer],
+        ("/api/auth/token/", "post"): [anyone],
+    }
+    assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
+
+
+def test_every_refusal_of_a_caller_is_documented(schema):
+    paths = schema["paths"]
+    for path, method, operation in operations(schema):
+        label = f"{method.upper()} {path}"
+        if (path, method) != ("/api/auth/token/", "post"):
+            assert "authentication_failed" in error_codes(operation["responses"]["401"]), label
+    organisers_only = [
+        paths["/api/events/"]["post"],
+        paths["/api/events/{id}/"]["patch"],
+        paths["/api/events/{id}/attendees/"]["get"],
+        paths["/api/me/events/"]["get"],
+    ]
+    for operation in organisers_only:
+        responses = operation["responses"]
+        assert "not_authenticated" in error_codes(responses["401"]), operation["operationId"]
+        assert error_codes(responses["403"]) == {"permission_denied"}, operation["operationId"]
+    patch = paths["/api/events/{id}/"]["patch"]["responses"]
+    assert error_codes(patch["409"]) == {"event_started", "capacity_below_attendance"}
+    assert error_codes(patch["404"]) == {"not_found"}
+    assert "409" in patch["409"]["description"]
+    sign_in = paths["/api/auth/token/"]["post"]["responses"]
+    assert error_codes(sign_in["401"]) == {"invalid_credentials"}
+    assert set(schema["components"]["schemas"]["Token"]["properties"]) == {"token", "expires_at"}
+    revoke = paths["/api/auth/token/"]["delete"]["responses"]
+    assert error_codes(revoke["401"]) == {"not_authenticated", "authentication_failed"}
+
+
 def test_unknown_event_is_documented_as_it_is_answered(schema):
     paths = schema["paths"]
     operations = [
         paths["/api/events/{id}/"]["get"],
+        paths["/api/events/{id}/"]["patch"],
         paths["/api/events/{id}/register/"]["post"],
         paths["/api/events/{id}/attendees/"]["get"],
     ]

@@ -4,7 +4,9 @@ Schemathesis reads /api/schema/ from the app in-process and, for each operation,
 schema's examples, boundary cases and a bounded number of generated requests (valid and
 invalid), then checks that no answer is a 5xx and that each status code, content type and
 body is one the schema documents. Each operation starts from the same seeded rows; half of the
-generated ids and zones are steered onto real ones so requests get past 404 and 400. The
+generated ids and zones are steered onto real ones so requests get past 404 and 400. Each
+operation is fuzzed three times: anonymously with open access on (the seed's way) and off
+(production), and with the token of the organiser who owns the seeded events (production). The
 counts (operations, cases, failures) are printed at the end of the test session.
 """
 
@@ -21,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.tests.conftest import FuzzCounts
+from api.tokens import issue_token
 
 # Bounded so the whole run stays short on two cores; deterministic, so a failure seen once is
 # seen on every run.
@@ -70,28 +73,47 @@ def flatmap_query(context, query):
 
 
 @pytest.fixture
-def seeded_events(transactional_db, event_factory, attendee_factory, in_days):
-    """Rows for generated requests to land on: open, full, started and well-attended events."""
-    open_event = event_factory(name="Open Night", location="Dock 5, Hamburg", max_capacity=1000)
-    full = event_factory(name="Full House", location="Mesh, Oslo", max_capacity=1)
+def organiser(transactional_db, fast_passwords, organiser_factory):
+    return organiser_factory(username="fuzz-organiser")
+
+
+@pytest.fixture
+def seeded_events(organiser, event_factory, attendee_factory, in_days):
+    """Rows for generated requests to land on: open, full, started and well-attended events,
+    all the organiser's."""
+    open_event = event_factory(
+        name="Open Night", location="Dock 5, Hamburg", max_capacity=1000, owner=organiser
+    )
+    full = event_factory(name="Full House", location="Mesh, Oslo", max_capacity=1, owner=organiser)
     attendee_factory(event=full)
-    started = event_factory(start_time=in_days(-1), end_time=in_days(1))
+    started = event_factory(start_time=in_days(-1), end_time=in_days(1), owner=organiser)
     attendee_factory(event=started)
-    popular = event_factory(name="Popular", start_time=in_days(400))
+    popular = event_factory(name="Popular", start_time=in_days(400), owner=organiser)
     for _ in range(25):
         attendee_factory(event=popular)
     seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk]
 
 
+@pytest.fixture(params=["anonymous, open access", "anonymous", "organiser"])
+def caller_token(request, settings, organiser) -> str | None:
+    """Who sends the generated requests, and whether the server runs with open access."""
+    settings.API_OPEN_ACCESS = request.param == "anonymous, open access"
+    return issue_token(user=organiser).token if request.param == "organiser" else None
+
+
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_no_server_errors_and_answers_match_the_schema(
-    case, seeded_events, fuzz_counts: FuzzCounts
+    case, seeded_events, caller_token, fuzz_counts: FuzzCounts
 ):
     fuzz_counts.operations.add(case.operation.label)
     fuzz_counts.cases += 1
     try:
-        case.call_and_validate(checks=CHECKS)
+        # The caller's own header, not one generated from the security scheme: a made-up token
+        # would only ever meet the 401 (tests/test_tokens.py sends those on purpose).
+        (case.headers or {}).pop("Authorization", None)
+        headers = {"Authorization": f"Bearer {caller_token}"} if caller_token else {}
+        case.call_and_validate(headers=headers, checks=CHECKS)
     except (Exception, BaseExceptionGroup):  # schemathesis reports failures as a group
         fuzz_counts.failures += 1
         raise

@@ -92,15 +92,18 @@ class EventAdmin(ServiceAdmin):
         "max_capacity",
         "attendee_count",
         "fill",
+        "owner",
     ]
+    list_select_related = ["owner"]
     search_fields = ["name", "location"]
     list_filter = [StatusFilter]
     date_hierarchy = "start_time"
     ordering = ["start_time", "id"]
-    readonly_fields = ["seats"]
+    # The owner is whoever created the event (here, the staff member adding it).
+    readonly_fields = ["seats", "owner"]
 
     def get_fields(self, request, obj=None):
-        return EDITABLE_EVENT_FIELDS + (["seats"] if obj else [])
+        return EDITABLE_EVENT_FIELDS + (["seats", "owner"] if obj else [])
 
     def get_inlines(self, request, obj):
         # Attendees need the event to exist: they are added once it has been saved.
@@ -135,14 +138,21 @@ class EventAdmin(ServiceAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            obj.pk = create_event(**self.submitted_fields(form)).pk
+            obj.pk = create_event(owner=request.user, **self.submitted_fields(form)).pk
         # A change is saved in save_related, after the attendee rows: a new capacity is then
         # checked against the attendance the whole submission leaves.
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if change:
-            update_event(event_id=form.instance.pk, **self.submitted_fields(form))
+            # Only what the person changed: the page shows times to the second, so a start
+            # sent back as shown is not the stored one, and must not count as a move.
+            changed = {
+                name: value
+                for name, value in self.submitted_fields(form).items()
+                if name in form.changed_data
+            }
+            update_event(event_id=form.instance.pk, **changed)
 
     @staticmethod
     def submitted_fields(form) -> dict:

@@ -1,5 +1,6 @@
 """The event admin as an organiser uses it: the list at a glance, and running one event."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from core.tests.admin_pages import (
     result_rows,
     seat_taken_after_the_check,
 )
+from core.tests.factories import UserFactory
 from core.text import BLANK_TEXT_MESSAGE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -52,7 +54,11 @@ def test_list_shows_each_event_with_its_seats_at_a_glance(
     admin_client, event_factory, attendee_factory, in_days
 ):
     event = event_factory(
-        name="Jazz Night", location="Blue Room", start_time=in_days(5), max_capacity=10
+        name="Jazz Night",
+        location="Blue Room",
+        start_time=in_days(5),
+        max_capacity=10,
+        owner=UserFactory(username="nina"),
     )
     fill(event, 7, attendee_factory)
 
@@ -68,6 +74,7 @@ def test_list_shows_each_event_with_its_seats_at_a_glance(
         "max_capacity": "10",
         "attendee_count": "7",
         "fill": "███████░░░ 70%",
+        "owner": "nina",
     }
 
 
@@ -124,10 +131,10 @@ def test_list_costs_the_same_queries_for_1_and_30_events(
         assert response.status_code == 200
         return len(captured)
 
-    fill(event_factory(start_time=in_days(1)), 2, attendee_factory)
+    fill(event_factory(start_time=in_days(1), owner=UserFactory()), 2, attendee_factory)
     one = queries()
     for day in range(29):
-        fill(event_factory(start_time=in_days(day + 40)), 2, attendee_factory)
+        fill(event_factory(start_time=in_days(day + 40), owner=UserFactory()), 2, attendee_factory)
     thirty = queries()
 
     assert len(result_rows(admin_client.get(EVENTS))) == 30
@@ -147,6 +154,16 @@ def test_event_page_lists_attendees_newest_last(admin_client, event_factory):
     assert "3 of 100 taken" in content
 
 
+def test_event_page_shows_the_owner_without_letting_it_be_changed(admin_client, event_factory):
+    event = event_factory(owner=UserFactory(username="nina"))
+
+    content = admin_client.get(change_url(event)).content.decode()
+
+    owner_row = content[content.index("field-owner") :]
+    assert re.search(r'<div class="readonly">(<a [^>]*>)?nina(</a>)?</div>', owner_row)
+    assert 'name="owner"' not in content
+
+
 def test_adding_an_event_creates_it_with_no_seats_taken(admin_client, in_days):
     start = in_days(10)
     event = Event(
@@ -159,6 +176,7 @@ def test_adding_an_event_creates_it_with_no_seats_taken(admin_client, in_days):
     assert response.status_code == 302, errors(response)
     event = Event.objects.get(name="Launch")
     assert (event.location, event.max_capacity, event.seats_taken) == ("Dock 5", 2, 0)
+    assert event.owner.username == "admin"  # the staff member who added it
 
 
 @pytest.mark.parametrize("field", ["name", "location"])
@@ -249,6 +267,33 @@ def test_capacity_refused_at_save_time_says_so_and_keeps_nothing(
     event.refresh_from_db()
     assert (event.max_capacity, event.seats_taken) == (5, 2)
     assert not Attendee.objects.filter(email="alan@example.com").exists()
+
+
+def test_the_start_of_an_event_that_has_begun_stays(admin_client, event_factory, in_days):
+    event = event_factory(start_time=in_days(0, hours=-1), end_time=in_days(1))
+
+    response = admin_client.post(
+        change_url(event),
+        event_form(event, start_time=in_days(2), end_time=in_days(3)),
+        follow=True,
+    )
+
+    assert messages(response) == [
+        "Nothing was saved: This event has already started: its start time can no longer change."
+    ]
+    assert Event.objects.get(pk=event.pk).start_time == event.start_time
+
+
+def test_an_event_that_has_begun_can_still_be_renamed(admin_client, event_factory, in_days):
+    # Its start, shown to the second, goes back unchanged though stored to the microsecond.
+    event = event_factory(start_time=in_days(0, hours=-1, microseconds=123), end_time=in_days(1))
+
+    response = admin_client.post(change_url(event), event_form(event, name="Renamed"), follow=True)
+
+    [saved] = messages(response)
+    assert "was changed successfully" in saved
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.name, stored.start_time) == ("Renamed", event.start_time)
 
 
 def test_a_row_added_on_the_event_page_is_a_registration(admin_client, event_factory):

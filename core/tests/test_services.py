@@ -10,6 +10,7 @@ from core.exceptions import (
     CapacityBelowAttendance,
     EventFull,
     EventNotFound,
+    EventStarted,
     RegistrationClosed,
 )
 from core.models import Attendee, Event
@@ -20,6 +21,7 @@ from core.services import (
     register_attendee,
     update_event,
 )
+from core.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +119,7 @@ def test_create_event_keeps_the_fields(in_days):
         start_time=in_days(3),
         end_time=in_days(3, hours=2),
         max_capacity=10,
+        owner=None,
     )
     assert Event.objects.get(pk=event.pk).seats_taken == 0
 
@@ -179,3 +182,51 @@ def test_update_event_refuses_an_unknown_event(event_factory):
     event = event_factory()
     with pytest.raises(EventNotFound):
         update_event(event_id=987654, **details(event))
+
+
+def test_create_event_records_its_owner(event_factory, in_days):
+    owner = UserFactory()
+    fields = {"name": "Launch", "location": "Dock 5", "max_capacity": 10}
+
+    owned = create_event(owner=owner, start_time=in_days(3), end_time=in_days(4), **fields)
+    anonymous = create_event(owner=None, start_time=in_days(3), end_time=in_days(4), **fields)
+
+    assert Event.objects.get(pk=owned.pk).owner == owner
+    assert Event.objects.get(pk=anonymous.pk).owner is None
+
+
+def test_update_event_changes_only_the_details_given(event_factory):
+    event = event_factory(name="Launch", location="Dock 5", max_capacity=5)
+
+    update_event(event_id=event.pk, location="Pier 7")
+
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.name, stored.location, stored.max_capacity) == ("Launch", "Pier 7", 5)
+    assert (stored.start_time, stored.end_time) == (event.start_time, event.end_time)
+
+
+def test_update_event_refuses_to_move_the_start_of_an_event_that_has_started(
+    event_factory, in_days
+):
+    event = event_factory(start_time=in_days(0, hours=-1), end_time=in_days(0, hours=2))
+
+    with pytest.raises(EventStarted):
+        update_event(event_id=event.pk, start_time=in_days(3), end_time=in_days(4))
+
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.start_time, stored.end_time) == (event.start_time, event.end_time)
+    # Its other details, and its start given unchanged, may still change.
+    later = in_days(1)
+    update_event(**details(event, event_id=event.pk, end_time=later, name="Longer"))
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.name, stored.start_time, stored.end_time) == ("Longer", event.start_time, later)
+
+
+def test_update_event_refuses_an_end_not_after_the_start(event_factory):
+    event = event_factory()
+
+    with pytest.raises(ValidationError) as refused:
+        update_event(event_id=event.pk, end_time=event.start_time)
+
+    assert "end_time" in refused.value.message_dict
+    assert Event.objects.get(pk=event.pk).end_time == event.end_time
