@@ -4,11 +4,14 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
 from django.db import connection
 
+from api.tokens import issue_token
+from core.models import Attendee
 from testing.servers import PROJECT_DIR, database_url, gunicorn
 
 pytestmark = [
@@ -66,3 +69,23 @@ def test_a_write_from_a_shell_is_seen_by_every_worker_at_once(event_factory):
             assert (detail["name"], detail["attendee_count"]) == ("After", 3)
             assert fetch(paths["list"])["results"][0]["attendee_count"] == 3
             assert fetch(paths["attendees"])["count"] == 3
+
+
+def test_an_owners_answer_never_reaches_an_anonymous_client(event_factory, django_user_model):
+    owner = django_user_model.objects.create_user(username="owner", is_staff=True)
+    event = event_factory(owner=owner)
+    Attendee.objects.create(event=event, name="Ada", email="ada@example.com")
+    token = issue_token(user=owner).token
+    closed = {"DJANGO_API_OPEN_ACCESS": "false"}
+
+    with gunicorn(workers=4, env=closed) as url:
+        path = f"{url}/api/events/{event.pk}/attendees/"
+        for _ in range(READS):
+            owners = urllib.request.Request(path, headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(owners, timeout=10) as response:
+                assert response.status == 200
+                assert "ada@example.com" in response.read().decode()
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(path, timeout=10)
+            assert refused.value.code == 401
+            assert "ada@example.com" not in refused.value.read().decode()
