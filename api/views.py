@@ -19,6 +19,9 @@ from core.selectors import attendee_count, event_attendees, next_start, upcoming
 from core.services import create_event, register_attendee
 from core.versions import Stamp
 
+# The request budget each action spends (api/throttling.py); reads spend none.
+THROTTLE_SCOPES = {"create": "create", "register": "register"}
+
 
 @event_viewset_schema
 class EventViewSet(
@@ -33,6 +36,10 @@ class EventViewSet(
     filter_backends = [ListFilterBackend]
     filterset_class = EventFilter
     lookup_value_regex = r"[0-9]+"
+
+    @property
+    def throttle_scope(self) -> str | None:
+        return THROTTLE_SCOPES.get(self.action)
 
     @cached_property
     def now(self):

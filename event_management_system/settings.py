@@ -4,6 +4,7 @@ See `.env.example` for the variables and their defaults.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +28,27 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number from 0, got {value!r}.")
+    return int(value)
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `60/min`: a number of requests per second, minute, hour or
+    day; refused at start-up rather than at the first throttled request."""
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name} must be requests per period, such as 60/min (periods: s, min, hour, day), "
+            f"got {value!r}."
+        )
+    return value
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -39,6 +61,10 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - debug only
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+# How many reverse proxies stand in front of the app, each appending to X-Forwarded-For. None
+# by default: the header is then the client's own text and is never believed.
+TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -121,6 +147,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Reuse rendered event reads until the data changes (PostgreSQL only; see api/caching.py).
 API_RESPONSE_CACHE = env_bool("DJANGO_API_RESPONSE_CACHE", True)
 
+# Django's cache holds the throttles' counts. With REDIS_URL every worker and every host counts
+# in one place; without it each process counts alone, in its own memory.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "events")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # A Redis that stops answering costs a request one second, not a hung worker.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+# Request budgets (api/throttling.py): on in production, off while debugging so local races and
+# demos are not refused.
+API_THROTTLE = env_bool("DJANGO_API_THROTTLE", not DEBUG)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -150,6 +202,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ScopedThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "register": env_rate("DJANGO_THROTTLE_REGISTER", "60/min"),
+        "token": env_rate("DJANGO_THROTTLE_TOKEN", "10/min"),
+        "create": env_rate("DJANGO_THROTTLE_CREATE", "100/hour"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
