@@ -5,6 +5,7 @@ See `.env.example` for the variables and their defaults.
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -95,7 +97,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "api.timezones.RequestTimezoneMiddleware",
+    # Turns a sign-in refused for too many failures into the lock-out page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-ins are counted first: after AXES_FAILURE_LIMIT failures for one username from one
+# address, that pair is refused, even with the right password, until the cool-off ends or
+# `manage.py axes_reset` lifts it. Staff see the lock-outs in the admin under "Axes".
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("DJANGO_AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_AXES_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+# The same client address the API's throttles use, so DJANGO_TRUSTED_PROXIES governs both.
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 ROOT_URLCONF = "event_management_system.urls"
 
