@@ -2,6 +2,7 @@
 
 from django.http import Http404
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -73,6 +74,17 @@ class EventViewSet(
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)
         return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if len(self.renderer_classes) > 1:
+            # With the browsable API on, a browser and a JSON client are answered differently
+            # at one URL; the response cache keys by URL alone, so it keeps JSON answers only.
+            patch_vary_headers(response, ["Accept"])
+            renderer = getattr(response, "accepted_renderer", None)
+            if renderer is not None and renderer.format != "json":
+                response.cache_stamp = None
+        return response
 
     def perform_create(self, serializer):
         serializer.instance = create_event(**serializer.validated_data)

@@ -192,6 +192,10 @@ else:
 # demos are not refused.
 API_THROTTLE = env_bool("DJANGO_API_THROTTLE", not DEBUG)
 
+# DRF's browsable API for people in a browser: HTML when a browser asks, signed in through the
+# admin's session. JSON stays first, so every other client is answered exactly as before.
+API_BROWSABLE = env_bool("DJANGO_API_BROWSABLE", DEBUG)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -211,9 +215,14 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["api.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "api.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if API_BROWSABLE else []),
+    ],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        *(["rest_framework.authentication.SessionAuthentication"] if API_BROWSABLE else []),
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
