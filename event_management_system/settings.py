@@ -67,6 +67,22 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 # by default: the header is then the client's own text and is never believed.
 TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0)
 
+# Production answers over HTTPS only: plain HTTP is redirected, browsers are told to stay on
+# HTTPS (HSTS), and cookies travel on HTTPS alone. A proxy that redirects by itself may turn the
+# app's redirect off with DJANGO_SECURE_SSL_REDIRECT=false.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+if TRUSTED_PROXIES:
+    # The proxy terminates TLS and says so; without a trusted proxy the header is not believed.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Asking browsers to preload HSTS is for the domain's owner to decide, once, for every subdomain;
+# until DJANGO_SECURE_HSTS_PRELOAD=true says so, `check --deploy` is not to ask for it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
