@@ -51,6 +51,7 @@ def test_json_clients_see_no_difference(client, event_factory, accept):
         assert response.status_code == 200
         assert response["Content-Type"] == "application/json"
         assert response.json()
+        assert b"\n" not in response.content  # compact, not indented for a person
 
 
 def test_answers_say_they_vary_with_accept(client, event_factory):
@@ -133,3 +134,11 @@ def test_production_may_turn_the_browsable_api_on(event_factory):
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert b"Launch Party" in body
     assert (json_status, json_headers["Content-Type"]) == (200, "application/json")
+
+
+def test_the_browsable_api_shows_the_json_indented(client, event_factory):
+    event_factory(name="Launch Party")
+
+    page = client.get("/api/events/", HTTP_ACCEPT=BROWSER).content.decode()
+
+    assert "{\n  &quot;count&quot;: 1,\n  &quot;next&quot;: null," in page
