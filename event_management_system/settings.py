@@ -185,7 +185,7 @@ API_RESPONSE_CACHE = env_bool("DJANGO_API_RESPONSE_CACHE", True)
 # Django's cache holds the throttles' counts. With REDIS_URL every worker and every host counts
 # in one place; without it each process counts alone, in its own memory.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "events")
+CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "").strip() or "events"
 if REDIS_URL:
     CACHES = {
         "default": {

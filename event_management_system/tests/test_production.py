@@ -123,12 +123,18 @@ def test_a_malformed_setting_refuses_to_start(name, value):
 
 
 def test_counts_live_in_redis_when_redis_url_is_set_and_in_process_memory_otherwise():
-    cache = "(settings.CACHES['default']['BACKEND'], settings.CACHES['default'].get('LOCATION'))"
-    assert production_settings({"REDIS_URL": ""}, cache) == (
-        "('django.core.cache.backends.locmem.LocMemCache', None)"
+    cache = (
+        "tuple(settings.CACHES['default'].get(k) for k in ('BACKEND', 'LOCATION', 'KEY_PREFIX'))"
     )
-    assert production_settings({"REDIS_URL": "redis://cache.internal:6379/2"}, cache) == (
-        "('django.core.cache.backends.redis.RedisCache', 'redis://cache.internal:6379/2')"
+    # Blank values, as .env.example leaves them, mean the defaults.
+    blank = {"REDIS_URL": "", "DJANGO_CACHE_KEY_PREFIX": ""}
+    assert production_settings(blank, cache) == (
+        "('django.core.cache.backends.locmem.LocMemCache', None, 'events')"
+    )
+    redis = {"REDIS_URL": "redis://cache.internal:6379/2", "DJANGO_CACHE_KEY_PREFIX": "events-eu"}
+    assert production_settings(redis, cache) == (
+        "('django.core.cache.backends.redis.RedisCache', 'redis://cache.internal:6379/2', "
+        "'events-eu')"
     )
 
 
