@@ -1,8 +1,11 @@
 """Fixtures shared by every test package."""
 
+import os
+import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -81,3 +84,46 @@ def fast_passwords(settings):
 def in_days():
     """`in_days(n)`: an aware datetime n days from now (negative for the past)."""
     return lambda days, **extra: timezone.now() + timedelta(days=days, **extra)
+
+
+REDIS_START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis that throttle tests count in: TEST_REDIS_URL, else 127.0.0.1:6379 database 0.
+
+    Without an answer the test skips, or fails when REQUIRE_REDIS=1 (as in CI).
+    """
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        reason = (
+            f"Redis at {url} does not answer ({error}); install and start it with: "
+            f"apt-get install -y redis-server && {REDIS_START}"
+        )
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"REQUIRE_REDIS=1, but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def redis_cache(settings, redis_url) -> str:
+    """Django's cache on Redis, as REDIS_URL makes it, under a key prefix of this test's own;
+    yields the prefix. Only the prefix's keys are removed afterwards: parallel runs share the
+    server, so nothing is flushed."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)

@@ -14,3 +14,10 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 wsgi_app = "event_management_system.wsgi"
+
+# gunicorn believes X-Forwarded-Proto from a proxy on this host by default; like the app, it
+# believes it only when DJANGO_TRUSTED_PROXIES says proxies stand in front.
+behind_proxies = os.environ.get("DJANGO_TRUSTED_PROXIES", "").strip() not in {"", "0"}
+forwarded_allow_ips = os.environ.get(
+    "FORWARDED_ALLOW_IPS", "127.0.0.1,::1" if behind_proxies else ""
+)

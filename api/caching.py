@@ -14,9 +14,11 @@ process, or psql. So an answer is never older than a committed write, and a regi
 only its own event's version: the list pages that do not show that event stay cached. An answer
 that depends on the clock (the upcoming list) also expires when the next event starts.
 
-Only anonymous requests are answered from, or stored in, the cache: an answer computed for a
-principal (a bearer token, a session) may differ from what anyone else may see, so it is never
-kept, and every API answer says `Vary: Authorization, Cookie` for caches downstream.
+Only anonymous JSON requests are answered from, or stored in, the cache: an answer computed for
+a principal (a bearer token, a session) may differ from what anyone else may see, and a browser
+may be shown the browsable API's page instead of JSON, so neither is ever kept. Every API answer
+says `Vary: Authorization, Cookie` (and `Accept` while the browsable API is on) for caches
+downstream.
 
 On databases that keep no versions (SQLite) every answer is computed afresh.
 """
@@ -154,6 +156,7 @@ class ResponseCacheMiddleware:
             request.method != "GET"
             or not request.path_info.startswith(CACHED_PATHS)
             or self._has_principal(request)
+            or self._asks_for_a_page(request)
             or not caching_on()
         ):
             return self._varied(self.get_response(request))
@@ -180,8 +183,14 @@ class ResponseCacheMiddleware:
         )
 
     @staticmethod
+    def _asks_for_a_page(request) -> bool:
+        return settings.API_BROWSABLE and "text/html" in request.headers.get("Accept", "")
+
+    @staticmethod
     def _varied(response):
         patch_vary_headers(response, PRINCIPAL_HEADERS)
+        if settings.API_BROWSABLE:
+            patch_vary_headers(response, ["Accept"])
         return response
 
     @staticmethod

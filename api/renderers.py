@@ -21,4 +21,8 @@ class JSONRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+        option = orjson.OPT_UTC_Z
+        # The browsable API asks for indented JSON, for a person to read; API clients never do.
+        if renderer_context and renderer_context.get("indent"):
+            option |= orjson.OPT_INDENT_2
+        return orjson.dumps(data, default=_default, option=option)

@@ -173,6 +173,19 @@ UNSUPPORTED_MEDIA_TYPE = ErrorCase(
     "The body is not `application/json`.",
     'Unsupported media type "text/plain" in request.',
 )
+
+
+def throttled(budget: str) -> ErrorCase:
+    """429 for an operation that spends a request budget (api/throttling.py)."""
+    return ErrorCase(
+        429,
+        "throttled",
+        f"The client has spent its budget of {budget} for now; retry after the `Retry-After` "
+        "seconds.",
+        "Request was throttled. Expected available in 42 seconds.",
+    )
+
+
 SERVER_ERROR = ErrorCase(
     500,
     "server_error",
@@ -249,7 +262,7 @@ RETRY_AFTER = OpenApiParameter(
     OpenApiTypes.INT,
     OpenApiParameter.HEADER,
     description="Seconds to wait before retrying.",
-    response=[503],
+    response=[429, 503],
 )
 WWW_AUTHENTICATE = OpenApiParameter(
     "WWW-Authenticate",
@@ -381,6 +394,7 @@ event_viewset_schema = extend_schema_view(
                 start_time=[NAIVE_DATETIME_MESSAGE],
                 max_capacity=["Ensure this value is greater than or equal to 1."],
             ),
+            throttled("event creations per user (100 an hour unless configured otherwise)"),
         ],
         examples=[
             OpenApiExample(
@@ -431,6 +445,7 @@ event_viewset_schema = extend_schema_view(
             EVENT_FULL,
             ALREADY_REGISTERED,
             REGISTRATION_CLOSED,
+            throttled("registrations per client address (60 a minute unless configured otherwise)"),
         ],
         examples=[
             OpenApiExample(

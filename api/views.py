@@ -53,7 +53,7 @@ class EventViewSet(
         "partial_update": [IsEventOwnerOrStaff],
         "attendees": [OpenAccess | IsEventOwnerOrStaff],
     }
-    # Each write anyone may attempt has a budget of its own (DRF's ScopedRateThrottle).
+    # The request budget each write spends (api/throttling.py); reads spend none.
     throttle_scopes = {"create": "create", "register": "register"}
 
     @property

@@ -5,6 +5,7 @@ See `.env.example` for the variables and their defaults.
 
 import math
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +50,27 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number from 0, got {value!r}.")
+    return int(value)
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `60/min`: a number of requests per second, minute, hour or
+    day; refused at start-up rather than at the first throttled request."""
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name} must be requests per period, such as 60/min (periods: s, min, hour, day), "
+            f"got {value!r}."
+        )
+    return value
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -62,6 +84,26 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
+# How many reverse proxies stand in front of the app, each appending to X-Forwarded-For. None
+# by default: the header is then the client's own text and is never believed.
+TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0)
+
+# Production answers over HTTPS only: plain HTTP is redirected, browsers are told to stay on
+# HTTPS (HSTS), and cookies travel on HTTPS alone. A proxy that redirects by itself may turn the
+# app's redirect off with DJANGO_SECURE_SSL_REDIRECT=false.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+if TRUSTED_PROXIES:
+    # The proxy terminates TLS and says so; without a trusted proxy the header is not believed.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Asking browsers to preload HSTS is for the domain's owner to decide, once, for every subdomain;
+# until DJANGO_SECURE_HSTS_PRELOAD=true says so, `check --deploy` is not to ask for it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -69,6 +111,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -95,7 +138,27 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "api.timezones.RequestTimezoneMiddleware",
+    # Turns a sign-in refused for too many failures into the lock-out page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-ins are counted first: after AXES_FAILURE_LIMIT failures for one username from one
+# address, that pair is refused, even with the right password, until the cool-off ends or
+# `manage.py axes_reset` lifts it. Staff see the lock-outs in the admin under "Axes".
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("DJANGO_AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_AXES_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+# The admin's sign-in only: the API's token requests have their own budget per address
+# (api/throttling.py), and their refusals stay the API's JSON.
+AXES_ONLY_ADMIN_SITE = True
+# The same client address the API's throttles use, so DJANGO_TRUSTED_PROXIES governs both.
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 ROOT_URLCONF = "event_management_system.urls"
 
@@ -170,6 +233,36 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
 }
 
+# Django's cache holds the throttles' counts. With REDIS_URL every worker and every host counts
+# in one place; without it each process counts alone, in its own memory.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "").strip() or "events"
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # A Redis that stops answering costs a request one second, not a hung worker.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+# Request budgets (api/throttling.py): on in production, off while debugging so local races and
+# demos are not refused.
+API_THROTTLE = env_bool("DJANGO_API_THROTTLE", not DEBUG)
+
+# DRF's browsable API for people in a browser: HTML when a browser asks, signed in through the
+# admin's session. JSON stays first, so every other client is answered exactly as before.
+API_BROWSABLE = env_bool("DJANGO_API_BROWSABLE", DEBUG)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -189,10 +282,18 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["api.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "api.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if API_BROWSABLE else []),
+    ],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
-    # Reads nothing, not even the database, for a request without an Authorization header.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    # Bearer first: its 401 says how to authenticate. The bearer scheme reads nothing, not even
+    # the database, for a request without an Authorization header; the admin's session signs
+    # in to the browsable API only.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        *(["rest_framework.authentication.SessionAuthentication"] if API_BROWSABLE else []),
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
@@ -200,9 +301,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ScopedThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "register": env_rate("DJANGO_THROTTLE_REGISTER", "60/min"),
+        "token": env_rate("DJANGO_THROTTLE_TOKEN", "10/min"),
+        "create": env_rate("DJANGO_THROTTLE_CREATE", "100/hour"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
+    # The schema documents the API's own scheme; the admin's session signs in to the browsable
+    # API while developing, which is no way for a client to call it.
+    "AUTHENTICATION_WHITELIST": ["api.authentication.BearerTokenAuthentication"],
     "TITLE": "Events API",
     "DESCRIPTION": (
         "Create events, find upcoming ones, register attendees and list them. "

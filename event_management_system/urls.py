@@ -1,12 +1,28 @@
-"""Top-level routes: the API under /api/ and the staff admin under /admin/."""
+"""Top-level routes: the API under /api/, the staff admin under /admin/, and `/` leading to the
+API's docs."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/api/docs/")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
 ]
+
+if settings.API_BROWSABLE:
+    # The browsable API's "Log in" and "Log out" are the admin's own: one sign-in, one session.
+    signing_in = [
+        path(
+            "login/",
+            RedirectView.as_view(pattern_name="admin:login", query_string=True),
+            name="login",
+        ),
+        path("logout/", admin.site.logout, name="logout"),
+    ]
+    urlpatterns.append(path("api-auth/", include((signing_in, "rest_framework"))))
 
 handler400 = "api.exceptions.bad_request"
 handler404 = "api.exceptions.not_found"

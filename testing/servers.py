@@ -1,5 +1,6 @@
 """The app served for real, by gunicorn worker processes, on the database a test is using."""
 
+import json
 import os
 import signal
 import socket
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +46,10 @@ def free_port() -> int:
 def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve the app with gunicorn on the test database until the block ends; yields its URL.
 
-    `env` adds to or overrides the server's environment. On leaving, the server is stopped and
-    its log must hold no traceback: an error the server swallowed fails the test.
+    The server runs as in production, except that it answers plain HTTP (no redirect to HTTPS)
+    and spends no request budgets; `env` adds to or overrides its environment, so a test about
+    either turns it back on. On leaving, the server is stopped and its log must hold no
+    traceback: an error the server swallowed fails the test.
     """
     port = free_port()
     log = tempfile.TemporaryFile()
@@ -55,6 +59,8 @@ def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "test-only-secret-key-for-the-gunicorn-fixture-0123456789",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_API_THROTTLE": "false",
         **(env or {}),
     }
     process = subprocess.Popen(
@@ -80,11 +86,35 @@ def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator
     assert "Traceback" not in server_log, server_log
 
 
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    """POST `body` as JSON; the status and the JSON answer, whatever the status."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hands a redirect back as an HTTPError instead of following it."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 def _wait_until_up(url: str, process: subprocess.Popen, log) -> None:
     deadline = time.monotonic() + START_SECONDS
     while True:
         try:
-            urllib.request.urlopen(f"{url}/api/", timeout=2).close()
+            urllib.request.build_opener(NoRedirect).open(f"{url}/api/", timeout=2).close()
+            return
+        except urllib.error.HTTPError:  # any answer, a redirect to HTTPS among them, means up
             return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -118,6 +118,16 @@ def test_wrong_credentials_get_one_answer_at_one_cost(
     assert not AuthToken.objects.exists()
 
 
+def test_wrong_passwords_never_turn_the_api_into_the_admins_lock_out_page(api_client, nina):
+    """The admin's sign-in locks out after repeated failures; the API's budget is its throttle."""
+    for _ in range(django_settings.AXES_FAILURE_LIMIT + 5):
+        refused = sign_in(api_client, password="wrong")
+        assert refused.status_code == 401
+        assert refused.json()["code"] == "invalid_credentials"
+
+    assert sign_in(api_client).status_code == 201
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"username": "nina"}, {"username": "", "password": ""}, ["nina", PASSWORD]]
 )

@@ -1,9 +1,6 @@
 """Races run for real: threads, and gunicorn worker processes, against the test database."""
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 
 import pytest
@@ -13,6 +10,7 @@ from core.exceptions import AlreadyRegistered, CapacityBelowAttendance, EventFul
 from core.models import Attendee, Event
 from core.services import domain_error_for, register_attendee, update_event
 from core.tests.racing import race
+from testing.servers import post_json
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 
@@ -115,20 +113,6 @@ def test_control_check_then_insert_without_the_lock_is_fooled(event_factory):
 
     assert results == {"registered": 5, "refused by the database": THREADS - 5}
     assert Attendee.objects.filter(event=event).count() == 5
-
-
-def post_json(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def http_outcome(result: tuple[int, dict]) -> str:

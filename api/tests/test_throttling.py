@@ -1,0 +1,345 @@
+"""Request budgets: registrations and token requests per client address, event creation per
+user, counted in Redis so that every worker process spends from one budget."""
+
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.urls import include
+from django.urls import path as route
+from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from api.throttling import ScopedThrottle
+from core.tests.racing import race
+from testing.servers import free_port, gunicorn, post_json
+
+pytestmark = pytest.mark.django_db
+
+BUDGET = 3
+ALICE, BOB = "203.0.113.7", "203.0.113.8"
+PROXY = "10.0.0.254"
+
+
+class TokenScoped(APIView):
+    """Stands in for the token endpoint: an anonymous POST that spends the "token" scope."""
+
+    throttle_scope = "token"
+
+    def post(self, request):
+        return Response({"token": "stand-in"}, status=201)
+
+
+urlpatterns = [
+    route("token/", TokenScoped.as_view()),
+    route("", include("event_management_system.urls")),
+]
+
+
+def new_event(number: int) -> dict:
+    start = timezone.now() + timedelta(days=30 + number)
+    return {
+        "name": f"Launch Party {number}",
+        "location": "Dock 5, Hamburg",
+        "start_time": start.isoformat(),
+        "end_time": (start + timedelta(hours=3)).isoformat(),
+        "max_capacity": 10,
+    }
+
+
+def registration(number: int) -> dict:
+    return {"name": f"Guest {number}", "email": f"guest{number}@example.com"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A throttled operation: where one request of its budget goes, and what keys the budget."""
+
+    keyed_by: str  # "address" or "user"
+    path: str  # "{event}" stands for a fresh event's id
+    body: Callable[[int], dict]
+
+
+REGISTER = Scope("address", "/api/events/{event}/register/", registration)
+SCOPES = [
+    pytest.param(REGISTER, id="register"),
+    pytest.param(Scope("user", "/api/events/", new_event), id="create"),
+    # The token endpoint's scope, through a stand-in view until that endpoint exists here.
+    pytest.param(
+        Scope("address", "/token/", lambda number: {}),
+        marks=pytest.mark.urls(__name__),
+        id="token",
+    ),
+]
+
+
+class Clock:
+    """The throttles' clock, standing 20 seconds into a minute until a test moves it."""
+
+    def __init__(self):
+        self.now = 60 * 31_666_667 + 20.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(ScopedThrottle, "timer", staticmethod(clock))
+    return clock
+
+
+@pytest.fixture
+def throttled(settings, redis_cache, clock):
+    """Throttling on, every scope's budget BUDGET a minute, counted in Redis."""
+    settings.API_THROTTLE = True
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            name: f"{BUDGET}/min" for name in ("register", "token", "create")
+        },
+    }
+
+
+@pytest.fixture
+def users(django_user_model):
+    return {
+        name: django_user_model.objects.create_user(name, f"{name}@example.com")
+        for name in ("alice", "bob")
+    }
+
+
+@pytest.fixture
+def spend(event_factory, users):
+    """`spend(scope, user=..., address=..., **headers)`: one request against the scope; each
+    registration is for a fresh event, each body new."""
+    numbers = itertools.count()
+
+    def send(scope: Scope, *, user: str, address: str, **headers):
+        client = APIClient(REMOTE_ADDR=address)
+        client.force_authenticate(users[user])
+        url = scope.path.format(event=event_factory().pk)
+        return client.post(url, scope.body(next(numbers)), format="json", **headers)
+
+    return send
+
+
+@pytest.mark.usefixtures("throttled")
+@pytest.mark.parametrize("scope", SCOPES)
+def test_over_its_budget_a_client_is_answered_429_with_retry_after(scope, spend):
+    for _ in range(BUDGET):
+        assert spend(scope, user="alice", address=ALICE).status_code == 201
+
+    response = spend(scope, user="alice", address=ALICE)
+
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "throttled"
+    assert body["detail"] == "Request was throttled. Expected available in 40 seconds."
+    assert response["Retry-After"] == "40"
+
+
+@pytest.mark.usefixtures("throttled")
+def test_the_budget_comes_back_when_retry_after_has_passed(spend, clock):
+    for _ in range(BUDGET):
+        spend(REGISTER, user="alice", address=ALICE)
+    retry_after = int(spend(REGISTER, user="alice", address=ALICE)["Retry-After"])
+
+    clock.now += retry_after - 1
+    assert spend(REGISTER, user="alice", address=ALICE).status_code == 429
+    clock.now += 1
+    assert [spend(REGISTER, user="alice", address=ALICE).status_code for _ in range(BUDGET)] == [
+        201
+    ] * BUDGET
+
+
+@pytest.mark.usefixtures("throttled")
+@pytest.mark.parametrize("scope", SCOPES)
+def test_the_budget_belongs_to_the_address_or_the_user(scope, spend):
+    for _ in range(BUDGET):
+        spend(scope, user="alice", address=ALICE)
+
+    same_address_other_user = spend(scope, user="bob", address=ALICE).status_code
+    same_user_other_address = spend(scope, user="alice", address=BOB).status_code
+
+    if scope.keyed_by == "address":
+        assert (same_address_other_user, same_user_other_address) == (429, 201)
+    else:
+        assert (same_address_other_user, same_user_other_address) == (201, 429)
+
+
+@pytest.mark.usefixtures("throttled")
+def test_reads_are_never_throttled(api_client, event_factory, spend):
+    event = event_factory()
+    for _ in range(BUDGET + 1):
+        spend(REGISTER, user="alice", address=ALICE)
+
+    for path in ("/api/events/", f"/api/events/{event.pk}/", f"/api/events/{event.pk}/attendees/"):
+        for _ in range(BUDGET + 1):
+            assert api_client.get(path, REMOTE_ADDR=ALICE).status_code == 200
+
+
+@pytest.mark.usefixtures("throttled")
+def test_with_throttling_off_every_request_goes_through(settings, spend):
+    settings.API_THROTTLE = False
+
+    statuses = {spend(REGISTER, user="alice", address=ALICE).status_code for _ in range(8)}
+
+    assert statuses == {201}
+
+
+@pytest.mark.usefixtures("throttled")
+def test_a_made_up_x_forwarded_for_does_not_buy_a_fresh_budget(spend):
+    for number in range(BUDGET):
+        spend(REGISTER, user="alice", address=ALICE, HTTP_X_FORWARDED_FOR=f"198.51.100.{number}")
+
+    response = spend(REGISTER, user="alice", address=ALICE, HTTP_X_FORWARDED_FOR="198.51.100.99")
+
+    assert response.status_code == 429
+
+
+@pytest.mark.usefixtures("throttled")
+@pytest.mark.parametrize(
+    ("proxies", "forwarded_for"),
+    [(1, "{client}"), (2, "{client}, 10.0.0.1")],
+    ids=["one proxy", "two proxies"],
+)
+def test_behind_trusted_proxies_the_address_comes_from_x_forwarded_for(
+    settings, spend, proxies, forwarded_for
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+
+    def via_proxy(client: str, spoofed: str = ""):
+        # The proxies append what they saw; anything before that is the client's own text.
+        header = spoofed + forwarded_for.format(client=client)
+        return spend(REGISTER, user="alice", address=PROXY, HTTP_X_FORWARDED_FOR=header)
+
+    for _ in range(BUDGET):
+        assert via_proxy(ALICE).status_code == 201
+
+    assert via_proxy(ALICE).status_code == 429
+    assert via_proxy(ALICE, spoofed="198.51.100.1, ").status_code == 429
+    assert via_proxy(BOB).status_code == 201
+
+
+@pytest.mark.usefixtures("throttled")
+def test_behind_a_trusted_proxy_entries_that_are_not_addresses_share_the_proxy_budget(
+    settings, spend
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    statuses = [
+        spend(REGISTER, user="alice", address=PROXY, HTTP_X_FORWARDED_FOR=f"made-up-{n}")
+        for n in range(BUDGET + 1)
+    ]
+
+    assert [response.status_code for response in statuses] == [201] * BUDGET + [429]
+
+
+@pytest.mark.usefixtures("throttled")
+def test_an_unreachable_cache_lets_requests_through_and_is_logged(settings, spend, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+
+    response = spend(REGISTER, user="alice", address=ALICE)
+
+    assert response.status_code == 201
+    assert "request budgets cannot be counted" in caplog.text
+
+
+def test_the_schema_documents_429_on_the_throttled_operations(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    throttled = {
+        (path, method)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if "429" in operation["responses"]
+    }
+
+    assert throttled == {("/api/events/", "post"), ("/api/events/{id}/register/", "post")}
+    for path, method in throttled:
+        response = schema["paths"][path][method]["responses"]["429"]
+        assert "Retry-After" in response["headers"]
+        examples = response["content"]["application/json"]["examples"].values()
+        assert {example["value"]["code"] for example in examples} == {"throttled"}
+
+
+# Registrations from one address at a server with two worker processes: a burst at once, then
+# one at a time on fresh connections until each worker has answered more than a budget's worth.
+RACERS = 24
+MORE_AT_MOST = 400
+WORKER_BUDGET = 6
+
+
+def register_at_two_workers(event_factory, tmp_path, **env: str) -> list[Counter]:
+    """Each worker's answers to the registrations, by status, from gunicorn's access log."""
+    event = event_factory(max_capacity=RACERS + MORE_AT_MOST)
+    access_log = tmp_path / "access.log"
+    server_env = {
+        "DJANGO_API_THROTTLE": "true",
+        # A day's budget: the test never straddles the end of its window.
+        "DJANGO_THROTTLE_REGISTER": f"{WORKER_BUDGET}/day",
+        # Synchronous workers take one connection at a time, so both workers get a share of the
+        # requests; each access log line names the worker's process id and what it answered.
+        "GUNICORN_CMD_ARGS": (
+            f"--worker-class sync --access-logfile {access_log} "
+            "--access-logformat %(p)s:%(m)s:%(s)s"
+        ),
+        **env,
+    }
+
+    def answers() -> list[Counter]:
+        lines = access_log.read_text().split() if access_log.exists() else []
+        by_worker: dict[str, Counter] = {}
+        for worker, method, status in (line.split(":") for line in lines):
+            if method == "POST":
+                by_worker.setdefault(worker, Counter())[int(status)] += 1
+        return list(by_worker.values())
+
+    def each_worker_answered_more_than_a_budget() -> bool:
+        counts = answers()
+        return len(counts) == 2 and all(c.total() > WORKER_BUDGET for c in counts)
+
+    with gunicorn(workers=2, env=server_env) as url:
+        register = f"{url}/api/events/{event.pk}/register/"
+        race(RACERS, lambda i: post_json(register, {"name": "R", "email": f"r{i}@example.com"}))
+        for i in range(MORE_AT_MOST):
+            if each_worker_answered_more_than_a_budget():
+                break
+            post_json(register, {"name": "S", "email": f"s{i}@example.com"})
+    assert each_worker_answered_more_than_a_budget(), answers()
+    return answers()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_gunicorn_workers_spend_one_budget_in_redis(
+    event_factory, tmp_path, redis_url, redis_cache
+):
+    by_worker = register_at_two_workers(
+        event_factory, tmp_path, REDIS_URL=redis_url, DJANGO_CACHE_KEY_PREFIX=redis_cache
+    )
+
+    total = sum(by_worker, Counter())
+    assert set(total) == {201, 429}
+    assert total[201] == WORKER_BUDGET
+
+
+@pytest.mark.race_control
+@pytest.mark.django_db(transaction=True)
+def test_control_without_redis_each_worker_counts_its_own_budget(event_factory, tmp_path):
+    """Documents why the count lives in Redis: in local memory, each of the two workers lets
+    a whole budget through, so one address gets two budgets' worth."""
+    by_worker = register_at_two_workers(event_factory, tmp_path, REDIS_URL="")
+
+    assert [answers[201] for answers in by_worker] == [WORKER_BUDGET, WORKER_BUDGET]
