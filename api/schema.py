@@ -562,6 +562,9 @@ token_view_schema = extend_schema_view(
                 password=["This field is required."],
             ),
             INVALID_CREDENTIALS,
+            throttled(
+                "token requests per client address (10 a minute unless configured otherwise)"
+            ),
         ],
         examples=[
             OpenApiExample(

@@ -8,37 +8,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from django.urls import include
-from django.urls import path as route
 from django.utils import timezone
-from rest_framework.response import Response
 from rest_framework.test import APIClient
-from rest_framework.views import APIView
 
 from api.throttling import ScopedThrottle
 from core.tests.racing import race
 from testing.servers import free_port, gunicorn, post_json
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 BUDGET = 3
 ALICE, BOB = "203.0.113.7", "203.0.113.8"
 PROXY = "10.0.0.254"
-
-
-class TokenScoped(APIView):
-    """Stands in for the token endpoint: an anonymous POST that spends the "token" scope."""
-
-    throttle_scope = "token"
-
-    def post(self, request):
-        return Response({"token": "stand-in"}, status=201)
-
-
-urlpatterns = [
-    route("token/", TokenScoped.as_view()),
-    route("", include("event_management_system.urls")),
-]
+PASSWORD = "correct horse battery staple"
 
 
 def new_event(number: int) -> dict:
@@ -69,10 +51,12 @@ REGISTER = Scope("address", "/api/events/{event}/register/", registration)
 SCOPES = [
     pytest.param(REGISTER, id="register"),
     pytest.param(Scope("user", "/api/events/", new_event), id="create"),
-    # The token endpoint's scope, through a stand-in view until that endpoint exists here.
     pytest.param(
-        Scope("address", "/token/", lambda number: {}),
-        marks=pytest.mark.urls(__name__),
+        Scope(
+            "address",
+            "/api/auth/token/",
+            lambda number: {"username": "alice", "password": PASSWORD},
+        ),
         id="token",
     ),
 ]
@@ -110,7 +94,7 @@ def throttled(settings, redis_cache, clock):
 @pytest.fixture
 def users(django_user_model):
     return {
-        name: django_user_model.objects.create_user(name, f"{name}@example.com")
+        name: django_user_model.objects.create_user(name, f"{name}@example.com", PASSWORD)
         for name in ("alice", "bob")
     }
 
@@ -267,7 +251,11 @@ def test_the_schema_documents_429_on_the_throttled_operations(client):
         if "429" in operation["responses"]
     }
 
-    assert throttled == {("/api/events/", "post"), ("/api/events/{id}/register/", "post")}
+    assert throttled == {
+        ("/api/events/", "post"),
+        ("/api/events/{id}/register/", "post"),
+        ("/api/auth/token/", "post"),
+    }
     for path, method in throttled:
         response = schema["paths"][path][method]["responses"]["429"]
         assert "Retry-After" in response["headers"]
