@@ -18,6 +18,7 @@ from api.caching import response_cache
 from api.tokens import issue_token
 from core.models import Attendee, Event
 from core.services import cancel_registration, register_attendee, update_event
+from core.versions import NEWEST_OF
 
 pytestmark = [
     pytest.mark.django_db,
@@ -351,3 +352,21 @@ def test_an_answer_for_a_principal_is_never_kept_or_served_from_the_cache(
     with CaptureQueriesContext(connection) as queries:
         api_client.get(path)  # a principal never gets the anonymous answer
     assert not any("change_version" in query["sql"] for query in queries)
+
+
+def test_a_hit_reads_each_events_version_by_its_key_whatever_the_statistics(event_factory):
+    """The versions' read must not become a scan of the events table: without fresh statistics
+    (a bulk load not yet analysed) a generic plan chose one, and every hit read the table."""
+    ids = "{" + ",".join(str(event_factory().pk) for _ in range(20)) + "}"
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        statement = NEWEST_OF.replace("%s", "$1")
+        cursor.execute(
+            f"PREPARE newest(text) AS SELECT version, ({statement}) FROM core_event_catalog"
+        )
+        cursor.execute(f"EXPLAIN EXECUTE newest('{ids}')")  # digits and commas only
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE newest")
+
+    assert "Index Scan using core_event_pkey" in plan, plan
+    assert "Seq Scan on core_event " not in plan, plan
