@@ -303,3 +303,11 @@ def test_any_printable_ascii_key_up_to_255_characters_is_taken(api_client, event
 
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry["Idempotent-Replayed"] == "true"
+
+
+def test_kept_answers_are_never_shown_in_the_admin(admin_client, api_client, event_factory):
+    event = event_factory()
+    register(api_client, event.pk)
+
+    assert admin_client.get("/admin/core/idempotencykey/").status_code == 404
+    assert b"dempotency" not in admin_client.get("/admin/").content
