@@ -1,9 +1,10 @@
 """The OpenAPI description of the events API: every operation, its examples and its errors.
 
 Each operation lists the errors it can answer with; `documented` adds those every operation
-shares (an unknown `?tz=`, a refused token, a server failure, an unreachable database) and, for
-operations with a body, malformed JSON and a wrong content type. The bearer scheme lets Swagger
-UI's "Authorize" send a token with every request.
+shares (an unknown `?tz=`, a refused token, a server failure, an unreachable database), for
+operations with a body, malformed JSON and a wrong content type, and for those that take an
+`Idempotency-Key` (api/idempotency.py), the header, its errors and the replay's header. The bearer
+scheme lets Swagger UI's "Authorize" send a token with every request.
 """
 
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ from api.exceptions import (
     NOT_FOUND_MESSAGE,
     SERVER_ERROR_MESSAGE,
     UNAVAILABLE_MESSAGE,
+)
+from api.idempotency import (
+    HEADER,
+    INVALID_KEY_MESSAGE,
+    REPLAYED_HEADER,
+    InProgress,
+    KeyReused,
 )
 from api.pagination import PAGE_SIZE_MESSAGE, PageNumberPagination
 from api.parsers import MAX_BODY_BYTES, MAX_DEPTH
@@ -239,7 +247,32 @@ def permission_denied(when: str) -> ErrorCase:
     )
 
 
+INVALID_IDEMPOTENCY_KEY = ErrorCase(
+    400,
+    "invalid",
+    f"The `{HEADER}` header is empty, longer than 255 characters, or holds a character that is "
+    "not printable ASCII.",
+    INVALID_INPUT_MESSAGE,
+    {HEADER: [INVALID_KEY_MESSAGE]},
+    label="invalid idempotency key",
+)
+IDEMPOTENCY_KEY_REUSED = ErrorCase(
+    422,
+    KeyReused.default_code,
+    f"The `{HEADER}` was already used by this caller, at this operation, for another request "
+    "(another body, event or query string). Nothing was done.",
+    KeyReused.default_detail,
+)
+IDEMPOTENCY_IN_PROGRESS = ErrorCase(
+    409,
+    InProgress.default_code,
+    f"A request with the same `{HEADER}` is still being processed; retry after `Retry-After` "
+    "seconds to get its answer. Nothing was done.",
+    InProgress.default_detail,
+)
+
 SHARED_ERRORS = (INVALID_TIMEZONE, BAD_REQUEST, SERVER_ERROR, SERVICE_UNAVAILABLE)
+IDEMPOTENCY_ERRORS = (INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_IN_PROGRESS)
 BODY_ERRORS = (PARSE_ERROR, UNSUPPORTED_MEDIA_TYPE)
 
 TZ = OpenApiParameter(
@@ -257,13 +290,54 @@ TZ = OpenApiParameter(
         OpenApiExample("New York", value="America/New_York"),
     ],
 )
-RETRY_AFTER = OpenApiParameter(
-    "Retry-After",
-    OpenApiTypes.INT,
+RETRY_AFTER_CODES = [429, 503]
+
+
+def retry_after(codes: Sequence[int]) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        description="Seconds to wait before retrying.",
+        response=list(codes),
+    )
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    HEADER,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
     OpenApiParameter.HEADER,
-    description="Seconds to wait before retrying.",
-    response=[429, 503],
+    description=(
+        "Makes a retry safe: a unique value of your choice (a UUID, say), 1 to 255 printable "
+        "ASCII characters, sent again with every retry of the same request. The first request "
+        "with a key is processed and its answer kept; a repeat with the same key and the same "
+        "request (path, query string and body) gets that answer again, with "
+        f"`{REPLAYED_HEADER}: true`, and changes nothing; errors are kept too, except 429 and "
+        "5xx. The same key with another request answers 422 `idempotency_key_reused`; while "
+        "the first is still running a repeat waits for it, or answers 409 "
+        "`idempotency_in_progress`. Keys are the caller's own (the token's user, else the "
+        "client address) and this operation's, and expire after 24 hours "
+        "(`DJANGO_IDEMPOTENCY_TTL_HOURS`), after which a key is new again."
+    ),
+    examples=[OpenApiExample("A UUID", value="5f2b9c1e-8d4a-4e7b-9a63-0c1d2e3f4a5b")],
 )
+# A kept answer is replayed; refusals before the operation runs, 422 and those never kept are not.
+NEVER_REPLAYED = {401, 403, 422, 429}
+
+
+def idempotent_replayed(codes: Sequence[int]) -> OpenApiParameter:
+    return OpenApiParameter(
+        REPLAYED_HEADER,
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        description=(
+            f"`true` when this is the kept answer to an earlier request with the same "
+            f"`{HEADER}`: nothing was done this time. Absent otherwise."
+        ),
+        response=list(codes),
+    )
+
+
 WWW_AUTHENTICATE = OpenApiParameter(
     "WWW-Authenticate",
     OpenApiTypes.STR,
@@ -312,24 +386,37 @@ def documented(
     parameters: Sequence[OpenApiParameter] = (),
     examples: Sequence[OpenApiExample] = (),
     reads_token: bool = True,
+    idempotent: bool = False,
 ):
     """`extend_schema` for one operation, with the `tz` parameter and the shared errors.
 
-    `reads_token=False` for the one operation that ignores any token sent (signing in).
+    `reads_token=False` for the one operation that ignores any token sent (signing in);
+    `idempotent=True` for one wrapped in api.idempotency.idempotent.
     """
     errors = [
         *errors,
         *(BODY_ERRORS if request is not None else ()),
         *((INVALID_TOKEN,) if reads_token else ()),
         *SHARED_ERRORS,
+        *(IDEMPOTENCY_ERRORS if idempotent else ()),
     ]
+    responses = {**responses, **error_responses(errors)}
+    extra = [retry_after(RETRY_AFTER_CODES)]
+    if idempotent:
+        description += (
+            f"\n\nSend an `{HEADER}` to retry safely: a repeat gets the first answer again "
+            f"(`{REPLAYED_HEADER}: true`) and never registers or creates twice."
+        )
+        replayed = [code for code in responses if code < 500 and code not in NEVER_REPLAYED]
+        extra = [IDEMPOTENCY_KEY, retry_after([409, *RETRY_AFTER_CODES])]
+        extra.append(idempotent_replayed(replayed))
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
         description=description,
         request=request,
-        responses={**responses, **error_responses(errors)},
-        parameters=[*parameters, TZ, RETRY_AFTER, WWW_AUTHENTICATE],
+        responses=responses,
+        parameters=[*parameters, TZ, *extra, WWW_AUTHENTICATE],
         examples=list(examples),
     )
 
@@ -384,6 +471,7 @@ event_viewset_schema = extend_schema_view(
         ),
         request=EventSerializer,
         responses={201: OpenApiResponse(EventSerializer, "The event, as created.")},
+        idempotent=True,
         errors=[
             not_authenticated("No token was sent, and open access is off."),
             permission_denied("The token's user is not an organiser, and open access is off."),
@@ -433,6 +521,7 @@ event_viewset_schema = extend_schema_view(
         request=RegistrationSerializer,
         responses={201: OpenApiResponse(AttendeeSerializer, "The registration: a seat is taken.")},
         parameters=[EVENT_ID],
+        idempotent=True,
         errors=[
             invalid(
                 "`name` or `email` is missing, blank (spaces and invisible characters alone "

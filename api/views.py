@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from api.authentication import INVALID_CREDENTIALS_MESSAGE, BearerTokenAuthentication
 from api.caching import cacheable, cached_count
 from api.filters import EventFilter, ListFilterBackend
+from api.idempotency import idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.schema import event_viewset_schema, own_event_viewset_schema, token_view_schema
@@ -100,6 +101,11 @@ class EventViewSet(
         response = super().retrieve(request, *args, **kwargs)
         return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
 
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        """Create an event; a retry sent with the same Idempotency-Key gets the first answer."""
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         user = self.request.user
         owner = user if user is not None and user.is_authenticated else None
@@ -112,6 +118,7 @@ class EventViewSet(
         event = update_event(event_id=serializer.instance.pk, **serializer.validated_data)
         return Response(self.get_serializer(event).data)
 
+    @idempotent
     @action(detail=True, methods=["post"], serializer_class=RegistrationSerializer)
     def register(self, request, pk=None):
         """Register an attendee; 409 with a code when the event is full, closed or a repeat."""

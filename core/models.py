@@ -126,3 +126,39 @@ class Attendee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for one endpoint, and the answer its request got.
+
+    Written in the transaction of the request's own effect, so a committed effect always has
+    its answer here; kept until `expires_at` for replays. The answer may hold secrets (a
+    registration's token): no admin page shows it, and expired rows are deleted
+    (`manage.py purge_idempotency_keys`).
+    """
+
+    # The operation ("event.register") and who called it ("user:12", "address:203.0.113.7").
+    scope = models.CharField(max_length=100)
+    caller = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    # SHA-256 of the request's method, path with query, and body.
+    fingerprint = models.CharField(max_length=64)
+    # The answer; null only inside the claiming transaction, before the action has answered.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # A concurrent twin's claim waits on this index until the first commits or fails.
+            models.UniqueConstraint(
+                fields=["scope", "caller", "key"], name="idempotency_key_unique_per_caller"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_key_expires_at")]
+
+    def __str__(self) -> str:
+        # Never the answer: it may hold a secret.
+        return f"{self.scope} {self.caller} {self.key!r}"

@@ -19,7 +19,7 @@ from core.exceptions import (
     EventStarted,
     RegistrationClosed,
 )
-from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event
+from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event, IdempotencyKey
 from core.selectors import ORGANISERS_GROUP, is_registered
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
@@ -175,6 +175,13 @@ def cancel_registration(*, attendee_id: int) -> None:
         # delete's trigger gives the seat back.
         Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
         Attendee.objects.filter(pk=attendee_id).delete()
+
+
+def purge_idempotency_keys(*, now: datetime | None = None) -> int:
+    """Delete the idempotency keys expired at `now` (default: now), with the answers they kept;
+    returns how many. A key not yet expired is kept, whatever its age."""
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
 
 
 def create_organiser(

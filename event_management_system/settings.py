@@ -46,6 +46,13 @@ def env_days(name: str, default: int) -> timedelta:
     return timedelta(days=int(value))
 
 
+def env_hours(name: str, default: int) -> timedelta:
+    value = os.environ.get(name, "").strip() or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of hours from 1, got {value!r}.")
+    return timedelta(hours=int(value))
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -232,6 +239,10 @@ REST_KNOX = {
     "TOKEN_TTL": env_days("DJANGO_TOKEN_TTL_DAYS", 30),
     "AUTH_HEADER_PREFIX": "Bearer",
 }
+
+# How long the answer to a POST sent with an Idempotency-Key is kept for its retries (see
+# api/idempotency.py); `manage.py purge_idempotency_keys` deletes the expired ones.
+IDEMPOTENCY_TTL = env_hours("DJANGO_IDEMPOTENCY_TTL_HOURS", 24)
 
 # Django's cache holds the throttles' counts. With REDIS_URL every worker and every host counts
 # in one place; without it each process counts alone, in its own memory.

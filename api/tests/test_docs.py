@@ -95,7 +95,12 @@ def test_operations_with_a_body_document_it_and_its_errors(schema):
 def test_each_operation_documents_its_own_errors(schema):
     paths = schema["paths"]
     register = paths["/api/events/{id}/register/"]["post"]["responses"]
-    conflicts = {"event_full", "already_registered", "registration_closed"}
+    conflicts = {
+        "event_full",
+        "already_registered",
+        "registration_closed",
+        "idempotency_in_progress",
+    }
     assert error_codes(register["409"]) == conflicts
     assert error_codes(register["404"]) == {"not_found"}
     assert "No event has this id" in register["404"]["description"]
@@ -107,6 +112,33 @@ def test_each_operation_documents_its_own_errors(schema):
     assert "invalid" in error_codes(listing["400"])
     assert "404" in listing
     assert "404" not in paths["/api/events/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("path", ["/api/events/", "/api/events/{id}/register/"])
+def test_creating_posts_document_idempotency_keys_and_their_answers(schema, path):
+    operation = schema["paths"][path]["post"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    key = parameters["Idempotency-Key"]
+    assert (key["in"], key.get("required", False)) == ("header", False)
+    assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
+    responses = operation["responses"]
+    assert error_codes(responses["422"]) == {"idempotency_key_reused"}
+    assert "idempotency_in_progress" in error_codes(responses["409"])
+    assert "Retry-After" in responses["409"]["headers"]
+    assert "Idempotency-Key" in str(responses["400"]["content"]["application/json"]["examples"])
+    assert "Idempotent-Replayed" in responses["201"]["headers"]
+    assert "Idempotent-Replayed" in responses["400"]["headers"]
+    assert "Idempotent-Replayed" not in responses["422"].get("headers", {})
+    assert "Idempotent-Replayed" not in responses["429"].get("headers", {})
+
+
+def test_other_operations_take_no_idempotency_key(schema):
+    for path, method, operation in operations(schema):
+        if (path, method) in {("/api/events/", "post"), ("/api/events/{id}/register/", "post")}:
+            continue
+        names = {parameter["name"] for parameter in operation["parameters"]}
+        assert "Idempotency-Key" not in names, (path, method)
+        assert "422" not in operation["responses"], (path, method)
 
 
 def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):

@@ -120,3 +120,22 @@ def test_every_connection_carries_the_timeouts_to_the_server():
         query,
     )
     assert result.stdout.strip() == "('2500ms', '250ms')", result.stderr
+
+
+IDEMPOTENCY_TTL = "settings.IDEMPOTENCY_TTL.total_seconds() / 3600"
+
+
+def test_idempotency_keys_are_kept_a_day_unless_configured():
+    assert settings_under({}, IDEMPOTENCY_TTL).stdout.strip() == "24.0"
+    configured = settings_under({"DJANGO_IDEMPOTENCY_TTL_HOURS": "6"}, IDEMPOTENCY_TTL)
+    assert configured.stdout.strip() == "6.0"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "a day"])
+def test_an_idempotency_ttl_that_is_not_whole_hours_refuses_to_start(value):
+    result = settings_under({"DJANGO_IDEMPOTENCY_TTL_HOURS": value}, IDEMPOTENCY_TTL)
+    assert result.returncode != 0
+    assert (
+        f"DJANGO_IDEMPOTENCY_TTL_HOURS must be a whole number of hours from 1, got {value!r}"
+        in result.stderr
+    )
