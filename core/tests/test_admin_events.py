@@ -70,25 +70,27 @@ def test_list_shows_each_event_with_its_seats_at_a_glance(
         "action-checkbox": "",
         "name": "Jazz Night",
         "location": "Blue Room",
-        "status": "upcoming",
+        "timing": "upcoming",
+        "status": "Scheduled",
         "max_capacity": "10",
         "attendee_count": "7",
+        "waitlist_count": "0",
         "fill": "███████░░░ 70%",
         "owner": "nina",
     }
 
 
-def test_list_shows_status_soonest_first_and_filters_by_it(admin_client, event_factory, in_days):
+def test_list_shows_timing_soonest_first_and_filters_by_it(admin_client, event_factory, in_days):
     event_factory(name="Next week", start_time=in_days(7))
     event_factory(name="Right now", start_time=in_days(0, hours=-1))
     event_factory(name="Last month", start_time=in_days(-30))
 
     rows = result_rows(admin_client.get(EVENTS))
-    past = result_rows(admin_client.get(EVENTS, {"status": "past"}))
-    now = result_rows(admin_client.get(EVENTS, {"status": "in_progress"}))
-    upcoming = result_rows(admin_client.get(EVENTS, {"status": "upcoming"}))
+    past = result_rows(admin_client.get(EVENTS, {"timing": "past"}))
+    now = result_rows(admin_client.get(EVENTS, {"timing": "in_progress"}))
+    upcoming = result_rows(admin_client.get(EVENTS, {"timing": "upcoming"}))
 
-    assert [(row["name"], row["status"]) for row in rows] == [
+    assert [(row["name"], row["timing"]) for row in rows] == [
         ("Last month", "past"),
         ("Right now", "in progress"),
         ("Next week", "upcoming"),
