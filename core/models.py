@@ -69,7 +69,8 @@ class Event(models.Model):
     # database triggers (migration 0007), so that a capacity check reads integers under the
     # row lock instead of counting rows.
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
-    waitlist_taken = models.PositiveIntegerField(default=0, editable=False)
+    # A default in the database too: an INSERT written before this counter existed still works.
+    waitlist_taken = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # What a search looks through, folded to one case by the database itself; the space keeps
     # a word from matching across the name's end and the location's start.
     search_text = models.GeneratedField(

@@ -242,7 +242,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="event",
             name="waitlist_taken",
-            field=models.PositiveIntegerField(default=0, editable=False),
+            field=models.PositiveIntegerField(db_default=0, default=0, editable=False),
         ),
         migrations.AddIndex(
             model_name="attendee",

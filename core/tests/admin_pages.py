@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 
 from core.admin import forms
-from core.models import Attendee, Event
-from core.services import register_attendee
+from core.models import Event
+from core.services import Registration, register_attendee
 from core.tests.racing import race
 
 
@@ -147,14 +147,14 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def seat_taken_after_the_check(monkeypatch, event: Event) -> list[Attendee | Exception]:
+def seat_taken_after_the_check(monkeypatch, event: Event) -> list[Registration | Exception]:
     """Have someone else register for `event` just after the admin's form checked it.
 
     The registration is made and committed on another connection, as another request would,
     before the form's submission is saved. The returned list receives its outcome.
     """
     check = forms.registration_refusal
-    outcome: list[Attendee | Exception] = []
+    outcome: list[Registration | Exception] = []
 
     def check_then_someone_registers(**kwargs):
         refusal = check(**kwargs)

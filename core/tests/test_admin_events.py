@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.admin.events import fill_bar
 from core.models import Attendee, Event
-from core.services import register_attendee
+from core.services import Registration, register_attendee
 from core.tests.admin_pages import (
     errors,
     event_form,
@@ -406,7 +406,7 @@ def test_a_seat_taken_between_check_and_save_keeps_the_whole_submission_out(
         follow=True,
     )
 
-    assert [type(result) for result in someone] == [Attendee]  # the check had seen a seat free
+    assert [type(result) for result in someone] == [Registration]  # the check had seen a seat free
     assert response.redirect_chain == [(change_url(event), 302)]
     assert messages(response) == [
         "Nothing was saved: This event is full: every seat has been taken."
