@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.exceptions import DomainError, EventNotFound
+from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,11 @@ RETRY_AFTER_SECONDS = 1
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 # Domain errors are refusals of a valid request (409) unless listed here.
-DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {EventNotFound: status.HTTP_404_NOT_FOUND}
+DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
+    EventNotFound: status.HTTP_404_NOT_FOUND,
+    RegistrationNotFound: status.HTTP_404_NOT_FOUND,
+    AttendeeNotFound: status.HTTP_404_NOT_FOUND,
+}
 
 
 def error_body(detail: str, code: str, errors: dict | None = None) -> dict:

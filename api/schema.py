@@ -44,19 +44,25 @@ from api.serializers import (
     AttendeeSerializer,
     CredentialsSerializer,
     EventSerializer,
+    NewPlaceSerializer,
+    PlaceSerializer,
     RegistrationSerializer,
     TokenSerializer,
 )
 from api.timezones import INVALID_TIMEZONE_CODE, INVALID_TIMEZONE_MESSAGE, TZ_PARAMETER
 from core.exceptions import (
     AlreadyRegistered,
+    AttendeeNotFound,
     CapacityBelowAttendance,
+    EventCancelled,
     EventFull,
     EventNotFound,
     EventStarted,
     RegistrationClosed,
+    RegistrationNotFound,
 )
 from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, END_BEFORE_START_MESSAGE
+from core.services import CANCEL_STARTED_MESSAGE
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -161,13 +167,49 @@ PAGE_NOT_FOUND = ErrorCase(
     "Invalid page.",
     label="no such page",
 )
-EVENT_FULL = ErrorCase(409, EventFull.code, "Every seat of the event is taken.", EventFull.message)
+EVENT_FULL = ErrorCase(
+    409,
+    EventFull.code,
+    "Every seat of the event is taken, or people wait for one on its waiting list (a freed seat "
+    "is theirs), and `waitlist` was not `true`.",
+    EventFull.message,
+)
 ALREADY_REGISTERED = ErrorCase(
     409,
     AlreadyRegistered.code,
     "This email, compared case-insensitively with its domain in ASCII (`bücher.de` is "
-    "`xn--bcher-kva.de`), is already registered for the event.",
+    "`xn--bcher-kva.de`), already holds a seat or a waiting place at the event.",
     AlreadyRegistered.message,
+)
+EVENT_CANCELLED = ErrorCase(
+    409, EventCancelled.code, "The event has been cancelled.", EventCancelled.message
+)
+ATTENDEE_NOT_FOUND = ErrorCase(
+    404,
+    AttendeeNotFound.code,
+    "The event has no attendee, seated or waiting, with this id (removed already, or another "
+    "event's).",
+    AttendeeNotFound.message,
+    label="no such attendee",
+)
+REGISTRATION_NOT_FOUND = ErrorCase(
+    404,
+    RegistrationNotFound.code,
+    "No registration answers to this token: it was never issued, or the registration was "
+    "cancelled (by its holder or the organiser).",
+    RegistrationNotFound.message,
+    label="no such registration",
+)
+NO_SUCH_TOKEN_ADDRESS = ErrorCase(
+    404,
+    "not_found",
+    "The token holds characters no token has (tokens are URL-safe Base64: letters, digits, "
+    "`-` and `_`), so nothing exists at this address.",
+    NOT_FOUND_MESSAGE,
+    label="no such address",
+)
+CANCEL_STARTED = ErrorCase(
+    409, EventStarted.code, "The event has already started.", CANCEL_STARTED_MESSAGE
 )
 REGISTRATION_CLOSED = ErrorCase(
     409,
@@ -348,6 +390,20 @@ WWW_AUTHENTICATE = OpenApiParameter(
 EVENT_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The event's id."
 )
+ATTENDEE_ID = OpenApiParameter(
+    "attendee_id",
+    OpenApiTypes.INT,
+    OpenApiParameter.PATH,
+    description="The attendee's id, as the attendee list or the waiting list shows it.",
+)
+REGISTRATION_TOKEN = OpenApiParameter(
+    "token",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description=(
+        "The token the registration was answered with (`token` in the 201 or 202 answer)."
+    ),
+)
 PAGE_PARAMETERS = [
     OpenApiParameter(
         "page", OpenApiTypes.INT, description=PageNumberPagination.page_query_description
@@ -428,8 +484,10 @@ EVENT_EXAMPLE = {
     "start_time": "2031-03-15T18:00:00Z",
     "end_time": "2031-03-15T22:00:00Z",
     "max_capacity": 200,
+    "status": "scheduled",
     "attendee_count": 12,
     "seats_available": 188,
+    "waitlist_count": 0,
 }
 ATTENDEE_EXAMPLE = {
     "id": 22,
@@ -437,6 +495,17 @@ ATTENDEE_EXAMPLE = {
     "email": "ada@example.com",
     "registered_at": "2030-11-29T12:00:00.123456Z",
 }
+PLACE_EXAMPLE = {
+    "id": 22,
+    "event": 10,
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "status": "registered",
+    "position": None,
+    "registered_at": "2030-11-29T12:00:00.123456Z",
+}
+WAITING_PLACE_EXAMPLE = {**PLACE_EXAMPLE, "id": 231, "status": "waitlisted", "position": 3}
+EXAMPLE_TOKEN = "q0Wn3Vd8sYp1cT5mZ2xK7rL9bF4hJ6uA0eG3iO8tN1w"
 
 event_viewset_schema = extend_schema_view(
     list=documented(
@@ -516,10 +585,24 @@ event_viewset_schema = extend_schema_view(
             "registers at most once per event (compared case-insensitively, spaces trimmed). "
             "The email is stored with its domain in lower-case ASCII (IDNA: `ada@Bücher.de` "
             "becomes `ada@xn--bcher-kva.de`), its local part as written; the answer shows it so. "
-            "An unknown event answers 404 whatever the body holds."
+            "An unknown event answers 404 whatever the body holds.\n\n"
+            'With a seat free, 201 `"status": "registered"`. A full event answers 409 '
+            '`event_full`, unless the body says `"waitlist": true`: then 202 '
+            '`"status": "waitlisted"` with the `position` on the waiting list (1 = next). '
+            "Whenever a seat frees (a cancellation, an organiser removing an attendee, a raised "
+            "capacity) the longest-waiting entry takes it at once, so while anyone waits no "
+            "newcomer gets a seat. A waiting place never becomes a seat once the event starts.\n\n"
+            "Both answers carry a `token`, shown once (only its hash is kept): "
+            "`GET /api/registrations/{token}/` reads the registration and its position, "
+            "`DELETE` cancels it. Keep it like a password."
         ),
         request=RegistrationSerializer,
-        responses={201: OpenApiResponse(AttendeeSerializer, "The registration: a seat is taken.")},
+        responses={
+            201: OpenApiResponse(NewPlaceSerializer, "A seat is taken."),
+            202: OpenApiResponse(
+                NewPlaceSerializer, "The event is full: a place on its waiting list is taken."
+            ),
+        },
         parameters=[EVENT_ID],
         idempotent=True,
         errors=[
@@ -534,6 +617,7 @@ event_viewset_schema = extend_schema_view(
             EVENT_FULL,
             ALREADY_REGISTERED,
             REGISTRATION_CLOSED,
+            EVENT_CANCELLED,
             throttled("registrations per client address (60 a minute unless configured otherwise)"),
         ],
         examples=[
@@ -542,7 +626,23 @@ event_viewset_schema = extend_schema_view(
                 value={"name": "Ada Lovelace", "email": "ada@example.com"},
                 request_only=True,
             ),
-            OpenApiExample("The registration", value=ATTENDEE_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "Grace waits if it is full",
+                value={"name": "Grace Hopper", "email": "grace@example.com", "waitlist": True},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A seat",
+                value={**PLACE_EXAMPLE, "token": EXAMPLE_TOKEN},
+                response_only=True,
+                status_codes=[201],
+            ),
+            OpenApiExample(
+                "A place on the waiting list",
+                value={**WAITING_PLACE_EXAMPLE, "token": EXAMPLE_TOKEN},
+                response_only=True,
+                status_codes=[202],
+            ),
         ],
     ),
     attendees=documented(
@@ -580,7 +680,9 @@ event_viewset_schema = extend_schema_view(
             "already registered (409 `capacity_below_attendance`), and an event that has "
             "started keeps its start (409 `event_started`; sending its start unchanged is fine). "
             "The change is made under the event's lock, so a registration cannot slip in "
-            "between the check and the write."
+            "between the check and the write; seats a raised capacity adds go to the waiting "
+            "list, longest waiting first, in the same transaction. A cancelled event cannot be "
+            "changed (409 `event_cancelled`)."
         ),
         request=EventSerializer,
         responses={200: OpenApiResponse(EventSerializer, "The event, as changed.")},
@@ -598,6 +700,7 @@ event_viewset_schema = extend_schema_view(
             NO_SUCH_ADDRESS,
             EVENT_STARTED,
             CAPACITY_BELOW_ATTENDANCE,
+            EVENT_CANCELLED,
         ],
         examples=[
             OpenApiExample(
@@ -610,6 +713,79 @@ event_viewset_schema = extend_schema_view(
                 value={**EVENT_EXAMPLE, "max_capacity": 300, "seats_available": 288},
                 response_only=True,
             ),
+        ],
+    ),
+    cancel=documented(
+        operation_id="events_cancel",
+        summary="Cancel an event",
+        description=(
+            "For the event's owner and staff, with a token, whether or not the server runs with "
+            'open access. The event leaves the upcoming list, keeps its page with `"status": '
+            '"cancelled"`, refuses registrations and changes (409 `event_cancelled`). Its '
+            "registrations and waiting places stay as records: their holders may still read and "
+            "cancel them by token; nobody is promoted any more. Cancelling a cancelled event "
+            "answers 200 and changes nothing; an event that has started cannot be cancelled."
+        ),
+        responses={200: OpenApiResponse(EventSerializer, "The event, cancelled.")},
+        parameters=[EVENT_ID],
+        errors=[
+            not_authenticated("No token was sent."),
+            permission_denied("The token's user is neither the event's owner nor staff."),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            CANCEL_STARTED,
+        ],
+        examples=[
+            OpenApiExample(
+                "The cancelled event",
+                value={**EVENT_EXAMPLE, "status": "cancelled"},
+                response_only=True,
+            )
+        ],
+    ),
+    remove_attendee=documented(
+        operation_id="events_attendees_destroy",
+        summary="Remove an attendee",
+        description=(
+            "For the event's owner and staff, with a token, whether or not the server runs with "
+            "open access. Removes a seated attendee or a waiting-list entry; a freed seat goes "
+            "to the longest-waiting entry in the same transaction (unless the event has started "
+            "or is cancelled)."
+        ),
+        responses={204: OpenApiResponse(description="Removed.")},
+        parameters=[EVENT_ID, ATTENDEE_ID],
+        errors=[
+            not_authenticated("No token was sent."),
+            permission_denied("The token's user is neither the event's owner nor staff."),
+            EVENT_NOT_FOUND,
+            ATTENDEE_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+        ],
+    ),
+    waitlist=documented(
+        operation_id="events_waitlist",
+        summary="List an event's waiting list",
+        description=(
+            "The event's waiting list, the next to get a seat first, a page at a time. For the "
+            "event's owner and staff, with a token; for anyone while the server runs with open "
+            "access (local development)."
+        ),
+        responses={
+            200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the waiting list.")
+        },
+        errors=[
+            not_authenticated("No token was sent, and open access is off."),
+            permission_denied(
+                "The token's user is neither the event's owner nor staff, and open access is off."
+            ),
+            invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            PAGE_NOT_FOUND,
+        ],
+        parameters=[EVENT_ID, *PAGE_PARAMETERS],
+        examples=[
+            OpenApiExample("A page of the waiting list", value=ATTENDEE_EXAMPLE, response_only=True)
         ],
     ),
 )
@@ -681,5 +857,38 @@ token_view_schema = extend_schema_view(
         ),
         responses={204: OpenApiResponse(description="Revoked.")},
         errors=[not_authenticated("No token was sent.")],
+    ),
+)
+
+registration_viewset_schema = extend_schema_view(
+    retrieve=documented(
+        operation_id="registrations_retrieve",
+        summary="Read a registration by its token",
+        description=(
+            "Anyone holding the token (given once, when registering) reads the registration: "
+            "`registered` with a seat, or `waitlisted` with its `position` (1 = next to get a "
+            "seat). No other credential is needed or read. Never cached."
+        ),
+        responses={200: OpenApiResponse(PlaceSerializer, "The registration.")},
+        parameters=[REGISTRATION_TOKEN],
+        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+        examples=[
+            OpenApiExample("A seat", value=PLACE_EXAMPLE, response_only=True),
+            OpenApiExample("Waiting", value=WAITING_PLACE_EXAMPLE, response_only=True),
+        ],
+        reads_token=False,
+    ),
+    destroy=documented(
+        operation_id="registrations_destroy",
+        summary="Cancel a registration by its token",
+        description=(
+            "Gives up the seat or the waiting place; the token stops working (a repeat answers "
+            "404). A freed seat goes to the longest-waiting entry in the same transaction, "
+            "unless the event has started or is cancelled."
+        ),
+        responses={204: OpenApiResponse(description="Cancelled.")},
+        parameters=[REGISTRATION_TOKEN],
+        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+        reads_token=False,
     ),
 )

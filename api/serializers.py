@@ -7,7 +7,7 @@ from rest_framework.fields import empty
 
 from api.datetimes import INVALID_DATETIME_MESSAGE, InvalidDateTime, parse_aware_datetime
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
-from core.models import END_BEFORE_START_MESSAGE, Attendee, Event
+from core.models import END_BEFORE_START_MESSAGE, Attendee, AttendeeStatus, Event, EventStatus
 from core.text import BLANK_TEXT_MESSAGE, is_blank
 
 START_IN_PAST_MESSAGE = "The start time must be in the future."
@@ -46,7 +46,7 @@ class VisibleCharField(serializers.CharField):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    """An event with its live seat figures."""
+    """An event with its status and live seat figures."""
 
     # The event's text fields (name, location) take their lengths from the model.
     serializer_field_mapping = {
@@ -56,8 +56,18 @@ class EventSerializer(serializers.ModelSerializer):
 
     start_time = AwareDateTimeField()
     end_time = AwareDateTimeField()
+    status = serializers.ChoiceField(
+        choices=EventStatus.choices,
+        read_only=True,
+        help_text="`cancelled` once its organiser cancels it (`POST /api/events/{id}/cancel/`).",
+    )
     attendee_count = serializers.IntegerField(source="seats_taken", read_only=True)
     seats_available = serializers.IntegerField(read_only=True)
+    waitlist_count = serializers.IntegerField(
+        source="waitlist_taken",
+        read_only=True,
+        help_text="How many wait for a seat on the event's waiting list.",
+    )
 
     class Meta:
         model = Event
@@ -68,8 +78,10 @@ class EventSerializer(serializers.ModelSerializer):
             "start_time",
             "end_time",
             "max_capacity",
+            "status",
             "attendee_count",
             "seats_available",
+            "waitlist_count",
         ]
 
     def to_representation(self, event):
@@ -82,8 +94,10 @@ class EventSerializer(serializers.ModelSerializer):
             "start_time": timezone.localtime(event.start_time),
             "end_time": timezone.localtime(event.end_time),
             "max_capacity": event.max_capacity,
+            "status": event.status,
             "attendee_count": event.seats_taken,
             "seats_available": event.max_capacity - event.seats_taken,
+            "waitlist_count": event.waitlist_taken,
         }
 
     def validate_start_time(self, value):
@@ -103,10 +117,17 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class RegistrationSerializer(serializers.Serializer):
-    """What a client sends to register: a name and an email address."""
+    """What a client sends to register: a name, an email address, and whether to wait."""
 
     name = VisibleCharField(max_length=200)
     email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
+    waitlist = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "When the event is full, take a place on its waiting list (202) instead of being "
+            "refused (409 `event_full`)."
+        ),
+    )
 
     def validate_email(self, value: str) -> str:
         # The stored spelling, so a domain with no ASCII form is refused here, on its field.
@@ -130,6 +151,53 @@ class AttendeeSerializer(serializers.ModelSerializer):
             "email": attendee.email,
             "registered_at": timezone.localtime(attendee.registered_at),
         }
+
+
+class PlaceSerializer(serializers.Serializer):
+    """A registration as its holder sees it: a seat, or a place on the waiting list."""
+
+    id = serializers.IntegerField()
+    event = serializers.IntegerField(help_text="The event's id.")
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    status = serializers.ChoiceField(
+        choices=AttendeeStatus.choices,
+        help_text="`registered`: a seat is held. `waitlisted`: waiting for one.",
+    )
+    position = serializers.IntegerField(
+        allow_null=True,
+        min_value=1,
+        help_text=(
+            "The place on the waiting list, 1 for the next to get a seat; null holding a seat."
+        ),
+    )
+    registered_at = DateTimeField()
+
+    def to_representation(self, place):
+        attendee = place.attendee
+        return {
+            "id": attendee.id,
+            "event": attendee.event_id,
+            "name": attendee.name,
+            "email": attendee.email,
+            "status": attendee.status,
+            "position": place.position,
+            "registered_at": timezone.localtime(attendee.registered_at),
+        }
+
+
+class NewPlaceSerializer(PlaceSerializer):
+    """A registration just made, with the token that reads and cancels it, shown this once."""
+
+    token = serializers.CharField(
+        help_text=(
+            "Shown once: only its hash is kept. `GET` or `DELETE /api/registrations/{token}/` "
+            "reads or cancels the registration."
+        )
+    )
+
+    def to_representation(self, registration):
+        return {**super().to_representation(registration), "token": registration.token}
 
 
 class CredentialsSerializer(serializers.Serializer):

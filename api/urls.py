@@ -1,5 +1,6 @@
-"""Routes under /api/: the events, an organiser's own events and tokens, the OpenAPI schema and
-its docs page; any other path below it answers with a JSON 404."""
+"""Routes under /api/: the events, an organiser's own events and tokens, registrations by
+their token, the OpenAPI schema and its docs page; any other path below it answers with a JSON
+404."""
 
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -7,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from api.exceptions import not_found
-from api.views import EventViewSet, OwnEventViewSet, TokenView
+from api.views import EventViewSet, OwnEventViewSet, RegistrationViewSet, TokenView
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -25,6 +26,7 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("events", EventViewSet, basename="event")
 router.register("me/events", OwnEventViewSet, basename="own-event")
+router.register("registrations", RegistrationViewSet, basename="registration")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -17,19 +17,40 @@ from api.filters import EventFilter, ListFilterBackend
 from api.idempotency import idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
-from api.schema import event_viewset_schema, own_event_viewset_schema, token_view_schema
+from api.schema import (
+    event_viewset_schema,
+    own_event_viewset_schema,
+    registration_viewset_schema,
+    token_view_schema,
+)
 from api.serializers import (
     AttendeeSerializer,
     CredentialsSerializer,
     EventSerializer,
+    NewPlaceSerializer,
+    PlaceSerializer,
     RegistrationSerializer,
     TokenSerializer,
 )
 from api.tokens import issue_token
-from core.exceptions import EventNotFound
+from core.exceptions import EventNotFound, RegistrationNotFound
 from core.models import Event
-from core.selectors import event_attendees, events_owned_by, next_start, upcoming_events
-from core.services import create_event, register_attendee, update_event
+from core.selectors import (
+    event_attendees,
+    events_owned_by,
+    next_start,
+    place_by_token,
+    upcoming_events,
+    waiting_list,
+)
+from core.services import (
+    cancel_event,
+    cancel_registration_by_token,
+    create_event,
+    register_attendee,
+    remove_attendee,
+    update_event,
+)
 from core.versions import Stamp
 
 
@@ -40,8 +61,8 @@ class EventViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Create events, list upcoming ones, read one, change one, register for one, list its
-    attendees."""
+    """Create events, list upcoming ones, read one, change or cancel one, register for one,
+    list its attendees and its waiting list, remove an attendee."""
 
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
@@ -52,7 +73,10 @@ class EventViewSet(
     permission_classes_by_action = {
         "create": [OpenAccess | IsOrganiser],
         "partial_update": [IsEventOwnerOrStaff],
+        "cancel": [IsEventOwnerOrStaff],
+        "remove_attendee": [IsEventOwnerOrStaff],
         "attendees": [OpenAccess | IsEventOwnerOrStaff],
+        "waitlist": [OpenAccess | IsEventOwnerOrStaff],
     }
     # The request budget each write spends (api/throttling.py); reads spend none.
     throttle_scopes = {"create": "create", "register": "register"}
@@ -76,6 +100,11 @@ class EventViewSet(
         if self.action == "attendees":
             # What the attendee pages need of the event: who owns it and its seat counter.
             return Event.objects.only("owner_id", "seats_taken")
+        if self.action == "waitlist":
+            return Event.objects.only("owner_id", "waitlist_taken")
+        if self.action in ("cancel", "remove_attendee"):
+            # Who may act on it; the services read the rest under the event's lock.
+            return Event.objects.only("owner_id")
         return Event.objects.all()
 
     def get_object(self):
@@ -118,17 +147,26 @@ class EventViewSet(
         event = update_event(event_id=serializer.instance.pk, **serializer.validated_data)
         return Response(self.get_serializer(event).data)
 
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel the event: 200 with it, `status` `cancelled`; its registrations stay."""
+        event = cancel_event(event_id=self.get_object().pk)
+        return Response(self.get_serializer(event).data)
+
     @idempotent
     @action(detail=True, methods=["post"], serializer_class=RegistrationSerializer)
     def register(self, request, pk=None):
-        """Register an attendee; 409 with a code when the event is full, closed or a repeat."""
+        """Register an attendee: 201 with a seat, 202 with a waiting place (`"waitlist": true`
+        and the event full); 409 with a code when the event is full, closed, cancelled or a
+        repeat."""
         serializer = RegistrationSerializer(data=request.data)
         if not serializer.is_valid():
             # An unknown event is the first thing wrong with the request, whatever its body.
             self._ensure_event_exists(pk)
             serializer.is_valid(raise_exception=True)
-        attendee = register_attendee(event_id=int(pk), **serializer.validated_data)
-        return Response(AttendeeSerializer(attendee).data, status=status.HTTP_201_CREATED)
+        registration = register_attendee(event_id=int(pk), **serializer.validated_data)
+        answer = status.HTTP_202_ACCEPTED if registration.waitlisted else status.HTTP_201_CREATED
+        return Response(NewPlaceSerializer(registration).data, status=answer)
 
     @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
     def attendees(self, request, pk=None):
@@ -137,6 +175,28 @@ class EventViewSet(
         # The event's seat counter is the number of its attendees: no COUNT(*) over them.
         page = self.paginate_queryset(
             Counted(event_attendees(event_id=event.pk), count=lambda: event.seats_taken)
+        )
+        response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
+        return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
+
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"attendees/(?P<attendee_id>[0-9]+)",
+        serializer_class=AttendeeSerializer,
+    )
+    def remove_attendee(self, request, pk=None, attendee_id=None):
+        """Remove an attendee, seated or waiting; a freed seat goes to the waiting list."""
+        remove_attendee(event_id=self.get_object().pk, attendee_id=int(attendee_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
+    def waitlist(self, request, pk=None):
+        """The event's waiting list, the next to get a seat first, paginated like attendees."""
+        event = self.get_object()
+        # Counted by the event's waiting-list counter: no COUNT(*) either.
+        page = self.paginate_queryset(
+            Counted(waiting_list(event_id=event.pk), count=lambda: event.waitlist_taken)
         )
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
         return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
@@ -168,6 +228,37 @@ class OwnEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         return events_owned_by(owner=self.request.user)
+
+
+@registration_viewset_schema
+class RegistrationViewSet(viewsets.GenericViewSet):
+    """A registration read (GET) or cancelled (DELETE) by its token, the only credential needed.
+
+    The token travels in the path: the answers are never cached (`Cache-Control: no-store`),
+    and no log line this API writes names it.
+    """
+
+    serializer_class = PlaceSerializer
+    # The token is the credential: a bearer token sent along is neither needed nor read.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    lookup_field = "token"
+    lookup_value_regex = r"[A-Za-z0-9_-]+"
+
+    def retrieve(self, request, token=None):
+        place = place_by_token(token=token)
+        if place is None:
+            raise RegistrationNotFound
+        return Response(self.get_serializer(place).data)
+
+    def destroy(self, request, token=None):
+        cancel_registration_by_token(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @token_view_schema

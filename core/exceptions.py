@@ -44,3 +44,24 @@ class CapacityBelowAttendance(DomainError):
 
     code = "capacity_below_attendance"
     message = "The capacity cannot be lower than the number of attendees already registered."
+
+
+class EventCancelled(DomainError):
+    """The event has been cancelled: it takes no registrations and no changes."""
+
+    code = "event_cancelled"
+    message = "This event has been cancelled."
+
+
+class RegistrationNotFound(DomainError):
+    """No registration answers to this token: unknown, or cancelled already."""
+
+    code = "not_found"
+    message = "No registration exists with this token."
+
+
+class AttendeeNotFound(DomainError):
+    """The event has no attendee, registered or waiting, with this id."""
+
+    code = "not_found"
+    message = "This event has no attendee with this id."

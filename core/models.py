@@ -16,9 +16,27 @@ CAPACITY_BELOW_ATTENDANCE_MESSAGE = (
     "The capacity cannot be lower than the {count} attendees already registered."
 )
 
+# Counters the database's triggers keep (migration 0008): never written back from a copy.
+TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken")
+
+
+class EventStatus(models.TextChoices):
+    """Whether an event still takes place."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class AttendeeStatus(models.TextChoices):
+    """Whether a registration holds a seat or waits for one."""
+
+    REGISTERED = "registered"
+    WAITLISTED = "waitlisted"
+
 
 class Event(models.Model):
-    """Something people register for; `seats_taken` counts its attendees."""
+    """Something people register for; `seats_taken` counts its seats, `waitlist_taken` its
+    waiting list."""
 
     name = models.CharField(max_length=200)
     location = models.CharField(max_length=255)
@@ -39,9 +57,20 @@ class Event(models.Model):
         # The (owner, start_time, id) index below serves lookups by owner.
         db_index=False,
     )
-    # Kept equal to the number of attendee rows by database triggers (migration 0002), so
-    # that a capacity check reads one integer under the row lock instead of counting rows.
+    # A cancelled event keeps its page and its registrations, takes no new ones and leaves the
+    # upcoming list.
+    status = models.CharField(
+        max_length=10,
+        choices=EventStatus.choices,
+        default=EventStatus.SCHEDULED,
+        db_default=EventStatus.SCHEDULED,
+    )
+    # Kept equal to the number of its registered and of its waitlisted attendee rows by
+    # database triggers (migration 0008), so that a capacity check reads integers under the
+    # row lock instead of counting rows.
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
+    # A default in the database too: an INSERT written before this counter existed still works.
+    waitlist_taken = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # What a search looks through, folded to one case by the database itself; the space keeps
     # a word from matching across the name's end and the location's start.
     search_text = models.GeneratedField(
@@ -69,6 +98,9 @@ class Event(models.Model):
                 condition=Q(seats_taken__gte=0, seats_taken__lte=F("max_capacity")),
                 name="event_seats_taken_within_capacity",
             ),
+            models.CheckConstraint(
+                condition=Q(status__in=EventStatus.values), name="event_status_known"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,14 +112,18 @@ class Event(models.Model):
             and not kwargs.get("force_insert")
             and kwargs.get("update_fields") is None
         ):
-            # The counter is the triggers' to keep: an update never writes back the copy this
+            # The counters are the triggers' to keep: an update never writes back the copy this
             # instance was loaded with, which a registration may have overtaken since.
             kwargs["update_fields"] = [
                 field.attname
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.attname != "seats_taken"
+                if not field.primary_key and field.attname not in TRIGGER_KEPT_FIELDS
             ]
         super().save(*args, **kwargs)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == EventStatus.CANCELLED
 
     @property
     def seats_available(self) -> int:
@@ -106,7 +142,7 @@ class Event(models.Model):
 
 
 class Attendee(models.Model):
-    """One person's registration for one event."""
+    """One person's place at one event: a seat, or a place on its waiting list."""
 
     event = models.ForeignKey(
         Event, on_delete=models.CASCADE, related_name="attendees", db_index=False
@@ -114,13 +150,37 @@ class Attendee(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
     registered_at = models.DateTimeField(auto_now_add=True)
+    # The waiting list is served first come first served: by id, position 1 first.
+    status = models.CharField(
+        max_length=10,
+        choices=AttendeeStatus.choices,
+        default=AttendeeStatus.REGISTERED,
+        db_default=AttendeeStatus.REGISTERED,
+    )
+    # SHA-256 (hex) of the secret the registration was answered with; the secret itself is
+    # never stored. None for rows written without one (the loader, a shell, the admin).
+    token_hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, default=None, editable=False
+    )
 
     class Meta:
         ordering = ["event", "id"]
-        indexes = [models.Index(fields=["event", "id"], name="attendee_event_id")]
+        indexes = [
+            models.Index(fields=["event", "id"], name="attendee_event_id"),
+            # An event's waiting list in order, without reading its seats.
+            models.Index(
+                fields=["event", "id"],
+                condition=Q(status=AttendeeStatus.WAITLISTED),
+                name="attendee_waiting_event_id",
+            ),
+        ]
         constraints = [
+            # One place per person and event, a seat or a place on the waiting list.
             models.UniqueConstraint(
                 F("event"), Lower("email"), name="attendee_unique_email_per_event"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AttendeeStatus.values), name="attendee_status_known"
             ),
         ]
 

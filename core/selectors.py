@@ -1,5 +1,6 @@
 """Named reads: the querysets the API and the admin share."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -9,11 +10,13 @@ from django.db.models.functions import Lower
 from core.exceptions import (
     AlreadyRegistered,
     DomainError,
+    EventCancelled,
     EventFull,
     EventNotFound,
     RegistrationClosed,
 )
-from core.models import Attendee, Event
+from core.models import Attendee, AttendeeStatus, Event, EventStatus
+from core.tokens import hash_token
 
 # Users in this group may add events; core.services.create_organiser puts people in it.
 ORGANISERS_GROUP = "organisers"
@@ -34,13 +37,49 @@ def events_owned_by(*, owner: AbstractBaseUser) -> QuerySet[Event]:
 
 
 def upcoming_events(*, now: datetime) -> QuerySet[Event]:
-    """Events that start after `now`, soonest first, ties broken by id."""
-    return Event.objects.filter(start_time__gt=now).order_by("start_time", "id")
+    """Scheduled events that start after `now`, soonest first, ties broken by id."""
+    return Event.objects.filter(start_time__gt=now, status=EventStatus.SCHEDULED).order_by(
+        "start_time", "id"
+    )
 
 
 def event_attendees(*, event_id: int) -> QuerySet[Attendee]:
-    """An event's attendees in registration order."""
-    return Attendee.objects.filter(event_id=event_id).order_by("id")
+    """An event's attendees holding a seat, in registration order."""
+    return Attendee.objects.filter(event_id=event_id, status=AttendeeStatus.REGISTERED).order_by(
+        "id"
+    )
+
+
+def waiting_list(*, event_id: int) -> QuerySet[Attendee]:
+    """An event's waiting list, first come first served: the first entry is the next to get a
+    seat."""
+    return Attendee.objects.filter(event_id=event_id, status=AttendeeStatus.WAITLISTED).order_by(
+        "id"
+    )
+
+
+@dataclass(frozen=True)
+class Place:
+    """A registration as its holder sees it: the row, and its place on the waiting list."""
+
+    attendee: Attendee
+    # 1 for the next to get a seat; None holding a seat.
+    position: int | None
+
+
+def place_by_token(*, token: str) -> Place | None:
+    """The registration (a seat or a waiting place) that `token` was issued for, if it stands."""
+    attendee = Attendee.objects.filter(token_hash=hash_token(token)).first()
+    if attendee is None:
+        return None
+    return Place(attendee=attendee, position=waiting_position(attendee=attendee))
+
+
+def waiting_position(*, attendee: Attendee) -> int | None:
+    """`attendee`'s place on its event's waiting list, 1 for the next; None holding a seat."""
+    if attendee.status != AttendeeStatus.WAITLISTED:
+        return None
+    return waiting_list(event_id=attendee.event_id).filter(id__lte=attendee.pk).count()
 
 
 def next_start(*, now: datetime) -> datetime | None:
@@ -49,7 +88,8 @@ def next_start(*, now: datetime) -> datetime | None:
 
 
 def is_registered(*, event_id: int, email: str) -> bool:
-    """Whether `email` (compared case-insensitively) already holds a seat at the event."""
+    """Whether `email` (compared case-insensitively) already holds a place at the event: a seat
+    or a place on its waiting list."""
     return (
         Attendee.objects.alias(email_lower=Lower("email"))
         .filter(event_id=event_id, email_lower=Lower(Value(email.strip())))
@@ -64,18 +104,22 @@ def registration_refusal(
 
     `registering_before` counts the seats other registrations of the same submission take
     first. A read, without locks: a seat may still go before the registration is made, which
-    then refuses on its own. The reasons rank as the service ranks them: closed, then already
-    registered, then full.
+    then refuses on its own. The reasons rank as the service ranks them: cancelled, closed,
+    then already registered, then full (no seat, or someone waiting for one).
     """
     event = (
-        Event.objects.only("start_time", "max_capacity", "seats_taken").filter(pk=event_id).first()
+        Event.objects.only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
+        .filter(pk=event_id)
+        .first()
     )
     if event is None:
         return EventNotFound()
+    if event.cancelled:
+        return EventCancelled()
     if event.start_time <= now:
         return RegistrationClosed()
     if is_registered(event_id=event_id, email=email):
         return AlreadyRegistered()
-    if event.seats_taken + registering_before >= event.max_capacity:
+    if event.seats_taken + registering_before >= event.max_capacity or event.waitlist_taken:
         return EventFull()
     return None

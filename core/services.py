@@ -1,5 +1,6 @@
 """Every write that carries a business rule, each in one transaction."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -12,15 +13,26 @@ from django.utils import timezone
 from core.emails import normalize_email
 from core.exceptions import (
     AlreadyRegistered,
+    AttendeeNotFound,
     CapacityBelowAttendance,
     DomainError,
+    EventCancelled,
     EventFull,
     EventNotFound,
     EventStarted,
     RegistrationClosed,
+    RegistrationNotFound,
 )
-from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, Attendee, Event, IdempotencyKey
-from core.selectors import ORGANISERS_GROUP, is_registered
+from core.models import (
+    CAPACITY_BELOW_ATTENDANCE_MESSAGE,
+    Attendee,
+    AttendeeStatus,
+    Event,
+    EventStatus,
+    IdempotencyKey,
+)
+from core.selectors import ORGANISERS_GROUP, is_registered, waiting_list
+from core.tokens import hash_token, new_token
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
 CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
@@ -29,8 +41,25 @@ CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
 }
 
 
-# What an organiser may change on an event; seats_taken is the services' own.
+# What an organiser may change on an event; the counters are the triggers', the status
+# cancel_event's.
 EDITABLE_EVENT_FIELDS = ["name", "location", "start_time", "end_time", "max_capacity"]
+
+CANCEL_STARTED_MESSAGE = "This event has already started: it can no longer be cancelled."
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A place just taken, and the secret that reads or cancels it: shown once, never stored."""
+
+    attendee: Attendee
+    token: str
+    # The place on the waiting list, 1 for the next; None for a seat.
+    position: int | None = None
+
+    @property
+    def waitlisted(self) -> bool:
+        return self.attendee.status == AttendeeStatus.WAITLISTED
 
 
 def domain_error_for(error: IntegrityError) -> DomainError | None:
@@ -81,9 +110,10 @@ def update_event(
 
     The event row is locked first, as in register_attendee, so a registration cannot take a
     seat between the capacity check and the write, and the details not given are the stored
-    ones, not a copy read earlier. Raises EventNotFound, EventStarted for a new start of an
-    event that has begun, CapacityBelowAttendance, or ValidationError for an end not after
-    the start.
+    ones, not a copy read earlier. Seats a raised capacity adds go to the waiting list, longest
+    waiting first, in the same transaction. Raises EventNotFound, EventCancelled, EventStarted
+    for a new start of an event that has begun, CapacityBelowAttendance, or ValidationError for
+    an end not after the start.
     """
     changes = {
         "name": name,
@@ -98,6 +128,8 @@ def update_event(
             event = Event.objects.select_for_update().filter(pk=event_id).first()
             if event is None:
                 raise EventNotFound
+            if event.cancelled:
+                raise EventCancelled
             if (
                 "start_time" in changes
                 and changes["start_time"] != event.start_time
@@ -112,8 +144,10 @@ def update_event(
             for field, value in changes.items():
                 setattr(event, field, value)
             event.clean()
-            # Never write seats_taken back: the database's triggers keep it (migration 0002).
+            # Never write the counters back: the database's triggers keep them (migration 0008).
             event.save(update_fields=EDITABLE_EVENT_FIELDS)
+            if _fill_free_seats(event_id=event.pk):
+                event.refresh_from_db(fields=["seats_taken", "waitlist_taken"])
     except IntegrityError as error:
         # The counter's constraint means "full" to a registration, "too small" to this change.
         if not isinstance(domain_error_for(error), EventFull):
@@ -122,59 +156,142 @@ def update_event(
     return event
 
 
-def register_attendee(*, event_id: int, name: str, email: str) -> Attendee:
-    """Give `email` a seat at the event, or raise the DomainError that says why not.
+def register_attendee(
+    *, event_id: int, name: str, email: str, waitlist: bool = False
+) -> Registration:
+    """Give `email` a seat at the event, or with `waitlist` a place on its waiting list when no
+    seat is free; or raise the DomainError that says why not.
 
     The event row is locked first, so concurrent registrations for one event queue here and
-    each sees the seat count the previous one left; under the lock run one select and one
-    insert. Raises EventNotFound, RegistrationClosed, EventFull or AlreadyRegistered, or a
-    ValidationError on `email` when it has no normalised form (core.emails.normalize_email).
+    each sees the counters the previous one left; under the lock run one select and one
+    insert. While anyone waits, a newcomer never takes a seat, even one left free (by a row
+    deleted outside the services): it is the waiting list's. Raises EventNotFound,
+    EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat or a waiting
+    place alike), or a ValidationError on `email` when it has no normalised form
+    (core.emails.normalize_email).
     """
     try:
         # Stored and compared in one spelling, so one mailbox registers once.
         email = normalize_email(email)
     except ValidationError as error:
         raise ValidationError({"email": error}) from None
-    attendee = Attendee(event_id=event_id, name=name, email=email)
+    token, digest = new_token()
+    attendee = Attendee(event_id=event_id, name=name, email=email, token_hash=digest)
+    position = None
     try:
         with transaction.atomic():
             try:
                 event = (
                     Event.objects.select_for_update()
-                    .only("start_time", "max_capacity", "seats_taken")
+                    .only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
                     .get(pk=event_id)
                 )
             except Event.DoesNotExist:
                 raise EventNotFound from None
+            if event.cancelled:
+                raise EventCancelled
             if event.start_time <= timezone.now():
                 raise RegistrationClosed
-            if event.seats_taken >= event.max_capacity:
-                # Someone already holding a seat is better told so than that the event is full.
+            if event.seats_taken >= event.max_capacity or event.waitlist_taken:
+                # Someone already holding a place is better told so than that the event is full.
                 if is_registered(event_id=event_id, email=email):
                     raise AlreadyRegistered
-                raise EventFull
-            # The insert's trigger takes the seat (see migration 0002) within this statement.
+                if not waitlist:
+                    raise EventFull
+                attendee.status = AttendeeStatus.WAITLISTED
+                # Under the lock, every waiting row of the event is older than this one.
+                position = event.waitlist_taken + 1
+            # The insert's trigger takes the seat or the waiting place (migration 0008) within
+            # this statement.
             attendee.save(force_insert=True)
     except IntegrityError as error:
         domain_error = domain_error_for(error)
         if domain_error is None:
             raise
         raise domain_error from error
-    return attendee
+    return Registration(attendee=attendee, token=token, position=position)
 
 
-def cancel_registration(*, attendee_id: int) -> None:
-    """Remove a registration and give its seat back; a registration already gone is a no-op."""
+def cancel_registration_by_token(*, token: str) -> None:
+    """Give up the seat or waiting place `token` was issued for; a freed seat goes to the
+    longest-waiting entry in the same transaction. Raises RegistrationNotFound for a token that
+    names nothing (never issued, or cancelled already)."""
+    digest = hash_token(token)
     with transaction.atomic():
         event_id = (
-            Attendee.objects.filter(pk=attendee_id).values_list("event_id", flat=True).first()
+            Attendee.objects.filter(token_hash=digest).values_list("event_id", flat=True).first()
         )
         if event_id is None:
-            return
-        # The event row first, as in register_attendee, so the two never deadlock; the
-        # delete's trigger gives the seat back.
-        Event.objects.select_for_update().filter(pk=event_id).values_list("pk").first()
-        Attendee.objects.filter(pk=attendee_id).delete()
+            raise RegistrationNotFound
+        _lock_event(event_id)
+        # Cancelled by a concurrent request between the read above and the lock: gone now.
+        if not _delete_attendees(Attendee.objects.filter(token_hash=digest, event_id=event_id)):
+            raise RegistrationNotFound
+        _fill_free_seats(event_id=event_id)
+
+
+def remove_attendee(*, event_id: int, attendee_id: int) -> None:
+    """Remove an attendee, seated or waiting, from the event (an organiser's decision); a freed
+    seat goes to the longest-waiting entry in the same transaction. Raises EventNotFound, or
+    AttendeeNotFound when the event has no attendee with this id."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        if not _delete_attendees(Attendee.objects.filter(pk=attendee_id, event_id=event_id)):
+            raise AttendeeNotFound
+        _fill_free_seats(event_id=event_id)
+
+
+def cancel_event(*, event_id: int) -> Event:
+    """Cancel an event that has not started; cancelling it again changes nothing.
+
+    Its registrations and waiting places stay as records (their holders may still read and
+    cancel them by token); its seats stay counted, nobody is promoted any more, and it takes
+    no new registration and no change. It leaves the upcoming list and keeps its page. Raises
+    EventNotFound, or EventStarted for an event that has begun.
+    """
+    with transaction.atomic():
+        event = _lock_event(event_id)
+        if event.cancelled:
+            return event
+        if event.start_time <= timezone.now():
+            raise EventStarted(CANCEL_STARTED_MESSAGE)
+        event.status = EventStatus.CANCELLED
+        event.save(update_fields=["status"])
+    return event
+
+
+def _lock_event(event_id: int) -> Event:
+    """The event, its row locked until the transaction ends: the first lock of every write."""
+    event = Event.objects.select_for_update().filter(pk=event_id).first()
+    if event is None:
+        raise EventNotFound
+    return event
+
+
+def _delete_attendees(attendees) -> int:
+    """Delete `attendees`; their triggers free the seats and places. How many went."""
+    deleted, _ = attendees.delete()
+    return deleted
+
+
+def _fill_free_seats(*, event_id: int) -> int:
+    """Give the event's free seats to its longest-waiting entries, first come first served; how
+    many were promoted.
+
+    The caller holds the event's lock. A cancelled event or one that has started promotes
+    nobody: its waiting entries are closed, and never become seats.
+    """
+    event = Event.objects.only(
+        "start_time", "max_capacity", "seats_taken", "waitlist_taken", "status"
+    ).get(pk=event_id)
+    free = event.max_capacity - event.seats_taken
+    if free <= 0 or not event.waitlist_taken or event.cancelled:
+        return 0
+    if event.start_time <= timezone.now():
+        return 0
+    promoted = list(waiting_list(event_id=event_id).values_list("pk", flat=True)[:free])
+    # One statement: its trigger moves the places to seats, under the capacity's constraint.
+    return Attendee.objects.filter(pk__in=promoted).update(status=AttendeeStatus.REGISTERED)
 
 
 def purge_idempotency_keys(*, now: datetime | None = None) -> int:

@@ -334,6 +334,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Separate request and response components: clients see which fields they send.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Events and registrations both have a `status`: each enum keeps a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "core.models.EventStatus",
+        "RegistrationStatusEnum": "core.models.AttendeeStatus",
+    },
     # Swagger UI's scripts and styles come from drf-spectacular-sidecar's static files: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -88,17 +88,28 @@ def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator
 
 def post_json(url: str, body: dict) -> tuple[int, dict]:
     """POST `body` as JSON; the status and the JSON answer, whatever the status."""
+    return send_json("POST", url, body)
+
+
+def send_json(
+    method: str, url: str, body: dict | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict | None]:
+    """Send `body` (if any) as JSON; the status and the JSON answer (None for an empty one)."""
     request = urllib.request.Request(
         url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method=method,
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.load(response)
+            return response.status, _json_or_none(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+        return error.code, _json_or_none(error.read())
+
+
+def _json_or_none(content: bytes) -> dict | None:
+    return json.loads(content) if content else None
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

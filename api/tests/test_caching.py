@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from api.caching import response_cache
 from api.tokens import issue_token
 from core.models import Attendee, Event
-from core.services import cancel_registration, register_attendee, update_event
+from core.services import cancel_event, register_attendee, remove_attendee, update_event
 from core.versions import NEWEST_OF
 
 pytestmark = [
@@ -189,11 +189,11 @@ def test_services_are_seen(reads):
     assert reads.detail()["name"] == "Renamed"
 
     reads.warm()
-    attendee = register_attendee(event_id=event.pk, name="Ada", email="a@x.io")
+    attendee = register_attendee(event_id=event.pk, name="Ada", email="a@x.io").attendee
     assert reads.detail()["attendee_count"] == 1
 
     reads.warm()
-    cancel_registration(attendee_id=attendee.pk)
+    remove_attendee(event_id=event.pk, attendee_id=attendee.pk)
     assert reads.attendee_names() == []
     assert reads.listed()["results"][0]["attendee_count"] == 0
 
@@ -370,3 +370,38 @@ def test_a_hit_reads_each_events_version_by_its_key_whatever_the_statistics(even
 
     assert "Index Scan using core_event_pkey" in plan, plan
     assert "Seq Scan on core_event " not in plan, plan
+
+
+def test_a_cancelled_event_leaves_a_cached_list_at_once(api_client, event_factory, in_days):
+    """The page shows another event: only the catalog's version can tell it the list changed."""
+    event_factory(name="Shown", start_time=in_days(1))
+    cancelled = event_factory(name="Cancelled", start_time=in_days(5))
+    first, _ = get(api_client, "/api/events/", page_size=1)
+    assert (first["count"], first["next"] is not None) == (2, True)
+    assert hit(api_client, "/api/events/", page_size=1) == first
+    get(api_client, "/api/events/", page_size=1, page=2)
+
+    cancel_event(event_id=cancelled.pk)
+
+    after, _ = get(api_client, "/api/events/", page_size=1)
+    assert (after["count"], after["next"]) == (1, None)
+    second_page = api_client.get("/api/events/", {"page_size": 1, "page": 2})
+    assert second_page.status_code == 404
+
+
+def test_a_waiting_list_page_never_outlives_a_change(api_client, event_factory):
+    event = event_factory(max_capacity=1)
+    register_attendee(event_id=event.pk, name="Ada", email="a@x.io")
+    path = f"/api/events/{event.pk}/waitlist/"
+    assert get(api_client, path)[0]["count"] == 0
+    hit(api_client, path)
+
+    grace = register_attendee(event_id=event.pk, name="Grace", email="g@x.io", waitlist=True)
+    assert [row["name"] for row in get(api_client, path)[0]["results"]] == ["Grace"]
+    hit(api_client, path)
+
+    update_event(event_id=event.pk, max_capacity=2)  # Grace is promoted
+    assert get(api_client, path)[0]["results"] == []
+    assert grace.attendee.pk in [
+        row["id"] for row in get(api_client, f"/api/events/{event.pk}/attendees/")[0]["results"]
+    ]

@@ -12,6 +12,10 @@ from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
 
+# Read and cancelled with the token in their path, the only credential they read.
+TOKEN_IN_PATH = {("/api/registrations/{token}/", "get"), ("/api/registrations/{token}/", "delete")}
+# Posts that read no body: the path says it all.
+BODILESS = {("/api/events/{id}/cancel/", "post")}
 OPERATIONS = {
     ("/api/events/", "get"),
     ("/api/events/", "post"),
@@ -19,6 +23,11 @@ OPERATIONS = {
     ("/api/events/{id}/", "patch"),
     ("/api/events/{id}/register/", "post"),
     ("/api/events/{id}/attendees/", "get"),
+    ("/api/events/{id}/attendees/{attendee_id}/", "delete"),
+    ("/api/events/{id}/waitlist/", "get"),
+    ("/api/events/{id}/cancel/", "post"),
+    ("/api/registrations/{token}/", "get"),
+    ("/api/registrations/{token}/", "delete"),
     ("/api/me/events/", "get"),
     ("/api/auth/token/", "post"),
     ("/api/auth/token/", "delete"),
@@ -76,15 +85,18 @@ def test_every_operation_documents_tz_and_the_errors_any_request_can_meet(schema
         assert error_codes(responses["500"]) == {"server_error"}, label
         assert error_codes(responses["503"]) == {"service_unavailable"}, label
         assert "Retry-After" in responses["503"]["headers"], label
-        assert "WWW-Authenticate" in responses["401"]["headers"], label
-        success = next(code for code in responses if code.startswith("2"))
-        if success != "204":
-            assert responses[success]["content"]["application/json"]["examples"], label
+        if (path, method) in TOKEN_IN_PATH:
+            assert "401" not in responses, label
+        else:
+            assert "WWW-Authenticate" in responses["401"]["headers"], label
+        for success in (code for code in responses if code.startswith("2")):
+            if success != "204":
+                assert responses[success]["content"]["application/json"]["examples"], label
 
 
 def test_operations_with_a_body_document_it_and_its_errors(schema):
     for path, method, operation in operations(schema):
-        if method not in ("post", "patch"):
+        if method not in ("post", "patch") or (path, method) in BODILESS:
             continue
         body = operation["requestBody"]["content"]["application/json"]
         assert body["examples"], path
@@ -99,9 +111,11 @@ def test_each_operation_documents_its_own_errors(schema):
         "event_full",
         "already_registered",
         "registration_closed",
+        "event_cancelled",
         "idempotency_in_progress",
     }
     assert error_codes(register["409"]) == conflicts
+    assert {"201", "202"} <= set(register)
     assert error_codes(register["404"]) == {"not_found"}
     assert "No event has this id" in register["404"]["description"]
     assert "404" in paths["/api/events/{id}/"]["get"]["responses"]
@@ -152,6 +166,11 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/events/", "post"): [bearer],
         ("/api/events/{id}/", "patch"): [bearer],
         ("/api/events/{id}/attendees/", "get"): [bearer],
+        ("/api/events/{id}/waitlist/", "get"): [bearer],
+        ("/api/events/{id}/attendees/{attendee_id}/", "delete"): [bearer],
+        ("/api/events/{id}/cancel/", "post"): [bearer],
+        ("/api/registrations/{token}/", "get"): [anyone],
+        ("/api/registrations/{token}/", "delete"): [anyone],
         ("/api/me/events/", "get"): [bearer],
         ("/api/auth/token/", "delete"): [bearer],
         ("/api/auth/token/", "post"): [anyone],
@@ -163,12 +182,15 @@ def test_every_refusal_of_a_caller_is_documented(schema):
     paths = schema["paths"]
     for path, method, operation in operations(schema):
         label = f"{method.upper()} {path}"
-        if (path, method) != ("/api/auth/token/", "post"):
+        if (path, method) != ("/api/auth/token/", "post") and (path, method) not in TOKEN_IN_PATH:
             assert "authentication_failed" in error_codes(operation["responses"]["401"]), label
     organisers_only = [
         paths["/api/events/"]["post"],
         paths["/api/events/{id}/"]["patch"],
         paths["/api/events/{id}/attendees/"]["get"],
+        paths["/api/events/{id}/waitlist/"]["get"],
+        paths["/api/events/{id}/attendees/{attendee_id}/"]["delete"],
+        paths["/api/events/{id}/cancel/"]["post"],
         paths["/api/me/events/"]["get"],
     ]
     for operation in organisers_only:
@@ -176,7 +198,11 @@ def test_every_refusal_of_a_caller_is_documented(schema):
         assert "not_authenticated" in error_codes(responses["401"]), operation["operationId"]
         assert error_codes(responses["403"]) == {"permission_denied"}, operation["operationId"]
     patch = paths["/api/events/{id}/"]["patch"]["responses"]
-    assert error_codes(patch["409"]) == {"event_started", "capacity_below_attendance"}
+    assert error_codes(patch["409"]) == {
+        "event_started",
+        "capacity_below_attendance",
+        "event_cancelled",
+    }
     assert error_codes(patch["404"]) == {"not_found"}
     assert "409" in patch["409"]["description"]
     sign_in = paths["/api/auth/token/"]["post"]["responses"]
@@ -193,6 +219,9 @@ def test_unknown_event_is_documented_as_it_is_answered(schema):
         paths["/api/events/{id}/"]["patch"],
         paths["/api/events/{id}/register/"]["post"],
         paths["/api/events/{id}/attendees/"]["get"],
+        paths["/api/events/{id}/waitlist/"]["get"],
+        paths["/api/events/{id}/attendees/{attendee_id}/"]["delete"],
+        paths["/api/events/{id}/cancel/"]["post"],
     ]
 
     for operation in operations:

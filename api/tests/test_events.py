@@ -15,8 +15,8 @@ from core.text import BLANK_TEXT_MESSAGE
 pytestmark = pytest.mark.django_db
 
 EVENT_FIELDS = {
-    "id", "name", "location", "start_time", "end_time", "max_capacity",
-    "attendee_count", "seats_available",
+    "id", "name", "location", "start_time", "end_time", "max_capacity", "status",
+    "attendee_count", "seats_available", "waitlist_count",
 }  # fmt: skip
 
 
@@ -40,6 +40,7 @@ def test_create_event(api_client):
     assert set(body) == EVENT_FIELDS
     assert body["start_time"] == "2031-03-15T09:00:00Z"
     assert (body["attendee_count"], body["seats_available"]) == (0, 50)
+    assert (body["status"], body["waitlist_count"]) == ("scheduled", 0)
     assert Event.objects.get(pk=body["id"]).name == "Launch Party"
 
 

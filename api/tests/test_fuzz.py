@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.tests.conftest import FuzzCounts
 from api.tokens import issue_token
+from core.services import register_attendee
 
 # Bounded so the whole run stays short on two cores; deterministic, so a failure seen once is
 # seen on every run.
@@ -43,23 +44,30 @@ schema = schemathesis.openapi.from_wsgi(
     "/api/schema/", get_wsgi_application(), config=schemathesis.Config.from_dict(FUZZ_CONFIG)
 )
 REAL_ZONES = ["UTC", "Asia/Kolkata", "America/New_York", "Pacific/Kiritimati", "Pacific/Niue"]
-# Filled by `seeded_events` before any case of an operation is generated.
+# Filled by `seeded_events` before any case of an operation is generated: the events' ids, and
+# for each path parameter naming a row below an event, real values of it.
 seeded_ids: list[int] = []
+seeded_values: dict[str, list] = {"attendee_id": [], "token": []}
 
 
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
-    # Half of the ids name real rows, so operations get past their 404s. The row is looked up
-    # when the case is drawn: the schema's own examples are drawn before any row exists.
-    if not path_parameters or "id" not in path_parameters:
+    # Half of the ids (and tokens) name real rows, so operations get past their 404s. The row
+    # is looked up when the case is drawn: the schema's own examples are drawn before any row
+    # exists.
+    if not path_parameters or not ({"id", *seeded_values} & set(path_parameters)):
         return st.just(path_parameters)
 
-    def with_seeded_id(index: int) -> dict:
-        if not seeded_ids:
-            return path_parameters
-        return {**path_parameters, "id": seeded_ids[index % len(seeded_ids)]}
+    def with_seeded_values(index: int) -> dict:
+        seeded = {**path_parameters}
+        if "id" in seeded and seeded_ids:
+            seeded["id"] = seeded_ids[index % len(seeded_ids)]
+        for name, values in seeded_values.items():
+            if name in seeded and values:
+                seeded[name] = values[index % len(values)]
+        return seeded
 
-    return st.one_of(st.just(path_parameters), st.integers(0, 3).map(with_seeded_id))
+    return st.one_of(st.just(path_parameters), st.integers(0, 19).map(with_seeded_values))
 
 
 @schema.hook
@@ -79,19 +87,29 @@ def organiser(transactional_db, fast_passwords, organiser_factory):
 
 @pytest.fixture
 def seeded_events(organiser, event_factory, attendee_factory, in_days):
-    """Rows for generated requests to land on: open, full, started and well-attended events,
-    all the organiser's."""
+    """Rows for generated requests to land on: open, full (with a waiting list), started,
+    well-attended and cancelled events, all the organiser's, and registrations with their
+    tokens."""
     open_event = event_factory(
         name="Open Night", location="Dock 5, Hamburg", max_capacity=1000, owner=organiser
     )
     full = event_factory(name="Full House", location="Mesh, Oslo", max_capacity=1, owner=organiser)
-    attendee_factory(event=full)
+    places = [register_attendee(event_id=full.pk, name="Seated", email="seated@example.com")]
+    places += [
+        register_attendee(
+            event_id=full.pk, name="Waiting", email=f"waiting{i}@example.com", waitlist=True
+        )
+        for i in range(3)
+    ]
     started = event_factory(start_time=in_days(-1), end_time=in_days(1), owner=organiser)
     attendee_factory(event=started)
     popular = event_factory(name="Popular", start_time=in_days(400), owner=organiser)
     for _ in range(25):
         attendee_factory(event=popular)
-    seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk]
+    cancelled = event_factory(name="Called Off", owner=organiser, status="cancelled")
+    seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk, cancelled.pk]
+    seeded_values["attendee_id"][:] = [place.attendee.pk for place in places]
+    seeded_values["token"][:] = [place.token for place in places]
 
 
 @pytest.fixture(params=["anonymous, open access", "anonymous", "organiser"])

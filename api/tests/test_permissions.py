@@ -60,6 +60,23 @@ MATRIX = {
     "read its attendees": Endpoint(
         "get", "/api/events/{id}/attendees/", None, (401, 403, 403, 200, 200), EVERYONE
     ),
+    "read its waiting list": Endpoint(
+        "get", "/api/events/{id}/waitlist/", None, (401, 403, 403, 200, 200), EVERYONE
+    ),
+    "remove an attendee": Endpoint(
+        "delete",
+        "/api/events/{id}/attendees/{attendee}/",
+        None,
+        (401, 403, 403, 204, 204),
+        (401, 403, 403, 204, 204),
+    ),
+    "cancel an event": Endpoint(
+        "post",
+        "/api/events/{id}/cancel/",
+        None,
+        (401, 403, 403, 200, 200),
+        (401, 403, 403, 200, 200),
+    ),
     "my events": Endpoint(
         "get", "/api/me/events/", None, (401, 403, 200, 200, 200), (401, 403, 200, 200, 200)
     ),
@@ -93,14 +110,23 @@ def clients(owner, api_client, token_client, user_factory, organiser_factory, st
 
 @pytest.mark.parametrize(("endpoint", "caller", "open_access", "expected"), CASES)
 def test_who_may_do_what(
-    owner, clients, event_factory, settings, endpoint, caller, open_access, expected
+    owner,
+    clients,
+    event_factory,
+    attendee_factory,
+    settings,
+    endpoint,
+    caller,
+    open_access,
+    expected,
 ):
     settings.API_OPEN_ACCESS = open_access
     event = event_factory(owner=owner)
+    attendee = attendee_factory(event=event)
     operation = MATRIX[endpoint]
 
     response = getattr(clients[caller], operation.method)(
-        operation.path.format(id=event.pk), operation.body, format="json"
+        operation.path.format(id=event.pk, attendee=attendee.pk), operation.body, format="json"
     )
 
     assert response.status_code == expected, response.content

@@ -4,6 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.services import register_attendee
+
 pytestmark = pytest.mark.django_db
 
 
@@ -53,6 +55,37 @@ def test_attendee_list_costs_two_queries_and_never_counts_rows(
     # The event's seat counter says how many attendees there are; then the page.
     assert len(queries) == 2
     assert not any("COUNT(" in query["sql"].upper() for query in queries)
+
+
+@pytest.mark.usefixtures("computed")
+@pytest.mark.parametrize("rows", [1, 50])
+def test_waiting_list_costs_two_queries_and_never_counts_rows(
+    api_client, event_factory, attendee_factory, rows
+):
+    event = event_factory(max_capacity=1)
+    attendee_factory(event=event)
+    for _ in range(rows):
+        attendee_factory(event=event, status="waitlisted")
+    with CaptureQueriesContext(connection) as queries:
+        body = api_client.get(f"/api/events/{event.pk}/waitlist/", {"page_size": 100}).json()
+    assert body["count"] == len(body["results"]) == rows
+    assert len(queries) == 2
+    assert not any("COUNT(" in query["sql"].upper() for query in queries)
+
+
+@pytest.mark.parametrize("waiting", [1, 50])
+def test_reading_a_registration_by_token_costs_at_most_two_queries(
+    api_client, event_factory, waiting, django_assert_max_num_queries
+):
+    event = event_factory(max_capacity=1)
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    for i in range(waiting):
+        last = register_attendee(
+            event_id=event.pk, name="W", email=f"w{i}@example.com", waitlist=True
+        )
+    with django_assert_max_num_queries(2):  # the row, then its place in the queue
+        body = api_client.get(f"/api/registrations/{last.token}/").json()
+    assert body["position"] == waiting
 
 
 @pytest.mark.usefixtures("computed")

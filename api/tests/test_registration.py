@@ -21,8 +21,11 @@ def test_register(api_client, event_factory):
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "name", "email", "registered_at"}
+    assert set(body) == {
+        "id", "event", "name", "email", "status", "position", "registered_at", "token"
+    }  # fmt: skip
     assert (body["name"], body["email"]) == ("Ada Lovelace", "ada@example.com")
+    assert (body["event"], body["status"], body["position"]) == (event.pk, "registered", None)
     assert body["registered_at"].endswith("Z")
     detail = api_client.get(f"/api/events/{event.pk}/").json()
     assert (detail["attendee_count"], detail["seats_available"]) == (1, 2)

@@ -1,21 +1,25 @@
 """Attendees across events: find one, register one, export a selection as CSV."""
 
+from contextlib import suppress
+
 from django.contrib import admin
 
 from core.admin.base import ServiceAdmin
 from core.admin.exports import attendees_csv_response
 from core.admin.forms import RegistrationForm
+from core.exceptions import AttendeeNotFound
 from core.models import Attendee
-from core.services import cancel_registration, register_attendee
+from core.services import register_attendee, remove_attendee
 
 
 @admin.register(Attendee)
 class AttendeeAdmin(ServiceAdmin):
-    """Every registration; adding one registers through core.services, deleting one cancels."""
+    """Every registration, seat or waiting place; adding one registers through core.services,
+    deleting one removes it there (a freed seat goes to the waiting list by itself)."""
 
-    list_display = ["name", "email", "event", "registered_at"]
+    list_display = ["name", "email", "event", "status", "registered_at"]
     search_fields = ["name", "email"]
-    list_filter = ["event"]
+    list_filter = ["status", "event"]
     list_select_related = ["event"]
     fields = ["event", "name", "email"]
     actions = ["export_csv"]
@@ -33,16 +37,18 @@ class AttendeeAdmin(ServiceAdmin):
         if change:
             obj.save(update_fields=["name"])
             return
-        attendee = register_attendee(event_id=obj.event_id, name=obj.name, email=obj.email)
+        attendee = register_attendee(event_id=obj.event_id, name=obj.name, email=obj.email).attendee
         # The admin goes on with `obj`: its message and history name the registration made.
         obj.pk, obj.registered_at = attendee.pk, attendee.registered_at
 
     def delete_model(self, request, obj):
-        cancel_registration(attendee_id=obj.pk)
+        with suppress(AttendeeNotFound):  # removed meanwhile: nothing more to do
+            remove_attendee(event_id=obj.event_id, attendee_id=obj.pk)
 
     def delete_queryset(self, request, queryset):
-        for attendee_id in queryset.values_list("pk", flat=True):
-            cancel_registration(attendee_id=attendee_id)
+        for event_id, attendee_id in queryset.values_list("event_id", "pk"):
+            with suppress(AttendeeNotFound):
+                remove_attendee(event_id=event_id, attendee_id=attendee_id)
 
     @admin.action(description="Export selected attendees as CSV", permissions=["view"])
     def export_csv(self, request, queryset):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -15,12 +15,15 @@ from django.utils.text import slugify
 from core.admin.base import ServiceAdmin
 from core.admin.exports import attendees_csv_response
 from core.admin.forms import AttendeeInlineFormSet, InlineRegistrationForm
-from core.models import Attendee, Event
+from core.exceptions import DomainError
+from core.models import Attendee, AttendeeStatus, Event
 from core.selectors import event_attendees
-from core.services import EDITABLE_EVENT_FIELDS, create_event, update_event
+from core.services import EDITABLE_EVENT_FIELDS, cancel_event, create_event, update_event
 
 FILL_BAR_WIDTH = 10
-STATUS_LABELS = {"upcoming": "upcoming", "in_progress": "in progress", "past": "past"}
+# When an event happens, relative to now; not to be confused with its status (scheduled or
+# cancelled), which says whether it happens at all.
+TIMING_LABELS = {"upcoming": "upcoming", "in_progress": "in progress", "past": "past"}
 
 
 def fill_bar(taken: int, capacity: int) -> str:
@@ -32,38 +35,39 @@ def fill_bar(taken: int, capacity: int) -> str:
     return f"{'█' * blocks}{'░' * (FILL_BAR_WIDTH - blocks)} {taken * 100 // capacity}%"
 
 
-def status_condition(status: str, now: datetime) -> Q:
-    """The events with `status` at `now`; upcoming means not started, as in the API."""
+def timing_condition(timing: str, now: datetime) -> Q:
+    """The events with `timing` at `now`; upcoming means not started, as in the API."""
     return {
         "upcoming": Q(start_time__gt=now),
         "in_progress": Q(start_time__lte=now, end_time__gt=now),
         "past": Q(end_time__lte=now),
-    }[status]
+    }[timing]
 
 
-def status_of(event: Event, now: datetime) -> str:
+def timing_of(event: Event, now: datetime) -> str:
     if event.start_time > now:
         return "upcoming"
     return "in_progress" if event.end_time > now else "past"
 
 
-class StatusFilter(admin.SimpleListFilter):
+class TimingFilter(admin.SimpleListFilter):
     """Upcoming, in progress or past, as of the moment the list is shown."""
 
-    title = "status"
-    parameter_name = "status"
+    title = "timing"
+    parameter_name = "timing"
 
     def lookups(self, request, model_admin):
-        return list(STATUS_LABELS.items())
+        return list(TIMING_LABELS.items())
 
     def queryset(self, request, queryset):
-        if self.value() not in STATUS_LABELS:
+        if self.value() not in TIMING_LABELS:
             return queryset
-        return queryset.filter(status_condition(self.value(), timezone.now()))
+        return queryset.filter(timing_condition(self.value(), timezone.now()))
 
 
 class AttendeeInline(admin.TabularInline):
-    """An event's attendees, newest last: a new row registers, a deleted row frees its seat."""
+    """An event's attendees holding seats, newest last: a new row registers, a deleted row
+    frees its seat (for the longest-waiting entry, if any)."""
 
     model = Attendee
     form = InlineRegistrationForm
@@ -74,10 +78,36 @@ class AttendeeInline(admin.TabularInline):
     extra = 0
     formfield_overrides = ServiceAdmin.formfield_overrides
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=AttendeeStatus.REGISTERED)
+
     def get_formset(self, request, obj=None, **kwargs):
         # A new row is taken away with its ×, before saving: ticked for deletion, it would be
         # a registration to make and cancel at once.
         return super().get_formset(request, obj, can_delete_extra=False, **kwargs)
+
+
+class WaitingInline(admin.TabularInline):
+    """An event's waiting list, the next to get a seat first; a deleted row gives up its place.
+
+    Places are taken through the API (`"waitlist": true`); a seat freed here or anywhere goes
+    to the first row by itself.
+    """
+
+    model = Attendee
+    formset = AttendeeInlineFormSet
+    verbose_name = "waiting list entry"
+    verbose_name_plural = "waiting list"
+    fields = ["name", "email", "registered_at"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=AttendeeStatus.WAITLISTED)
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Event)
@@ -88,35 +118,48 @@ class EventAdmin(ServiceAdmin):
         "name",
         "location",
         "start_time",
+        "timing",
         "status",
         "max_capacity",
         "attendee_count",
+        "waitlist_count",
         "fill",
         "owner",
     ]
     list_select_related = ["owner"]
     search_fields = ["name", "location"]
-    list_filter = [StatusFilter]
+    list_filter = [TimingFilter, "status"]
     date_hierarchy = "start_time"
     ordering = ["start_time", "id"]
+    actions = ["cancel_events"]
     # The owner is whoever created the event (here, the staff member adding it).
-    readonly_fields = ["seats", "owner"]
+    readonly_fields = ["status", "seats", "owner"]
 
     def get_fields(self, request, obj=None):
-        return EDITABLE_EVENT_FIELDS + (["seats", "owner"] if obj else [])
+        return EDITABLE_EVENT_FIELDS + (["status", "seats", "owner"] if obj else [])
 
     def get_inlines(self, request, obj):
         # Attendees need the event to exist: they are added once it has been saved.
-        return [AttendeeInline] if obj else []
+        return [AttendeeInline, WaitingInline] if obj else []
 
-    @admin.display(description="status", ordering="start_time")
-    def status(self, obj: Event) -> str:
-        return STATUS_LABELS[status_of(obj, timezone.now())]
+    def has_change_permission(self, request, obj=None):
+        # A cancelled event is a record: shown, never changed (core.services refuses it too).
+        if obj is not None and obj.cancelled:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="timing", ordering="start_time")
+    def timing(self, obj: Event) -> str:
+        return TIMING_LABELS[timing_of(obj, timezone.now())]
 
     @admin.display(description="attendees", ordering="seats_taken")
     def attendee_count(self, obj: Event) -> int:
         # The counter the services keep, so the list costs no query per row.
         return obj.seats_taken
+
+    @admin.display(description="waiting", ordering="waitlist_taken")
+    def waitlist_count(self, obj: Event) -> int:
+        return obj.waitlist_taken
 
     @admin.display(description="filled")
     def fill(self, obj: Event) -> str:
@@ -131,10 +174,33 @@ class EventAdmin(ServiceAdmin):
     @admin.display(description="seats")
     def seats(self, obj: Event) -> str:
         # As stored: on a form shown again, `obj` holds the capacity that was just refused.
-        stored = Event.objects.only("seats_taken", "max_capacity").filter(pk=obj.pk).first() or obj
-        return format_html(
-            "{} of {} taken &nbsp; {}", stored.seats_taken, stored.max_capacity, self.fill(stored)
+        stored = (
+            Event.objects.only("seats_taken", "waitlist_taken", "max_capacity")
+            .filter(pk=obj.pk)
+            .first()
+            or obj
         )
+        return format_html(
+            "{} of {} taken &nbsp; {} &nbsp; {} waiting",
+            stored.seats_taken,
+            stored.max_capacity,
+            self.fill(stored),
+            stored.waitlist_taken,
+        )
+
+    @admin.action(description="Cancel selected events", permissions=["change"])
+    def cancel_events(self, request, queryset):
+        """Cancel each event through core.services; one that has started is named and kept."""
+        cancelled = 0
+        for event in queryset.order_by("start_time", "id"):
+            try:
+                cancel_event(event_id=event.pk)
+            except DomainError as error:
+                self.message_user(request, f"{event}: {error.message}", messages.ERROR)
+            else:
+                cancelled += 1
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} event(s).", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -4,16 +4,18 @@ Validation reads (core.selectors) and shows a refusal on the row it is about; sa
 core.services, whose refusal, if the event changed in between, ServiceAdmin reports.
 """
 
+from contextlib import suppress
+
 from django import forms
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html
 
 from core.emails import normalize_email
-from core.exceptions import AlreadyRegistered, DomainError
+from core.exceptions import AlreadyRegistered, AttendeeNotFound, DomainError
 from core.models import Attendee
 from core.selectors import registration_refusal
-from core.services import cancel_registration, register_attendee
+from core.services import register_attendee, remove_attendee
 
 # The form field a refusal is about; the others are about the whole registration.
 REFUSED_FIELD = {AlreadyRegistered: "email"}
@@ -77,7 +79,8 @@ class InlineRegistrationForm(RegistrationForm):
 
 
 class AttendeeInlineFormSet(BaseInlineFormSet):
-    """An event's attendees: new rows register when saved, deleted rows cancel."""
+    """An event's attendees: new rows register when saved, deleted rows are removed (a freed
+    seat goes to the waiting list by itself)."""
 
     def new_rows(self) -> list[InlineRegistrationForm]:
         return [form for form in self.extra_forms if form.has_changed()]
@@ -111,13 +114,14 @@ class AttendeeInlineFormSet(BaseInlineFormSet):
         self.changed_objects = []
         self.deleted_objects = [form.instance for form in self.deleted_forms]
         for attendee in self.deleted_objects:
-            cancel_registration(attendee_id=attendee.pk)
+            with suppress(AttendeeNotFound):  # removed meanwhile, or promoted and then removed
+                remove_attendee(event_id=self.instance.pk, attendee_id=attendee.pk)
         self.new_objects = [
             register_attendee(
                 event_id=self.instance.pk,
                 name=form.cleaned_data["name"],
                 email=form.cleaned_data["email"],
-            )
+            ).attendee
             for form in self.new_rows()
         ]
         return self.new_objects

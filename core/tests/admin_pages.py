@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 
 from core.admin import forms
-from core.models import Attendee, Event
-from core.services import register_attendee
+from core.models import Event
+from core.services import Registration, register_attendee
 from core.tests.racing import race
 
 
@@ -75,9 +75,11 @@ def split_datetime(prefix: str, value) -> dict[str, str]:
 
 
 def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
-    """The event's change form as submitted: its fields, its attendee rows, rows to add or delete.
+    """The event's change form as submitted: its fields, its attendee rows and its waiting-list
+    rows, rows to add or delete.
 
-    `new` holds (name, email) pairs typed into added rows; `delete` the attendees ticked.
+    `new` holds (name, email) pairs typed into added rows; `delete` the attendees ticked, seated
+    or waiting.
     """
     fields = {
         "name": event.name,
@@ -93,7 +95,8 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
         **split_datetime("start_time", fields["start_time"]),
         **split_datetime("end_time", fields["end_time"]),
     }
-    attendees = list(event.attendees.order_by("id")) if event.pk else []
+    attendees = list(event.attendees.filter(status="registered").order_by("id")) if event.pk else []
+    waiting = list(event.attendees.filter(status="waitlisted").order_by("id")) if event.pk else []
     for index, attendee in enumerate(attendees):
         data[f"attendees-{index}-id"] = str(attendee.pk)
         data[f"attendees-{index}-event"] = str(event.pk)
@@ -108,8 +111,18 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
         "attendees-INITIAL_FORMS": str(len(attendees)),
         "attendees-MIN_NUM_FORMS": "0",
         "attendees-MAX_NUM_FORMS": "1000",
+        # The waiting list's inline: the event's second of attendee rows.
+        "attendees-2-TOTAL_FORMS": str(len(waiting)),
+        "attendees-2-INITIAL_FORMS": str(len(waiting)),
+        "attendees-2-MIN_NUM_FORMS": "0",
+        "attendees-2-MAX_NUM_FORMS": "0",
         "_continue": "Save and continue editing",
     }
+    for index, attendee in enumerate(waiting):
+        data[f"attendees-2-{index}-id"] = str(attendee.pk)
+        data[f"attendees-2-{index}-event"] = str(event.pk)
+        if attendee in delete:
+            data[f"attendees-2-{index}-DELETE"] = "on"
     return data
 
 
@@ -134,14 +147,14 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def seat_taken_after_the_check(monkeypatch, event: Event) -> list[Attendee | Exception]:
+def seat_taken_after_the_check(monkeypatch, event: Event) -> list[Registration | Exception]:
     """Have someone else register for `event` just after the admin's form checked it.
 
     The registration is made and committed on another connection, as another request would,
     before the form's submission is saved. The returned list receives its outcome.
     """
     check = forms.registration_refusal
-    outcome: list[Attendee | Exception] = []
+    outcome: list[Registration | Exception] = []
 
     def check_then_someone_registers(**kwargs):
         refusal = check(**kwargs)

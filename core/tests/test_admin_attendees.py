@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.emails import INVALID_DOMAIN_MESSAGE
 from core.models import Attendee
+from core.services import Registration, register_attendee
 from core.tests.admin_pages import (
     errors,
     messages,
@@ -77,7 +78,7 @@ def test_a_seat_taken_between_check_and_save_keeps_the_registration_out(
         follow=True,
     )
 
-    assert [type(result) for result in someone] == [Attendee]  # the check had seen a seat free
+    assert [type(result) for result in someone] == [Registration]  # the check had seen a seat free
     assert response.redirect_chain == [(f"{ATTENDEES}add/", 302)]
     assert messages(response) == [
         "Nothing was saved: This event is full: every seat has been taken."
@@ -337,3 +338,23 @@ def test_event_csv_needs_a_known_event_and_permission(
     assert client.get(url).status_code == 403
     clerk.user_permissions.add(Permission.objects.get(codename="view_attendee"))
     assert client.get(url).status_code == 200
+
+
+def test_deleting_a_seat_promotes_the_first_in_line(admin_client, event_factory):
+    event = event_factory(max_capacity=1)
+    for name in ["Ada", "Grace", "Alan"]:
+        register_attendee(event_id=event.pk, name=name, email=f"{name}@example.com", waitlist=True)
+    ada = event.attendees.get(name="Ada")
+    listed = result_rows(admin_client.get(ATTENDEES, {"status__exact": "waitlisted"}))
+
+    response = admin_client.post(f"{ATTENDEES}{ada.pk}/delete/", {"post": "yes"})
+
+    assert [(row["name"], row["status"]) for row in listed] == [
+        ("Grace", "Waitlisted"),
+        ("Alan", "Waitlisted"),
+    ]
+    assert response.status_code == 302
+    assert list(event.attendees.order_by("id").values_list("name", "status")) == [
+        ("Grace", "registered"),
+        ("Alan", "waitlisted"),
+    ]

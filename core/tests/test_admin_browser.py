@@ -196,13 +196,15 @@ def test_organiser_runs_an_event_from_the_admin(
         "name": "Browser Meetup",
         "location": "Room 1, Lisbon",
         "start_time": "",
-        "status": "upcoming",
+        "timing": "upcoming",
+        "status": "Scheduled",
         "max_capacity": "3",
         "attendee_count": "1",
+        "waitlist_count": "0",
         "fill": "███░░░░░░░ 33%",
         "owner": "-",  # made outside the admin and the API: nobody's
     }
-    assert admin.event_row("Data Engineering Day")["status"] == "in progress"
+    assert admin.event_row("Data Engineering Day")["timing"] == "in progress"
     assert admin.event_row("Launch Party")["fill"] == "██████████ 100%"
     admin.find("#toggle-nav-sidebar").click()  # room for the whole table in the screenshot
     screenshot = tmp_path / "admin-events.png"

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.admin.events import fill_bar
 from core.models import Attendee, Event
-from core.services import register_attendee
+from core.services import Registration, register_attendee
 from core.tests.admin_pages import (
     errors,
     event_form,
@@ -70,25 +70,27 @@ def test_list_shows_each_event_with_its_seats_at_a_glance(
         "action-checkbox": "",
         "name": "Jazz Night",
         "location": "Blue Room",
-        "status": "upcoming",
+        "timing": "upcoming",
+        "status": "Scheduled",
         "max_capacity": "10",
         "attendee_count": "7",
+        "waitlist_count": "0",
         "fill": "███████░░░ 70%",
         "owner": "nina",
     }
 
 
-def test_list_shows_status_soonest_first_and_filters_by_it(admin_client, event_factory, in_days):
+def test_list_shows_timing_soonest_first_and_filters_by_it(admin_client, event_factory, in_days):
     event_factory(name="Next week", start_time=in_days(7))
     event_factory(name="Right now", start_time=in_days(0, hours=-1))
     event_factory(name="Last month", start_time=in_days(-30))
 
     rows = result_rows(admin_client.get(EVENTS))
-    past = result_rows(admin_client.get(EVENTS, {"status": "past"}))
-    now = result_rows(admin_client.get(EVENTS, {"status": "in_progress"}))
-    upcoming = result_rows(admin_client.get(EVENTS, {"status": "upcoming"}))
+    past = result_rows(admin_client.get(EVENTS, {"timing": "past"}))
+    now = result_rows(admin_client.get(EVENTS, {"timing": "in_progress"}))
+    upcoming = result_rows(admin_client.get(EVENTS, {"timing": "upcoming"}))
 
-    assert [(row["name"], row["status"]) for row in rows] == [
+    assert [(row["name"], row["timing"]) for row in rows] == [
         ("Last month", "past"),
         ("Right now", "in progress"),
         ("Next week", "upcoming"),
@@ -404,7 +406,7 @@ def test_a_seat_taken_between_check_and_save_keeps_the_whole_submission_out(
         follow=True,
     )
 
-    assert [type(result) for result in someone] == [Attendee]  # the check had seen a seat free
+    assert [type(result) for result in someone] == [Registration]  # the check had seen a seat free
     assert response.redirect_chain == [(change_url(event), 302)]
     assert messages(response) == [
         "Nothing was saved: This event is full: every seat has been taken."
@@ -440,3 +442,96 @@ def test_existing_rows_cannot_be_edited_from_the_event_page(
 
     ada.refresh_from_db()
     assert (ada.name, ada.email) == ("Ada", "ada@example.com")
+
+
+@pytest.fixture
+def queue(event_factory):
+    """An event of one seat (Ada's) with Grace, then Alan, waiting."""
+    event = event_factory(max_capacity=1)
+    for name in ["Ada", "Grace", "Alan"]:
+        register_attendee(event_id=event.pk, name=name, email=f"{name}@example.com", waitlist=True)
+    return event
+
+
+def section(content: str, start: str, end: str) -> str:
+    return content[content.index(start) : content.index(end)]
+
+
+def test_event_page_shows_the_waiting_list_in_order(admin_client, queue):
+    content = admin_client.get(change_url(queue)).content.decode()
+
+    seats = section(content, 'id="attendees-group"', 'id="attendees-2-group"')
+    waiting = content[content.index('id="attendees-2-group"') :]
+    assert "Ada@example.com" in seats
+    assert "Grace@example.com" not in seats
+    assert waiting.index("Grace@example.com") < waiting.index("Alan@example.com")
+    assert "Ada@example.com" not in waiting
+    assert "1 of 1 taken" in content
+    assert "2 waiting" in content
+
+
+def test_freeing_a_seat_on_the_event_page_promotes_the_first_in_line(admin_client, queue):
+    ada = queue.attendees.get(name="Ada")
+
+    response = admin_client.post(change_url(queue), event_form(queue, delete=[ada]))
+
+    assert response.status_code == 302, errors(response)
+    assert list(queue.attendees.order_by("id").values_list("name", "status")) == [
+        ("Grace", "registered"),
+        ("Alan", "waitlisted"),
+    ]
+
+
+def test_a_raised_capacity_on_the_event_page_promotes(admin_client, queue):
+    response = admin_client.post(change_url(queue), event_form(queue, max_capacity=3))
+
+    assert response.status_code == 302, errors(response)
+    queue.refresh_from_db()
+    assert (queue.seats_taken, queue.waitlist_taken) == (3, 0)
+
+
+def test_a_waiting_entry_removed_on_the_event_page_gives_up_its_place(admin_client, queue):
+    grace = queue.attendees.get(name="Grace")
+
+    response = admin_client.post(change_url(queue), event_form(queue, delete=[grace]))
+
+    assert response.status_code == 302, errors(response)
+    assert list(queue.attendees.order_by("id").values_list("name", "status")) == [
+        ("Ada", "registered"),
+        ("Alan", "waitlisted"),
+    ]
+
+
+def test_the_cancel_action_cancels_through_the_service(admin_client, event_factory, in_days):
+    upcoming = event_factory(name="Upcoming")
+    started = event_factory(name="Started", start_time=in_days(0, hours=-1))
+
+    response = admin_client.post(
+        EVENTS,
+        {"action": "cancel_events", "_selected_action": [upcoming.pk, started.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert set(messages(response)) == {
+        "Started: This event has already started: it can no longer be cancelled.",
+        "Cancelled 1 event(s).",
+    }
+    upcoming.refresh_from_db()
+    started.refresh_from_db()
+    assert (upcoming.status, started.status) == ("cancelled", "scheduled")
+    cancelled = result_rows(admin_client.get(EVENTS, {"status__exact": "cancelled"}))
+    assert [(row["name"], row["status"]) for row in cancelled] == [("Upcoming", "Cancelled")]
+
+
+def test_a_cancelled_event_is_shown_but_never_changed(admin_client, event_factory):
+    event = event_factory(name="Called Off", status="cancelled")
+
+    page = admin_client.get(change_url(event))
+    response = admin_client.post(change_url(event), event_form(event, name="Back On"))
+
+    assert page.status_code == 200
+    assert 'name="name"' not in page.content.decode()
+    assert response.status_code == 403
+    event.refresh_from_db()
+    assert event.name == "Called Off"

@@ -8,7 +8,7 @@ from django.db import IntegrityError
 
 from core.exceptions import AlreadyRegistered, CapacityBelowAttendance, EventFull
 from core.models import Attendee, Event
-from core.services import domain_error_for, register_attendee, update_event
+from core.services import Registration, domain_error_for, register_attendee, update_event
 from core.tests.racing import race
 from testing.servers import post_json
 
@@ -19,7 +19,7 @@ SPELLINGS = ["dup@example.com", "DUP@example.com", "Dup@Example.Com", " dup@EXAM
 
 
 def outcome(result: object) -> str:
-    if isinstance(result, Attendee):
+    if isinstance(result, Registration):
         return "registered"
     if isinstance(result, Event):
         return "capacity_changed"

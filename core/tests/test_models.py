@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from core.models import Attendee, Event
@@ -115,3 +115,91 @@ def test_a_move_is_counted_even_when_the_row_changes_its_id(event_factory):
     Attendee.objects.filter(pk=attendee.pk).update(id=F("id") + 1000, event=second)
 
     assert (seats_taken(first), seats_taken(second)) == (0, 1)
+
+
+def counters(event) -> tuple[int, int]:
+    return Event.objects.values_list("seats_taken", "waitlist_taken").get(pk=event.pk)
+
+
+def test_database_counts_seats_and_waiting_places_apart(event_factory):
+    first, second = event_factory(max_capacity=2), event_factory(max_capacity=2)
+    Attendee.objects.bulk_create(
+        [
+            Attendee(event=first, name="Seat", email="seat@example.com"),
+            Attendee(event=first, name="Wait", email="wait@example.com", status="waitlisted"),
+            Attendee(event=first, name="Wait2", email="wait2@example.com", status="waitlisted"),
+        ]
+    )
+    assert (counters(first), counters(second)) == ((1, 2), (0, 0))
+
+    # A promotion takes a seat and gives up a waiting place, in one statement.
+    Attendee.objects.filter(email="wait@example.com").update(status="registered")
+    assert counters(first) == (2, 1)
+
+    # A waiting place moved to another event, and a seat given up.
+    Attendee.objects.filter(email="wait2@example.com").update(event=second)
+    Attendee.objects.filter(email="seat@example.com").delete()
+    assert (counters(first), counters(second)) == ((1, 0), (0, 1))
+
+
+def test_database_refuses_a_promotion_that_would_overbook(event_factory):
+    event = event_factory(max_capacity=1)
+    Attendee.objects.create(event=event, name="Seat", email="seat@example.com")
+    Attendee.objects.create(event=event, name="Wait", email="wait@example.com", status="waitlisted")
+    with (
+        pytest.raises(IntegrityError, match="event_seats_taken_within_capacity"),
+        transaction.atomic(),
+    ):
+        Attendee.objects.filter(status="waitlisted").update(status="registered")
+    assert counters(event) == (1, 1)
+
+
+def test_one_place_per_email_across_seats_and_waiting_list(event_factory):
+    event = event_factory(max_capacity=1)
+    Attendee.objects.create(event=event, name="Ada", email="ada@example.com")
+    with (
+        pytest.raises(IntegrityError, match="attendee_unique_email_per_event"),
+        transaction.atomic(),
+    ):
+        Attendee.objects.create(
+            event=event, name="Ada", email="ADA@example.com", status="waitlisted"
+        )
+
+
+@pytest.mark.parametrize(
+    ("model", "status", "constraint"),
+    [(Event, "postponed", "event_status_known"), (Attendee, "maybe", "attendee_status_known")],
+)
+def test_database_refuses_an_unknown_status(event_factory, model, status, constraint):
+    Attendee.objects.create(event=event_factory(), name="Ada", email="ada@example.com")
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        model.objects.update(status=status)
+
+
+def test_the_counting_triggers_are_in_place(event_factory):
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'core_attendee'::regclass"
+                " AND NOT tgisinternal"
+            )
+        names = {row[0] for row in cursor.fetchall()}
+    assert {
+        "core_attendee_count_inserted",
+        "core_attendee_count_deleted",
+        "core_attendee_count_moved",
+    } <= names
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE is PostgreSQL's here")
+def test_truncate_frees_every_seat_and_waiting_place(event_factory):
+    event = event_factory(max_capacity=1)
+    Attendee.objects.create(event=event, name="Seat", email="seat@example.com")
+    Attendee.objects.create(event=event, name="Wait", email="wait@example.com", status="waitlisted")
+    with connection.cursor() as cursor:
+        # The foreign keys' deferred checks run first: TRUNCATE refuses to pass them by.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE core_attendee")
+    assert counters(event) == (0, 0)
