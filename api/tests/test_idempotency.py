@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from api import views
 from core.models import Attendee, Event, IdempotencyKey
+from testing.bodies import new_event
 
 pytestmark = pytest.mark.django_db
 
@@ -23,17 +24,6 @@ def register(client, event_id, body=ADA, key="retry-1", **headers):
     if key is not None:
         headers["HTTP_IDEMPOTENCY_KEY"] = key
     return client.post(f"/api/events/{event_id}/register/", body, format="json", **headers)
-
-
-def new_event(number: int = 0) -> dict:
-    start = timezone.now() + timedelta(days=30 + number)
-    return {
-        "name": f"Launch Party {number}",
-        "location": "Dock 5, Hamburg",
-        "start_time": start.isoformat(),
-        "end_time": (start + timedelta(hours=3)).isoformat(),
-        "max_capacity": 10,
-    }
 
 
 def create(client, body, key="create-1"):

@@ -5,14 +5,13 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.throttling import ScopedThrottle
 from core.tests.racing import race
+from testing.bodies import new_event
 from testing.servers import free_port, gunicorn, post_json
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -21,17 +20,6 @@ BUDGET = 3
 ALICE, BOB = "203.0.113.7", "203.0.113.8"
 PROXY = "10.0.0.254"
 PASSWORD = "correct horse battery staple"
-
-
-def new_event(number: int) -> dict:
-    start = timezone.now() + timedelta(days=30 + number)
-    return {
-        "name": f"Launch Party {number}",
-        "location": "Dock 5, Hamburg",
-        "start_time": start.isoformat(),
-        "end_time": (start + timedelta(hours=3)).isoformat(),
-        "max_capacity": 10,
-    }
 
 
 def registration(number: int) -> dict:
