@@ -5,8 +5,11 @@ database wait with another's Python work; each thread keeps its own database con
 Every value can be overridden on the command line or through GUNICORN_* variables.
 """
 
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
@@ -21,3 +24,34 @@ behind_proxies = os.environ.get("DJANGO_TRUSTED_PROXIES", "").strip() not in {""
 forwarded_allow_ips = os.environ.get(
     "FORWARDED_ALLOW_IPS", "127.0.0.1,::1" if behind_proxies else ""
 )
+
+# Metrics: every worker writes its samples to files in one directory, and /metrics, answered by
+# whichever worker takes the scrape, sums them all (prometheus_client's multiprocess mode). The
+# directory is PROMETHEUS_MULTIPROC_DIR if set (one per gunicorn instance: it is emptied at
+# start), else a fresh one made at start and removed at exit. Set before the first worker is
+# forked, so before any worker imports prometheus_client, which reads it once (not with
+# --preload, which imports the app first).
+_made_metrics_dir = None
+
+
+def on_starting(server):
+    global _made_metrics_dir
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(stale)
+    else:
+        directory = _made_metrics_dir = tempfile.mkdtemp(prefix="events-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_metrics_dir:
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)

@@ -37,6 +37,7 @@ from django.utils.cache import patch_vary_headers
 
 from api.exceptions import UNAVAILABLE_ERRORS, service_unavailable_response
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
+from ops.metrics import CACHE_HITS, CACHE_MISSES
 
 API_PATHS = "/api/"
 CACHED_PATHS = "/api/events/"
@@ -168,7 +169,9 @@ class ResponseCacheMiddleware:
                 and not entry.expired(timezone.now())
                 and read_versions(entry.stamp) == entry.versions
             ):
+                CACHE_HITS.inc()
                 return entry.response()
+            CACHE_MISSES.inc()
             with snapshot():
                 response = self._varied(self.get_response(request))
                 self._keep(key, response)

@@ -20,6 +20,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
+from ops.metrics import count_database_error
+from ops.requests import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +56,11 @@ def service_unavailable_response(error: Exception | None = None) -> JsonResponse
 
     Anything under /api/ that queries the database outside a view (a middleware) answers this
     for `except UNAVAILABLE_ERRORS as error`. The error is logged as one line: an outage is not
-    a bug, and a traceback per request would bury the log.
+    a bug, and a traceback per request would bury the log. It is counted in the metrics by kind
+    (ops.metrics.database_error_kind).
     """
     if error is not None:
+        count_database_error(error)
         logger.warning("Database unavailable: %s", error)
     response = JsonResponse(error_body(UNAVAILABLE_MESSAGE, "service_unavailable"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -70,7 +74,11 @@ def bad_request_response(error: SuspiciousOperation) -> JsonResponse:
 
 
 def server_error_response() -> JsonResponse:
-    return JsonResponse(error_body(SERVER_ERROR_MESSAGE, "server_error"), status=500)
+    """500 `server_error`, with the `request_id` that finds the failure in the log."""
+    body = error_body(SERVER_ERROR_MESSAGE, "server_error")
+    if (request_id := current_request_id()) is not None:
+        body["request_id"] = request_id
+    return JsonResponse(body, status=500)
 
 
 def exception_handler(exc, context):
@@ -143,7 +151,9 @@ def server_error(request):
 
     When the error being handled is the database's unavailability: 503 with Retry-After.
     """
-    if isinstance(sys.exception(), UNAVAILABLE_ERRORS):
+    if isinstance(error := sys.exception(), UNAVAILABLE_ERRORS):
+        # Django has logged it already; only counted here.
+        count_database_error(error)
         if _wants_json(request):
             return service_unavailable_response()
         response = HttpResponse(UNAVAILABLE_MESSAGE, status=503, content_type="text/plain")

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from api.authentication import INVALID_CREDENTIALS_MESSAGE, BearerTokenAuthentication
 from api.caching import cacheable, cached_count
 from api.filters import EventFilter, ListFilterBackend
-from api.idempotency import idempotent
+from api.idempotency import REPLAYED_HEADER, idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.schema import (
@@ -52,6 +52,15 @@ from core.services import (
     update_event,
 )
 from core.versions import Stamp
+from ops.metrics import REGISTRATION_OUTCOMES, count_registration
+
+# How a registration request ended, read from its answer: the status for the outcomes that
+# have one of their own, the error's code for the refusals (409).
+OUTCOME_BY_STATUS = {
+    status.HTTP_201_CREATED: "registered",
+    status.HTTP_202_ACCEPTED: "waitlisted",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
 
 
 @event_viewset_schema
@@ -200,6 +209,24 @@ class EventViewSet(
         )
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
         return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.action == "register":
+            self._count_registration(response)
+        return response
+
+    @staticmethod
+    def _count_registration(response) -> None:
+        """Counts the registration's outcome in the metrics; a replayed answer, already counted
+        when first given, and a request refused for its input or an unknown event are not."""
+        if response.has_header(REPLAYED_HEADER):
+            return
+        outcome = OUTCOME_BY_STATUS.get(response.status_code)
+        if outcome is None and response.status_code == status.HTTP_409_CONFLICT:
+            outcome = (getattr(response, "data", None) or {}).get("code")
+        if outcome in REGISTRATION_OUTCOMES:
+            count_registration(outcome)
 
     def _filters_asked(self) -> tuple:
         """The list's filter parameters as given: what its row count depends on."""

@@ -1,0 +1,64 @@
+"""Log lines as JSON objects or as human-readable text, from structlog and the standard library
+alike, each carrying the id of the request it was written for.
+
+settings.LOGGING names `formatter` for its handler and LOGGING_CONFIG names `configure`, so
+Django sets both up at start-up. Every line holds `time` (UTC, ISO 8601), `level`, `logger`,
+`event` (the message) and, while a request is being answered, `request_id` (bound by
+ops.requests); lines written with an exception hold it too (`exception`).
+"""
+
+import logging.config
+
+import orjson
+import structlog
+
+FORMATS = ("console", "json")
+
+# What every line gets, whether written through structlog or through the standard library.
+_SHARED = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+]
+
+
+def _dumps(value, **kwargs) -> str:
+    # default=str: an object no JSON type fits is logged by its text, not dropped with an error.
+    return orjson.dumps(value, default=str).decode()
+
+
+def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig passes it by name
+    """The handler's formatter: one JSON object per line, or structlog's console rendering."""
+    if format == "json":
+        rendering = [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ]
+    else:
+        # Plain tracebacks: a richer renderer would print each frame's local variables.
+        rendering = [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+    )
+
+
+def configure(config: dict) -> None:
+    """Django's LOGGING_CONFIG: the standard library's dictConfig, and structlog set to hand its
+    lines to the same handlers, so both are rendered by `formatter`."""
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.config.dictConfig(config)

@@ -1,0 +1,122 @@
+"""The service's Prometheus metrics, and their exposition aggregated across worker processes.
+
+Under gunicorn, gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before
+any worker starts: every worker writes its samples there (prometheus_client's multiprocess
+mode), and /metrics, answered by whichever worker takes the scrape, reads them all. Without it
+(runserver, tests) the process's own registry is exposed.
+
+Label values are bounded: a view's route name (never a path), a status code, and the fixed sets
+below, all present from the start with zero.
+"""
+
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# prometheus_client reads the variable once, when first imported; so does this module.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered, by view and status.", ["view", "status"]
+)
+REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from a request reaching the app to its answer leaving it, by view and status.",
+    ["view", "status"],
+)
+
+REGISTRATION_OUTCOMES = (
+    "registered",
+    "waitlisted",
+    "event_full",
+    "already_registered",
+    "registration_closed",
+    "event_cancelled",
+    "throttled",
+)
+REGISTRATIONS = Counter(
+    "events_registrations_total", "Registration requests, by how they ended.", ["outcome"]
+)
+
+DATABASE_ERROR_KINDS = (
+    "lock_timeout",
+    "statement_timeout",
+    "deadlock",
+    "serialization_failure",
+    "unavailable",
+)
+DATABASE_ERRORS = Counter(
+    "events_database_errors_total",
+    "Requests the database failed to serve, by kind: a lock or statement past its timeout, a "
+    "deadlock or serialization failure, or a server unreachable or gone (unavailable).",
+    ["kind"],
+)
+
+RESPONSE_CACHE = Counter(
+    "events_response_cache_requests_total",
+    "Event reads the response cache could answer, by result (hit or miss).",
+    ["result"],
+)
+
+for _outcome in REGISTRATION_OUTCOMES:
+    REGISTRATIONS.labels(_outcome)
+for _kind in DATABASE_ERROR_KINDS:
+    DATABASE_ERRORS.labels(_kind)
+CACHE_HITS = RESPONSE_CACHE.labels("hit")
+CACHE_MISSES = RESPONSE_CACHE.labels("miss")
+
+# (view, status) -> the counter and histogram children: one dict read per request instead of
+# two locked label lookups. Bounded like the labels themselves.
+_request_series: dict[tuple[str, int], tuple] = {}
+
+
+def observe_request(view: str, status: int, seconds: float) -> None:
+    series = _request_series.get((view, status))
+    if series is None:
+        label = str(status)
+        series = _request_series[(view, status)] = (
+            REQUESTS.labels(view, label),
+            REQUEST_DURATION.labels(view, label),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
+
+
+def count_registration(outcome: str) -> None:
+    REGISTRATIONS.labels(outcome).inc()
+
+
+# SQLSTATE codes PostgreSQL answers with, by the kind they count as.
+SQLSTATE_KINDS = {
+    "55P03": "lock_timeout",
+    "57014": "statement_timeout",
+    "40P01": "deadlock",
+    "40001": "serialization_failure",
+}
+
+
+def database_error_kind(error: BaseException) -> str:
+    """The kind a database error counts as; anything unrecognised is `unavailable`."""
+    # Django wraps the driver's error: the driver's own is the cause.
+    cause = error.__cause__ or error
+    kind = SQLSTATE_KINDS.get(getattr(cause, "sqlstate", None) or "")
+    if kind is not None:
+        return kind
+    # SQLite's busy timeout ran out waiting for another writer's lock.
+    if "database is locked" in str(cause):
+        return "lock_timeout"
+    return "unavailable"
+
+
+def count_database_error(error: BaseException) -> None:
+    DATABASE_ERRORS.labels(database_error_kind(error)).inc()
+
+
+def exposition() -> bytes:
+    """Every metric in Prometheus' text format, summed over the worker processes if several."""
+    if MULTIPROCESS:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

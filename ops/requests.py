@@ -1,0 +1,105 @@
+"""Each request's id, its line in the log and its count in the metrics.
+
+RequestObservationMiddleware is the outermost middleware, so all of this covers every answer:
+a cached one, an early refusal, a probe, a 500. It does no database or cache call.
+
+The id is the request's `X-Request-ID` when that is 1 to 128 letters, digits, dots, dashes or
+underscores, and a fresh uuid4 (32 hex digits) otherwise. It is bound to the thread's log
+context until its next request, so every line written for the request carries it (Django's own
+error lines too), it is in a 500's JSON (`request_id`), and it is returned as `X-Request-ID`
+on the answer. Set here, outside the response cache, so a cached answer never carries another
+request's.
+
+The request's line: `event` "request", `request_id`, `method`, `route` (the matched URL
+pattern) and `view` (its name), `status`, `duration_ms`, `client` (the address the throttles
+use, so DJANGO_TRUSTED_PROXIES applies), and `user_id` when the API authenticated the request.
+Never a path, a query string, a header or a body: registration tokens travel in paths, emails
+and passwords in bodies, bearer tokens in headers. Probes are logged at DEBUG, the rest at INFO.
+"""
+
+import re
+import time
+import uuid
+
+import structlog
+from django.urls import Resolver404, resolve
+from django.utils.functional import LazyObject
+
+from api.throttling import client_address
+from ops import metrics
+from ops.endpoints import ENDPOINT_VIEWS, PROBE_PATHS
+
+HEADER = "X-Request-ID"
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# The view label of a path no route matches (and of static files): one, whatever the path.
+UNMATCHED = "unmatched"
+
+logger = structlog.get_logger("ops.requests")
+
+
+def current_request_id() -> str | None:
+    """The id of the request being answered in this thread, if any."""
+    return structlog.contextvars.get_contextvars().get("request_id")
+
+
+def request_id_of(request) -> str:
+    given = request.META.get("HTTP_X_REQUEST_ID")
+    if given is not None and SANE_REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def route_of(request) -> tuple[str, str | None]:
+    """The view name and URL pattern the request was routed to (or would have been: a cached
+    answer and an early refusal are given before Django routes the request)."""
+    endpoint = ENDPOINT_VIEWS.get(request.path_info)
+    if endpoint is not None:
+        return endpoint, request.path_info
+    match = request.resolver_match
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return UNMATCHED, None
+    return match.view_name, match.route
+
+
+def user_id_of(request) -> int | None:
+    # Only a user the request has already loaded: the admin's session user is loaded lazily,
+    # and reading it here would cost a query of its own. The API sets the user it authenticated.
+    user = request.__dict__.get("user")
+    if user is None or isinstance(user, LazyObject) or not user.is_authenticated:
+        return None
+    return user.pk
+
+
+class RequestObservationMiddleware:
+    """Gives every request an id, and counts and logs its answer (see the module)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        request_id = request_id_of(request)
+        # Bound until the next request in this thread replaces it, not only until this method
+        # returns: Django writes its line about an error answer after the middleware is done.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        response = self.get_response(request)
+        response[HEADER] = request_id
+        seconds = time.perf_counter() - started
+        view, route = route_of(request)
+        metrics.observe_request(view, response.status_code, seconds)
+        log = logger.debug if request.path_info in PROBE_PATHS else logger.info
+        log(
+            "request",
+            method=request.method,
+            route=route,
+            view=view,
+            status=response.status_code,
+            duration_ms=round(seconds * 1000, 2),
+            client=client_address(request),
+            **({"user_id": user_id} if (user_id := user_id_of(request)) else {}),
+        )
+        return response
