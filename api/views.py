@@ -210,9 +210,10 @@ class EventViewSet(
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
         return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if self.action == "register":
+    def dispatch(self, request, *args, **kwargs):
+        # Once per request, here: an idempotent action finalizes its answer twice.
+        response = super().dispatch(request, *args, **kwargs)
+        if getattr(self, "action", None) == "register":
             self._count_registration(response)
         return response
 

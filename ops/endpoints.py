@@ -10,10 +10,10 @@ never cached (`Cache-Control: no-store`) and always JSON (the metrics excepted),
 - /readyz: 200 when the database answers `SELECT 1`, and Redis (when REDIS_URL is set) a PING,
   within settings.READINESS_TIMEOUT seconds; otherwise 503, with each dependency's result:
   `ok`, `timeout` or `error` (the error itself is logged, as a warning, not sent).
-- /metrics: Prometheus' text format (ops.metrics). With DJANGO_METRICS_TOKEN set, only for
-  `Authorization: Bearer <token>`; without it, only for a client on this host: the connection
-  comes from a loopback address and, unless DJANGO_TRUSTED_PROXIES says proxies stand in front,
-  no proxy relayed it (no X-Forwarded-For).
+- /metrics: Prometheus' text format, or OpenMetrics when asked for (ops.metrics). With
+  DJANGO_METRICS_TOKEN set, only for `Authorization: Bearer <token>`; without it, only for a
+  client on this host: the connection comes from a loopback address and, unless
+  DJANGO_TRUSTED_PROXIES says proxies stand in front, no proxy relayed it (no X-Forwarded-For).
 """
 
 import hmac
@@ -28,7 +28,6 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.throttling import client_address
 from ops import metrics
@@ -74,7 +73,8 @@ def metrics_view(request) -> HttpResponse:
             return response
     elif not _from_this_host(request):
         return error_response(FORBIDDEN_MESSAGE, "permission_denied", 403)
-    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
 
 
 ENDPOINTS = {HEALTHZ: healthz, READYZ: readyz, METRICS: metrics_view}

@@ -62,3 +62,5 @@ def configure(config: dict) -> None:
         cache_logger_on_first_use=True,
     )
     logging.config.dictConfig(config)
+    # Python's warnings too, so that a JSON log holds nothing but JSON lines.
+    logging.captureWarnings(True)

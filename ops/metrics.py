@@ -11,7 +11,8 @@ below, all present from the start with zero.
 
 import os
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 # prometheus_client reads the variable once, when first imported; so does this module.
@@ -113,10 +114,12 @@ def count_database_error(error: BaseException) -> None:
     DATABASE_ERRORS.labels(database_error_kind(error)).inc()
 
 
-def exposition() -> bytes:
-    """Every metric in Prometheus' text format, summed over the worker processes if several."""
+def exposition(accept: str) -> tuple[bytes, str]:
+    """Every metric, summed over the worker processes if several, and its content type: the
+    format the scraper's `Accept` asks for (OpenMetrics), else Prometheus' text format."""
+    encode, content_type = choose_encoder(accept)
     if MULTIPROCESS:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+        return encode(registry), content_type
+    return encode(REGISTRY), content_type

@@ -43,13 +43,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator[str]:
+def gunicorn(
+    *, workers: int = 4, env: dict[str, str] | None = None, logs: list[str] | None = None
+) -> Iterator[str]:
     """Serve the app with gunicorn on the test database until the block ends; yields its URL.
 
     The server runs as in production, except that it answers plain HTTP (no redirect to HTTPS)
     and spends no request budgets; `env` adds to or overrides its environment, so a test about
     either turns it back on. On leaving, the server is stopped and its log must hold no
-    traceback: an error the server swallowed fails the test.
+    traceback: an error the server swallowed fails the test. Its log (standard output and
+    error, JSON lines from the app) is appended to `logs`, when given, as one text.
     """
     port = free_port()
     log = tempfile.TemporaryFile()
@@ -83,6 +86,8 @@ def gunicorn(*, workers: int = 4, env: dict[str, str] | None = None) -> Iterator
         log.seek(0)
         server_log = log.read().decode()
         log.close()
+        if logs is not None:
+            logs.append(server_log)
     assert "Traceback" not in server_log, server_log
 
 
