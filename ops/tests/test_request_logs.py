@@ -1,0 +1,185 @@
+"""X-Request-ID on every answer, and the log lines of a request: one per request, each carrying
+the request's id, and none naming an email, a token or a password."""
+
+import io
+import json
+import logging
+import re
+
+import pytest
+
+from ops.logs import formatter
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture
+def json_log():
+    """`json_log()`: the lines logged since the test started, as production writes them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(format="json"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/events/", 200),
+        ("/api/events/999999/", 404),
+        ("/api/nothing/", 404),
+        ("/healthz", 200),
+        ("/metrics", 200),
+        ("/no/such/page/", 404),
+    ],
+)
+def test_a_sane_request_id_is_returned_as_given(client, path, status):
+    response = client.get(path, HTTP_X_REQUEST_ID="lb-7f3a.9_Z-1")
+
+    assert response.status_code == status
+    assert response["X-Request-ID"] == "lb-7f3a.9_Z-1"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [None, "", "has space", "semi;colon", "é", "a" * 129, "../../etc/passwd?x=1"],
+)
+def test_a_missing_or_insane_request_id_is_replaced_by_a_fresh_one(client, given):
+    headers = {} if given is None else {"HTTP_X_REQUEST_ID": given}
+
+    first = client.get("/api/events/", **headers)["X-Request-ID"]
+    second = client.get("/api/events/", **headers)["X-Request-ID"]
+
+    assert GENERATED_ID.fullmatch(first)
+    assert GENERATED_ID.fullmatch(second)
+    assert first != second
+
+
+def test_an_early_refusal_carries_the_request_id(client):
+    # Refused by the middleware that checks the host, before any view runs.
+    response = client.get("/api/events/", HTTP_HOST="evil.example", HTTP_X_REQUEST_ID="early-1")
+
+    assert response.status_code == 400
+    assert response["X-Request-ID"] == "early-1"
+
+
+def test_each_request_is_one_line_with_its_fields(client, json_log, event_factory):
+    event = event_factory()
+
+    client.get(f"/api/events/{event.pk}/?x=secret-query", HTTP_X_REQUEST_ID="read-1")
+
+    [line] = [line for line in json_log() if line["logger"] == "ops.requests"]
+    assert set(line) == {
+        "time", "level", "logger", "event", "request_id", "method", "route", "view", "status",
+        "duration_ms", "client",
+    }  # fmt: skip
+    assert line["event"] == "request"
+    assert line["level"] == "info"
+    assert line["request_id"] == "read-1"
+    assert line["method"] == "GET"
+    assert line["view"] == "event-detail"
+    assert line["route"] == "api/events/(?P<pk>[0-9]+)/?$"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert line["client"] == "127.0.0.1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", line["time"])
+    assert "secret-query" not in json.dumps(line)
+
+
+def test_an_authenticated_request_logs_its_user_id(token_client, organiser_factory, json_log):
+    organiser = organiser_factory()
+
+    token_client(organiser).get("/api/me/events/")
+
+    [line] = [line for line in json_log() if line["logger"] == "ops.requests"]
+    assert line["status"] == 200
+    assert line["user_id"] == organiser.pk
+
+
+def test_probes_are_not_logged_at_info(client, json_log):
+    client.get("/healthz")
+    client.get("/readyz")
+
+    assert [line for line in json_log() if line["logger"] == "ops.requests"] == []
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(client, settings, json_log):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    client.get("/api/events/", HTTP_X_FORWARDED_FOR="198.51.100.7")
+
+    [line] = [line for line in json_log() if line["logger"] == "ops.requests"]
+    assert line["client"] == "198.51.100.7"
+
+
+def test_a_500_gives_its_request_id_and_every_line_of_it_carries_the_id(
+    client, monkeypatch, json_log
+):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("api.views.upcoming_events", explode)
+    client.raise_request_exception = False
+
+    response = client.get("/api/events/", HTTP_X_REQUEST_ID="report-42")
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "The server failed to handle this request.",
+        "code": "server_error",
+        "request_id": "report-42",
+    }
+    assert response["X-Request-ID"] == "report-42"
+    lines = json_log()
+    [error] = [line for line in lines if line["logger"] == "django.request"]
+    assert error["level"] == "error"
+    assert "RuntimeError: boom" in error["exception"]
+    assert {line["request_id"] for line in lines} == {"report-42"}
+
+
+def test_a_generated_request_id_is_the_one_in_the_500(client, monkeypatch, json_log):
+    monkeypatch.setattr("api.views.upcoming_events", lambda **kwargs: 1 / 0)
+    client.raise_request_exception = False
+
+    response = client.get("/api/events/")
+
+    assert response.status_code == 500
+    assert response.json()["request_id"] == response["X-Request-ID"]
+    assert {line["request_id"] for line in json_log()} == {response["X-Request-ID"]}
+
+
+def test_no_line_names_an_email_a_token_or_a_password(
+    client, api_client, organiser_factory, event_factory, json_log
+):
+    password = "correct-horse-battery-staple-9"
+    organiser = organiser_factory(password=password)
+    event = event_factory()
+
+    signed_in = api_client.post(
+        "/api/auth/token/",
+        {"username": organiser.username, "password": password},
+        format="json",
+    )
+    token = signed_in.json()["token"]
+    registered = client.post(
+        f"/api/events/{event.pk}/register/",
+        {"name": "Private Person", "email": "private.person@example.com"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    place_token = registered.json()["token"]
+    client.get(f"/api/registrations/{place_token}/")
+    client.delete(f"/api/registrations/{place_token}/")
+    client.get("/api/me/events/", HTTP_AUTHORIZATION=f"Bearer {token}wrong")
+
+    assert signed_in.status_code == registered.status_code == 201
+    lines = json_log()
+    assert len([line for line in lines if line["logger"] == "ops.requests"]) == 5
+    text = "\n".join(json.dumps(line) for line in lines)
+    for secret in ("private.person", "example.com", token, place_token, password):
+        assert secret not in text

@@ -1,0 +1,175 @@
+"""The probes, the metrics and the logs as production serves them: gunicorn, several worker
+processes, DJANGO_DEBUG=false, the HTTPS redirect on."""
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from event_management_system.tests.tcp_proxy import FreezableProxy
+from ops.tests.scraping import value
+from testing.servers import NoRedirect, database_url, free_port, gunicorn, send_json
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Production as a load balancer meets it: HTTPS redirect on (the fixture turns it off), and
+# the instance probed by an address no ALLOWED_HOSTS entry names.
+PRODUCTION = {"DJANGO_SECURE_SSL_REDIRECT": ""}
+POD_HOST = "10.20.30.40:8000"
+
+
+def fetch(url: str, **headers: str) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def json_lines(log: str) -> list[dict]:
+    """Every line of the server's log, each of which must be a JSON object."""
+    return [json.loads(line) for line in log.splitlines() if line.strip()]
+
+
+def test_probes_answer_plain_http_for_any_host_while_the_api_redirects():
+    with gunicorn(workers=2, env=PRODUCTION) as url:
+        healthz = fetch(f"{url}/healthz", Host=POD_HOST, Accept="text/html")
+        readyz = fetch(f"{url}/readyz", Host=POD_HOST, Accept="text/html")
+        metrics = fetch(f"{url}/metrics", Host=POD_HOST)
+        api = fetch(f"{url}/api/events/")
+
+    assert (healthz[0], json.loads(healthz[2])) == (200, {"status": "ok"})
+    assert healthz[1]["Content-Type"] == "application/json"
+    assert (readyz[0], json.loads(readyz[2])) == (
+        200,
+        {"status": "ok", "checks": {"database": "ok"}},
+    )
+    assert metrics[0] == 200
+    assert "# TYPE http_requests_total counter" in metrics[2].decode()
+    assert api[0] == 301
+    assert api[1]["Location"].startswith("https://")
+
+
+def test_metrics_add_up_across_worker_processes(tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    # Left from an earlier run: emptied at start, or the scrape would fail to read it.
+    (directory / "counter_99999.db").write_bytes(b"not a metrics file")
+    sent = 0
+
+    def read(_):
+        return fetch(f"{url}/api/events/")[0]
+
+    with gunicorn(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(directory)}) as url:
+        with ThreadPoolExecutor(8) as pool:
+            # Until two worker processes have each answered some: each writes its own file.
+            while len(list(directory.glob("counter_*.db"))) < 2 and sent < 2000:
+                assert set(pool.map(read, range(16))) == {200}
+                sent += 16
+        status, _, body = fetch(f"{url}/metrics")
+
+    assert len(list(directory.glob("counter_*.db"))) == 2
+    assert status == 200
+    text = body.decode()
+    assert value(text, "http_requests_total", view="event-list", status="200") == sent
+    assert (
+        value(text, "http_request_duration_seconds_count", view="event-list", status="200") == sent
+    )
+
+
+def test_logs_are_one_json_line_per_request_naming_no_secret(organiser_factory, event_factory):
+    from api.tokens import issue_token
+
+    organiser = organiser_factory()
+    token = issue_token(user=organiser).token
+    event = event_factory(max_capacity=5)
+    logs: list[str] = []
+
+    with gunicorn(workers=2, logs=logs) as url:
+        probe = fetch(f"{url}/healthz")
+        read = fetch(f"{url}/api/events/{event.pk}/", **{"X-Request-ID": "trace-0001"})
+        status, place = send_json(
+            "POST",
+            f"{url}/api/events/{event.pk}/register/",
+            {"name": "Private Person", "email": "private.person@example.com"},
+        )
+        mine = fetch(f"{url}/api/me/events/", Authorization=f"Bearer {token}")
+        lookup = fetch(f"{url}/api/registrations/{place['token']}/")
+
+    assert (probe[0], read[0], status, mine[0], lookup[0]) == (200, 200, 201, 200, 200)
+    assert read[1]["X-Request-ID"] == "trace-0001"
+    lines = json_lines(logs[0])
+    # The fixture's own requests, asking whether the server is up, left aside.
+    requests = [
+        line for line in lines if line["logger"] == "ops.requests" and line["view"] != "api-root"
+    ]
+    # The probe is not logged at INFO; every other request is, once.
+    assert [(line["method"], line["view"], line["status"]) for line in requests] == [
+        ("GET", "event-detail", 200),
+        ("POST", "event-register", 201),
+        ("GET", "own-event-list", 200),
+        ("GET", "registration-detail", 200),
+    ]
+    assert requests[0]["request_id"] == "trace-0001"
+    for line in requests:
+        assert re.fullmatch(r"trace-0001|[0-9a-f]{32}", line["request_id"])
+        assert line["level"] == "info"
+        assert line["client"] == "127.0.0.1"
+        assert isinstance(line["duration_ms"], float)
+    assert requests[2]["user_id"] == organiser.pk
+    assert "user_id" not in requests[1]
+    for secret in ("private.person", token, place["token"]):
+        assert secret not in logs[0]
+
+
+def unreachable_database() -> str:
+    if connection.vendor == "postgresql":
+        return database_url(host="127.0.0.1", port=free_port())
+    return f"sqlite:///{os.devnull}/no/such/directory/db.sqlite3"
+
+
+def test_readyz_is_503_naming_the_database_when_it_is_down():
+    logs: list[str] = []
+
+    with gunicorn(workers=1, env={"DATABASE_URL": unreachable_database()}, logs=logs) as url:
+        healthz = fetch(f"{url}/healthz")
+        readyz = fetch(f"{url}/readyz", Accept="text/html")
+        api = fetch(f"{url}/api/events/")
+        metrics = fetch(f"{url}/metrics")[2].decode()
+
+    assert healthz[0] == 200
+    assert readyz[0] == 503
+    assert readyz[1]["Content-Type"] == "application/json"
+    assert json.loads(readyz[2]) == {"status": "unavailable", "checks": {"database": "error"}}
+    assert api[0] == 503
+    assert value(metrics, "events_database_errors_total", kind="unavailable") == 1
+    assert value(metrics, "http_requests_total", view="readyz", status="503") == 1
+    warnings = [line for line in json_lines(logs[0]) if line["logger"] == "ops.endpoints"]
+    assert [line["event"].startswith("Not ready: database failed") for line in warnings] == [True]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a frozen PostgreSQL server")
+def test_readyz_is_503_within_its_timeout_when_the_database_is_frozen():
+    settings = connection.settings_dict
+    upstream = (settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432))
+    env = {"DJANGO_READINESS_TIMEOUT": "1", "DJANGO_DB_CONNECT_TIMEOUT": "2"}
+
+    with FreezableProxy(upstream) as proxy:
+        env["DATABASE_URL"] = database_url(host="127.0.0.1", port=proxy.port)
+        with gunicorn(workers=1, env=env) as url:
+            ready = fetch(f"{url}/readyz")
+            proxy.freeze(seconds=10)
+            frozen = fetch(f"{url}/readyz")
+            alive = fetch(f"{url}/healthz")
+            proxy.thaw()
+
+    assert (ready[0], json.loads(ready[2])["checks"]) == (200, {"database": "ok"})
+    # "timeout": the check was still waiting when the probe's second ran out.
+    assert (frozen[0], json.loads(frozen[2])["checks"]) == (503, {"database": "timeout"})
+    assert alive[0] == 200
