@@ -139,3 +139,26 @@ def test_an_idempotency_ttl_that_is_not_whole_hours_refuses_to_start(value):
         f"DJANGO_IDEMPOTENCY_TTL_HOURS must be a whole number of hours from 1, got {value!r}"
         in result.stderr
     )
+
+
+LOGS = "(settings.LOG_FORMAT, settings.READINESS_TIMEOUT, settings.METRICS_TOKEN)"
+PRODUCTION_KEY = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "s" * 50}
+
+
+def test_logs_are_for_people_while_debugging_and_json_in_production():
+    assert settings_under({}, LOGS).stdout.strip() == "('console', 2, '')"
+    assert settings_under(PRODUCTION_KEY, LOGS).stdout.strip() == "('json', 2, '')"
+    chosen = {"DJANGO_LOG_FORMAT": "json", "DJANGO_READINESS_TIMEOUT": "0.5"}
+    assert settings_under(chosen, LOGS).stdout.strip() == "('json', 0.5, '')"
+    chosen = {**PRODUCTION_KEY, "DJANGO_LOG_FORMAT": "console", "DJANGO_METRICS_TOKEN": " t0k "}
+    assert settings_under(chosen, LOGS).stdout.strip() == "('console', 2, 't0k')"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DJANGO_LOG_FORMAT", "xml"), ("DJANGO_READINESS_TIMEOUT", "soon")]
+)
+def test_a_malformed_operations_setting_refuses_to_start(name, value):
+    result = settings_under({name: value}, "settings.DEBUG")
+
+    assert result.returncode != 0
+    assert name in result.stderr
