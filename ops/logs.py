@@ -14,6 +14,17 @@ import structlog
 
 FORMATS = ("console", "json")
 
+REQUEST_FIELDS = "request_fields"
+
+
+def add_request_fields(logger, method_name, event_dict: dict) -> dict:
+    """A standard-library line's own fields: the dict passed as `extra={"request_fields": ...}`."""
+    fields = getattr(event_dict.get("_record"), REQUEST_FIELDS, None)
+    if fields:
+        event_dict.update(fields)
+    return event_dict
+
+
 # What every line gets, whether written through structlog or through the standard library.
 _SHARED = [
     structlog.contextvars.merge_contextvars,
@@ -43,7 +54,7 @@ def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig pass
             )
         ]
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED,
+        foreign_pre_chain=[*_SHARED, add_request_fields],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
 

@@ -109,12 +109,18 @@ def test_probes_are_not_logged_at_info(client, json_log):
 
 
 def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(client, settings, json_log):
+    settings.TRUSTED_PROXIES = 1
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
 
     client.get("/api/events/", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    client.get("/api/events/", HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="127.0.0.2")
+    settings.TRUSTED_PROXIES = 0
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    client.get("/api/events/", HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="127.0.0.2")
 
-    [line] = [line for line in json_log() if line["logger"] == "ops.requests"]
-    assert line["client"] == "198.51.100.7"
+    lines = [line for line in json_log() if line["logger"] == "ops.requests"]
+    # Not believed from a client when no proxy is trusted.
+    assert [line["client"] for line in lines] == ["198.51.100.7", "198.51.100.7", "127.0.0.2"]
 
 
 def test_a_500_gives_its_request_id_and_every_line_of_it_carries_the_id(
