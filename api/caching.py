@@ -20,7 +20,8 @@ may be shown the browsable API's page instead of JSON, so neither is ever kept. 
 says `Vary: Authorization, Cookie` (and `Accept` while the browsable API is on) for caches
 downstream.
 
-On databases that keep no versions (SQLite) every answer is computed afresh.
+On databases that keep no versions (SQLite) every answer is computed afresh. Hits and misses
+are counted in the metrics (`events_response_cache_requests_total`, ops.metrics).
 """
 
 import threading
