@@ -25,6 +25,40 @@ forwarded_allow_ips = os.environ.get(
     "FORWARDED_ALLOW_IPS", "127.0.0.1,::1" if behind_proxies else ""
 )
 
+
+def _log_format() -> str:
+    # As settings.py decides it: DJANGO_LOG_FORMAT, else JSON unless debugging.
+    chosen = os.environ.get("DJANGO_LOG_FORMAT", "").strip().lower()
+    if chosen:
+        return chosen
+    debug = os.environ.get("DJANGO_DEBUG", "").strip().lower()
+    return "json" if debug in {"0", "false", "no", "off"} else "console"
+
+
+# gunicorn's own lines (a worker killed, timed out, restarted) in the app's JSON when the app
+# logs JSON, so the stream holds JSON lines only; its own text format otherwise. The level
+# stays --log-level's.
+if _log_format() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "ops.logs.formatter", "format": "json"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": "WARNING", "handlers": ["json"]},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["json"], "propagate": False},
+            # Off, as without this configuration: the app logs each request itself, without its
+            # path (registration tokens travel in paths) or query string, which this would log.
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }
+
 # Metrics: every worker writes its samples to files in one directory, and /metrics, answered by
 # whichever worker takes the scrape, sums them all (prometheus_client's multiprocess mode). The
 # directory is PROMETHEUS_MULTIPROC_DIR if set (one per gunicorn instance: it is emptied at

@@ -4,9 +4,12 @@ processes, DJANGO_DEBUG=false, the HTTPS redirect on."""
 import json
 import os
 import re
+import signal
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -173,3 +176,42 @@ def test_readyz_is_503_within_its_timeout_when_the_database_is_frozen():
     # "timeout": the check was still waiting when the probe's second ran out.
     assert (frozen[0], json.loads(frozen[2])["checks"]) == (503, {"database": "timeout"})
     assert alive[0] == 200
+
+
+def gunicorn_processes(url: str) -> tuple[int, set[int]]:
+    """The gunicorn master serving `url` and its workers, found by their command lines."""
+    bind = url.split("://", 1)[1].encode()
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and bind in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except OSError:
+            continue  # exited meanwhile
+    parents = {pid: int((Path("/proc") / str(pid) / "stat").read_text().split()[3]) for pid in pids}
+    [master] = [pid for pid, parent in parents.items() if parent not in pids]
+    return master, pids - {master}
+
+
+def test_gunicorn_s_own_lines_are_json_too():
+    logs: list[str] = []
+
+    with gunicorn(workers=2, logs=logs) as url:
+        _, workers = gunicorn_processes(url)
+        killed = min(workers)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        # Until the master has noticed and booted a replacement.
+        while killed in gunicorn_processes(url)[1] or len(gunicorn_processes(url)[1]) < 2:
+            assert time.monotonic() < deadline, "no worker replaced the killed one"
+            time.sleep(0.1)
+        assert fetch(f"{url}/healthz")[0] == 200
+
+    lines = json_lines(logs[0])
+    assert {
+        "logger": "gunicorn.error",
+        "level": "error",
+        "event": f"Worker (pid:{killed}) was sent SIGKILL! Perhaps out of memory?",
+    }.items() <= next(line for line in lines if line["logger"] == "gunicorn.error").items()
+    # gunicorn's access line, which would name paths, stays off.
+    assert not [line for line in lines if line["logger"] == "gunicorn.access"]
