@@ -50,7 +50,9 @@ def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig pass
         # Plain tracebacks: a richer renderer would print each frame's local variables.
         rendering = [
             structlog.dev.ConsoleRenderer(
-                colors=False, exception_formatter=structlog.dev.plain_traceback
+                colors=False,
+                exception_formatter=structlog.dev.plain_traceback,
+                timestamp_key="time",
             )
         ]
     return structlog.stdlib.ProcessorFormatter(
