@@ -37,7 +37,9 @@ def _log_format() -> str:
 
 # gunicorn's own lines (a worker killed, timed out, restarted) in the app's JSON when the app
 # logs JSON, so the stream holds JSON lines only; its own text format otherwise. The level
-# stays --log-level's.
+# stays --log-level's. Its access log is left as configured (off unless --access-logfile asks):
+# the app logs each request itself, without the path (registration tokens travel in paths) or
+# the query string that gunicorn's line holds.
 if _log_format() == "json":
     logconfig_dict = {
         "version": 1,
@@ -53,9 +55,6 @@ if _log_format() == "json":
         "root": {"level": "WARNING", "handlers": ["json"]},
         "loggers": {
             "gunicorn.error": {"handlers": ["json"], "propagate": False},
-            # Off, as without this configuration: the app logs each request itself, without its
-            # path (registration tokens travel in paths) or query string, which this would log.
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
 
