@@ -44,7 +44,9 @@ if _log_format() == "json":
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "ops.logs.formatter", "format": "json"}},
+        "formatters": {
+            "json": {"()": "event_management_system.ops.logs.formatter", "format": "json"}
+        },
         "handlers": {
             "json": {
                 "class": "logging.StreamHandler",

@@ -38,7 +38,7 @@ from django.utils.cache import patch_vary_headers
 
 from api.exceptions import UNAVAILABLE_ERRORS, service_unavailable_response
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
-from ops.metrics import CACHE_HITS, CACHE_MISSES
+from event_management_system.ops.metrics import CACHE_HITS, CACHE_MISSES
 
 API_PATHS = "/api/"
 CACHED_PATHS = "/api/events/"

@@ -20,8 +20,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
-from ops.metrics import count_database_error
-from ops.requests import current_request_id
+from event_management_system.ops.metrics import count_database_error
+from event_management_system.ops.requests import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def service_unavailable_response(error: Exception | None = None) -> JsonResponse
     Anything under /api/ that queries the database outside a view (a middleware) answers this
     for `except UNAVAILABLE_ERRORS as error`. The error is logged as one line: an outage is not
     a bug, and a traceback per request would bury the log. It is counted in the metrics by kind
-    (ops.metrics.database_error_kind).
+    (event_management_system.ops.metrics.database_error_kind).
     """
     if error is not None:
         count_database_error(error)

@@ -52,7 +52,7 @@ from core.services import (
     update_event,
 )
 from core.versions import Stamp
-from ops.metrics import REGISTRATION_OUTCOMES, count_registration
+from event_management_system.ops.metrics import REGISTRATION_OUTCOMES, count_registration
 
 # How a registration request ended, read from its answer: the status for the outcomes that
 # have one of their own, the error's code for the refusals (409).

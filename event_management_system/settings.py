@@ -126,16 +126,15 @@ INSTALLED_APPS = [
     "knox",
     "core",
     "api",
-    "ops",
 ]
 
 MIDDLEWARE = [
     # Outermost: every answer, a cached one and an early refusal too, carries its own request
     # id, is counted in the metrics and is logged as one line (ops/requests.py).
-    "ops.requests.RequestObservationMiddleware",
+    "event_management_system.ops.requests.RequestObservationMiddleware",
     # /healthz, /readyz and /metrics, answered before host validation and the HTTPS redirect:
     # probes come from inside, over plain HTTP, by whatever address they know (ops/endpoints.py).
-    "ops.endpoints.OperationsMiddleware",
+    "event_management_system.ops.endpoints.OperationsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Refuses a malformed /api/ request (unknown host, too many query parameters) with the API's
     # JSON 400 before anything else reads it, in debug mode too (see api/exceptions.py).
@@ -354,7 +353,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
-# Operations (ops/): probes, metrics and logs.
+# Operations (event_management_system/ops/): probes, metrics and logs.
 # /readyz waits this long for the database and Redis before answering 503.
 READINESS_TIMEOUT = env_seconds("DJANGO_READINESS_TIMEOUT", 2)
 # With a token, /metrics is served to `Authorization: Bearer <token>` from anywhere; without
@@ -362,17 +361,19 @@ READINESS_TIMEOUT = env_seconds("DJANGO_READINESS_TIMEOUT", 2)
 METRICS_TOKEN = os.environ.get("DJANGO_METRICS_TOKEN", "").strip()
 
 # Human-readable lines while debugging (`make run`), one JSON object per line otherwise;
-# DJANGO_LOG_FORMAT chooses either way (ops/logs.py).
+# DJANGO_LOG_FORMAT chooses either way (event_management_system/ops/logs.py).
 LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "").strip().lower() or (
     "console" if DEBUG else "json"
 )
 if LOG_FORMAT not in ("console", "json"):
     raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be console or json, got {LOG_FORMAT!r}.")
-LOGGING_CONFIG = "ops.logs.configure"
+LOGGING_CONFIG = "event_management_system.ops.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"structured": {"()": "ops.logs.formatter", "format": LOG_FORMAT}},
+    "formatters": {
+        "structured": {"()": "event_management_system.ops.logs.formatter", "format": LOG_FORMAT}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
     "loggers": {
@@ -381,7 +382,9 @@ LOGGING = {
         # A 4xx answer (a full event, a bad email) is the API working; log server errors only.
         "django.request": {"level": "ERROR"},
         # One line per request (ops/requests.py); the probes' at DEBUG, so none by default.
-        "ops.requests": {"level": os.environ.get("DJANGO_REQUEST_LOG_LEVEL", "INFO")},
+        "event_management_system.ops.requests": {
+            "level": os.environ.get("DJANGO_REQUEST_LOG_LEVEL", "INFO")
+        },
         # runserver's own line per request says less than the one above.
         "django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
     },

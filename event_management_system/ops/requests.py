@@ -29,9 +29,9 @@ from django.urls import Resolver404, resolve
 from django.utils.functional import LazyObject
 
 from api.throttling import client_address
-from ops import metrics
-from ops.endpoints import ENDPOINT_VIEWS, PROBE_PATHS
-from ops.logs import REQUEST_FIELDS
+from event_management_system.ops import metrics
+from event_management_system.ops.endpoints import ENDPOINT_VIEWS, PROBE_PATHS
+from event_management_system.ops.logs import REQUEST_FIELDS
 
 HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -39,8 +39,8 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 UNMATCHED = "unmatched"
 
 # The standard library's logger, not structlog's: the line's fields travel as one `extra`
-# (ops.logs.add_request_fields), which costs half as much per request.
-logger = logging.getLogger("ops.requests")
+# (event_management_system.ops.logs.add_request_fields), which costs half as much per request.
+logger = logging.getLogger("event_management_system.ops.requests")
 
 
 def current_request_id() -> str | None:

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 
 from core.models import EventStatus
-from ops.metrics import REGISTRATION_OUTCOMES
-from ops.tests.scraping import scrape, value
+from event_management_system.ops.metrics import REGISTRATION_OUTCOMES
+from event_management_system.ops.tests.scraping import scrape, value
 
 pytestmark = pytest.mark.django_db
 

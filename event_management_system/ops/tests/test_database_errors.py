@@ -4,12 +4,12 @@ statements past their timeouts, held by another PostgreSQL session."""
 import pytest
 from django.db import connection
 
+from event_management_system.ops.metrics import DATABASE_ERROR_KINDS
+from event_management_system.ops.tests.scraping import scrape, value
 from event_management_system.tests.test_database_faults import (  # noqa: F401 - fixture
     holding,
     reconnect,
 )
-from ops.metrics import DATABASE_ERROR_KINDS
-from ops.tests.scraping import scrape, value
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's timeouts"),

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from ops.logs import formatter
+from event_management_system.ops.logs import formatter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -73,7 +73,9 @@ def test_each_request_is_one_line_with_its_fields(client, json_log, event_factor
 
     client.get(f"/api/events/{event.pk}/?x=secret-query", HTTP_X_REQUEST_ID="read-1")
 
-    [line] = [line for line in json_log() if line["logger"] == "ops.requests"]
+    [line] = [
+        line for line in json_log() if line["logger"] == "event_management_system.ops.requests"
+    ]
     assert set(line) == {
         "time", "level", "logger", "event", "request_id", "method", "route", "view", "status",
         "duration_ms", "client",
@@ -96,7 +98,9 @@ def test_an_authenticated_request_logs_its_user_id(token_client, organiser_facto
 
     token_client(organiser).get("/api/me/events/")
 
-    [line] = [line for line in json_log() if line["logger"] == "ops.requests"]
+    [line] = [
+        line for line in json_log() if line["logger"] == "event_management_system.ops.requests"
+    ]
     assert line["status"] == 200
     assert line["user_id"] == organiser.pk
 
@@ -105,7 +109,9 @@ def test_probes_are_not_logged_at_info(client, json_log):
     client.get("/healthz")
     client.get("/readyz")
 
-    assert [line for line in json_log() if line["logger"] == "ops.requests"] == []
+    assert [
+        line for line in json_log() if line["logger"] == "event_management_system.ops.requests"
+    ] == []
 
 
 def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(client, settings, json_log):
@@ -118,7 +124,9 @@ def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(client, sett
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
     client.get("/api/events/", HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="127.0.0.2")
 
-    lines = [line for line in json_log() if line["logger"] == "ops.requests"]
+    lines = [
+        line for line in json_log() if line["logger"] == "event_management_system.ops.requests"
+    ]
     # Not believed from a client when no proxy is trusted.
     assert [line["client"] for line in lines] == ["198.51.100.7", "198.51.100.7", "127.0.0.2"]
 
@@ -185,7 +193,10 @@ def test_no_line_names_an_email_a_token_or_a_password(
 
     assert signed_in.status_code == registered.status_code == 201
     lines = json_log()
-    assert len([line for line in lines if line["logger"] == "ops.requests"]) == 5
+    assert (
+        len([line for line in lines if line["logger"] == "event_management_system.ops.requests"])
+        == 5
+    )
     text = "\n".join(json.dumps(line) for line in lines)
     for secret in ("private.person", "example.com", token, place_token, password):
         assert secret not in text

@@ -10,7 +10,7 @@ never cached (`Cache-Control: no-store`) and always JSON (the metrics excepted),
 - /readyz: 200 when the database answers `SELECT 1`, and Redis (when REDIS_URL is set) a PING,
   within settings.READINESS_TIMEOUT seconds; otherwise 503, with each dependency's result:
   `ok`, `timeout` or `error` (the error itself is logged, as a warning, not sent).
-- /metrics: Prometheus' text format, or OpenMetrics when asked for (ops.metrics). With
+- /metrics: Prometheus' text format, or OpenMetrics when asked for (ops/metrics.py). With
   DJANGO_METRICS_TOKEN set, only for `Authorization: Bearer <token>`; without it, only for a
   client on this host: the connection comes from a loopback address and, unless
   DJANGO_TRUSTED_PROXIES says proxies stand in front, no proxy relayed it (no X-Forwarded-For).
@@ -30,7 +30,7 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
 from api.throttling import client_address
-from ops import metrics
+from event_management_system.ops import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from event_management_system.ops.tests.scraping import value
 from event_management_system.tests.tcp_proxy import FreezableProxy
-from ops.tests.scraping import value
 from testing.servers import NoRedirect, database_url, free_port, gunicorn, send_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,7 +110,9 @@ def test_logs_are_one_json_line_per_request_naming_no_secret(organiser_factory, 
     lines = json_lines(logs[0])
     # The fixture's own requests, asking whether the server is up, left aside.
     requests = [
-        line for line in lines if line["logger"] == "ops.requests" and line["view"] != "api-root"
+        line
+        for line in lines
+        if line["logger"] == "event_management_system.ops.requests" and line["view"] != "api-root"
     ]
     # The probe is not logged at INFO; every other request is, once.
     assert [(line["method"], line["view"], line["status"]) for line in requests] == [
@@ -153,7 +155,11 @@ def test_readyz_is_503_naming_the_database_when_it_is_down():
     assert api[0] == 503
     assert value(metrics, "events_database_errors_total", kind="unavailable") == 1
     assert value(metrics, "http_requests_total", view="readyz", status="503") == 1
-    warnings = [line for line in json_lines(logs[0]) if line["logger"] == "ops.endpoints"]
+    warnings = [
+        line
+        for line in json_lines(logs[0])
+        if line["logger"] == "event_management_system.ops.endpoints"
+    ]
     assert [line["event"].startswith("Not ready: database failed") for line in warnings] == [True]
 
 
