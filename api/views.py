@@ -1,7 +1,7 @@
 """The events API: thin views that shape requests and hand every rule to core.services."""
 
 from django.contrib.auth import authenticate
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
@@ -33,11 +33,13 @@ from api.serializers import (
     TokenSerializer,
 )
 from api.tokens import issue_token
+from core import calendar
 from core.exceptions import EventNotFound, RegistrationNotFound
 from core.models import Event
 from core.selectors import (
     event_attendees,
     events_owned_by,
+    in_start_order,
     next_start,
     place_by_token,
     upcoming_events,
@@ -62,7 +64,8 @@ class EventViewSet(
     viewsets.GenericViewSet,
 ):
     """Create events, list upcoming ones, read one, change or cancel one, register for one,
-    list its attendees and its waiting list, remove an attendee."""
+    list its attendees and its waiting list, remove an attendee; the upcoming events and one
+    event as iCalendar."""
 
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
@@ -95,7 +98,7 @@ class EventViewSet(
         return timezone.now()
 
     def get_queryset(self):
-        if self.action == "list":
+        if self.action in ("list", "calendar"):
             return upcoming_events(now=self.now)
         if self.action == "attendees":
             # What the attendee pages need of the event: who owns it and its seat counter.
@@ -113,6 +116,13 @@ class EventViewSet(
         except Http404:
             # In the words register and attendees use for an unknown event, not Django's.
             raise EventNotFound from None
+
+    def perform_content_negotiation(self, request, force=False):
+        # A calendar client asking for text/calendar gets it: the answer is iCalendar whatever
+        # the Accept header says, and an error JSON.
+        return super().perform_content_negotiation(
+            request, force=force or self.action in ("calendar", "event_calendar")
+        )
 
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""
@@ -200,6 +210,18 @@ class EventViewSet(
         )
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
         return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
+
+    def calendar(self, request, *args, **kwargs):
+        """The upcoming events as one iCalendar feed, the list's filters applied; not paginated
+        but streamed, a thousand events per query."""
+        events = in_start_order(self.filter_queryset(self.get_queryset()))
+        return StreamingHttpResponse(calendar.feed(events), content_type=calendar.CONTENT_TYPE)
+
+    @action(detail=True, methods=["get"], url_path=r"event\.ics", url_name="ics")
+    def event_calendar(self, request, pk=None):
+        """The event as iCalendar, cancelled or not."""
+        event = self.get_object()
+        return HttpResponse(b"".join(calendar.feed([event])), content_type=calendar.CONTENT_TYPE)
 
     def _filters_asked(self) -> tuple:
         """The list's filter parameters as given: what its row count depends on."""
