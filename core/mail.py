@@ -130,7 +130,7 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         email.attach(
             "invite.ics",
             ics.decode(),
-            f"text/calendar; method={method}; charset=utf-8",
+            f"text/calendar; method={method}",
         )
     return email
 
