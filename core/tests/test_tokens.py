@@ -10,7 +10,8 @@ def test_a_new_token_is_derived_from_its_nonce_and_stored_as_its_hash():
     assert len(token) == 43  # 256 bits, URL-safe base64 without padding
     assert token == derive_token(nonce)
     assert digest == hashlib.sha256(token.encode()).hexdigest() == hash_token(token)
-    assert nonce not in token and token not in digest
+    assert nonce not in token
+    assert token not in digest
 
 
 def test_every_token_is_new():
