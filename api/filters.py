@@ -170,6 +170,6 @@ class ListFilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
     def get_filterset_class(self, view, queryset=None):
-        if getattr(view, "action", None) not in ("list", "calendar"):
+        if getattr(view, "action", None) not in ("list", "feed"):
             return None
         return super().get_filterset_class(view, queryset)

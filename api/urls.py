@@ -32,7 +32,13 @@ urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^auth/token/?$", TokenView.as_view(), name="token"),
-    re_path(r"^events\.ics$", EventViewSet.as_view({"get": "calendar"}), name="event-calendar"),
+    # iCalendar: the upcoming events (the list's filters apply) and one event.
+    re_path(r"^events\.ics$", EventViewSet.as_view({"get": "feed"}), name="event-feed"),
+    re_path(
+        r"^events/(?P<pk>[0-9]+)/event\.ics$",
+        EventViewSet.as_view({"get": "event_feed"}),
+        name="event-ics",
+    ),
     *router.urls,
     # Exempt, like every DRF view: otherwise a POST to an unknown path meets the CSRF check
     # and answers an HTML 403 instead of the JSON 404.

@@ -18,7 +18,9 @@ from api.idempotency import idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.schema import (
+    event_feed_schema,
     event_viewset_schema,
+    feed_schema,
     own_event_viewset_schema,
     registration_viewset_schema,
     token_view_schema,
@@ -98,7 +100,7 @@ class EventViewSet(
         return timezone.now()
 
     def get_queryset(self):
-        if self.action in ("list", "calendar"):
+        if self.action in ("list", "feed"):
             return upcoming_events(now=self.now)
         if self.action == "attendees":
             # What the attendee pages need of the event: who owns it and its seat counter.
@@ -121,7 +123,7 @@ class EventViewSet(
         # A calendar client asking for text/calendar gets it: the answer is iCalendar whatever
         # the Accept header says, and an error JSON.
         return super().perform_content_negotiation(
-            request, force=force or self.action in ("calendar", "event_calendar")
+            request, force=force or self.action in ("feed", "event_feed")
         )
 
     def list(self, request, *args, **kwargs):
@@ -211,14 +213,15 @@ class EventViewSet(
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
         return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
 
-    def calendar(self, request, *args, **kwargs):
+    @feed_schema
+    def feed(self, request, *args, **kwargs):
         """The upcoming events as one iCalendar feed, the list's filters applied; not paginated
         but streamed, a thousand events per query."""
         events = in_start_order(self.filter_queryset(self.get_queryset()))
         return StreamingHttpResponse(calendar.feed(events), content_type=calendar.CONTENT_TYPE)
 
-    @action(detail=True, methods=["get"], url_path=r"event\.ics", url_name="ics")
-    def event_calendar(self, request, pk=None):
+    @event_feed_schema
+    def event_feed(self, request, pk=None):
         """The event as iCalendar, cancelled or not."""
         event = self.get_object()
         return HttpResponse(b"".join(calendar.feed([event])), content_type=calendar.CONTENT_TYPE)
