@@ -18,6 +18,8 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "events.example.com",
     # Open access on in production is a deploy warning of its own; this deploy turns it off.
     "DJANGO_API_OPEN_ACCESS": "false",
+    # Emails go to a mail server; without one, a deploy warning of its own.
+    "DJANGO_EMAIL_HOST": "smtp.example.com",
 }
 
 
@@ -40,6 +42,15 @@ def test_check_deploy_passes_with_production_defaults():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_emails_would_only_be_printed():
+    without_mail_server = {k: v for k, v in PRODUCTION.items() if k != "DJANGO_EMAIL_HOST"}
+    result = check_deploy(without_mail_server)
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr
+    assert "DJANGO_EMAIL_HOST is not set" in result.stderr
 
 
 def test_check_deploy_says_what_a_debug_deploy_lacks():
