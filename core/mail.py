@@ -19,8 +19,9 @@ from core.selectors import waiting_position
 from core.tokens import recover_token
 
 
-class RegistrationGone(Exception):
-    """The registration a message is about was cancelled before it was sent."""
+class MessageObsolete(Exception):
+    """The message has nothing left to say: the registration it is about was cancelled, or the
+    waiting place it confirms became a seat, before it was sent."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ ABOUT_A_REGISTRATION = {
 }
 
 
+# The invite each kind of message carries for a seat.
+INVITES = {
+    MessageKind.REGISTERED: calendar.REQUEST,
+    MessageKind.PROMOTED: calendar.REQUEST,
+    MessageKind.EVENT_CHANGED: calendar.REQUEST,
+    MessageKind.CANCELLED: calendar.CANCEL,
+    MessageKind.REMOVED: calendar.CANCEL,
+    MessageKind.EVENT_CANCELLED: calendar.CANCEL,
+}
+
+
 def format_utc(moment: datetime) -> str:
     """A moment for people: `Tuesday 1 December 2026, 18:00 UTC`."""
     moment = moment.astimezone(UTC)
@@ -82,14 +94,17 @@ def cancel_url(token: str) -> str:
 
 
 def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
-    """The email `message` stands for, ready to send; raises RegistrationGone when it is about
-    a registration that no longer exists."""
+    """The email `message` stands for, ready to send; raises MessageObsolete when it is about
+    a registration that no longer exists, or a waiting place that is a seat by now (its
+    promotion's email says so)."""
     event = message.event
     attendee = None
     if message.kind in ABOUT_A_REGISTRATION:
         attendee = Attendee.objects.filter(pk=message.attendee_id, event_id=event.pk).first()
         if attendee is None:
-            raise RegistrationGone
+            raise MessageObsolete
+        if message.kind == MessageKind.WAITLISTED and attendee.status != AttendeeStatus.WAITLISTED:
+            raise MessageObsolete
     seated = attendee.status == AttendeeStatus.REGISTERED if attendee else message.seated
     token = (
         recover_token(nonce=attendee.token_nonce, token_hash=attendee.token_hash)
@@ -140,6 +155,4 @@ def _invite_method(kind: MessageKind, *, seated: bool) -> str | None:
     withdraw one sent before; none for a waiting place, which has no invite."""
     if not seated:
         return None
-    if kind in (MessageKind.REGISTERED, MessageKind.PROMOTED, MessageKind.EVENT_CHANGED):
-        return calendar.REQUEST
-    return calendar.CANCEL
+    return INVITES.get(kind)

@@ -250,7 +250,8 @@ class MessageStatus(models.TextChoices):
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
-    # Not sent: the registration it was about was gone by the time it was due.
+    # Not sent: by the time it was due, the registration it was about was gone, or (a waiting
+    # place) had become a seat, which the promotion's email tells.
     SKIPPED = "skipped"
 
 

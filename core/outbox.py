@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from core.mail import RegistrationGone, render_message
+from core.mail import MessageObsolete, render_message
 from core.models import AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def deliver_message(*, message_id: int) -> str:
         return message.status if message else "missing"
     try:
         email = render_message(message)
-    except RegistrationGone:
+    except MessageObsolete:
         _record(message_id, status=MessageStatus.SKIPPED, last_error="")
         return MessageStatus.SKIPPED
     try:

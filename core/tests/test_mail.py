@@ -390,3 +390,18 @@ def test_seated_state_of_a_promoted_attendee_is_recorded(event_factory, deliver_
     promotion = OutgoingMessage.objects.get(kind=MessageKind.PROMOTED)
     assert promotion.seated
     assert Attendee.objects.get(pk=promotion.attendee_id).status == AttendeeStatus.REGISTERED
+
+
+def test_a_waiting_place_promoted_before_its_email_went_out_gets_the_promotion_only(
+    event_factory, deliver_emails
+):
+    event = event_factory(max_capacity=1)
+    seated = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    register_attendee(event_id=event.pk, name="Bob", email="bob@example.com", waitlist=True)
+    # Promoted before the worker got to the waiting-list email.
+    cancel_registration_by_token(token=seated.token)
+    (email,) = [email for email in deliver_emails() if email.to == ["Bob <bob@example.com>"]]
+    assert email.subject == f"A seat at {event.name} is yours"
+    assert invite_of(email)[1]["METHOD"] == "REQUEST"
+    waiting = OutgoingMessage.objects.get(kind=MessageKind.WAITLISTED)
+    assert waiting.status == MessageStatus.SKIPPED
