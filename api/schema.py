@@ -556,9 +556,10 @@ feed_schema = documented(
     description=(
         "Every upcoming event (RFC 5545, `METHOD:PUBLISH`), for a calendar to subscribe to: "
         "the list's filters apply (`?search=` narrows it), its `ordering` and pages do not. "
-        "Not paginated: streamed, read a thousand events per query, so a catalogue of any "
-        "size is sent without being held. Each event's `UID` is stable and its `SEQUENCE` "
-        "grows when its name, place or times change. Answered as `text/calendar` whatever "
+        "Not paginated: streamed, read a thousand events per query, and cut at the soonest "
+        "5,000 events (`DJANGO_CALENDAR_FEED_MAX_EVENTS`); a cut feed says so in its "
+        "`X-Feed-Truncated-At` header, the number of events it holds. Each event's `UID` is "
+        "stable and its `SEQUENCE` grows when its name, place or times change. Answered as `text/calendar` whatever "
         "the `Accept` header asks; errors are JSON."
     ),
     responses=calendar_response("The upcoming events, one VEVENT each."),

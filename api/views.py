@@ -1,5 +1,6 @@
 """The events API: thin views that shape requests and hand every rule to core.services."""
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -56,6 +57,9 @@ from core.services import (
     update_event,
 )
 from core.versions import Stamp
+
+# On a feed cut at CALENDAR_FEED_MAX_EVENTS: how many events it holds.
+FEED_TRUNCATED_HEADER = "X-Feed-Truncated-At"
 
 
 @event_viewset_schema
@@ -216,9 +220,16 @@ class EventViewSet(
     @feed_schema
     def feed(self, request, *args, **kwargs):
         """The upcoming events as one iCalendar feed, the list's filters applied; not paginated
-        but streamed, a thousand events per query."""
-        events = in_start_order(self.filter_queryset(self.get_queryset()))
-        return StreamingHttpResponse(calendar.feed(events), content_type=calendar.CONTENT_TYPE)
+        but streamed, a thousand events per query, up to CALENDAR_FEED_MAX_EVENTS of them."""
+        queryset = self.filter_queryset(self.get_queryset())
+        limit = settings.CALENDAR_FEED_MAX_EVENTS
+        events = in_start_order(queryset, limit=limit)
+        response = StreamingHttpResponse(calendar.feed(events), content_type=calendar.CONTENT_TYPE)
+        # Said before the stream starts: one more query, which reads no row but the one past
+        # the limit.
+        if queryset.order_by("start_time", "id")[limit : limit + 1].exists():
+            response[FEED_TRUNCATED_HEADER] = str(limit)
+        return response
 
     @event_feed_schema
     def event_feed(self, request, pk=None):

@@ -378,6 +378,11 @@ EMAIL_MAX_ATTEMPTS = max(1, env_int("DJANGO_EMAIL_MAX_ATTEMPTS", 8))
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
+# narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000
+# would hold a worker for minutes.
+CALENDAR_FEED_MAX_EVENTS = env_int("DJANGO_CALENDAR_FEED_MAX_EVENTS", 5000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

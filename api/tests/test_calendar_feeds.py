@@ -89,3 +89,30 @@ def test_the_feed_reads_a_fixed_number_of_rows_per_query(event_factory, in_days)
     )
     assert len(chunked) == 7
     assert len(queries) == 4  # 2 + 2 + 2 + 1 rows
+
+
+def test_the_feed_holds_the_soonest_events_up_to_its_limit_and_says_so(
+    api_client, event_factory, in_days, settings
+):
+    settings.CALENDAR_FEED_MAX_EVENTS = 3
+    events = [event_factory(start_time=in_days(10 - n)) for n in range(5)]
+    response = api_client.get("/api/events.ics")
+    assert summaries(parsed(response)) == [event.name for event in reversed(events)][:3]
+    assert response["X-Feed-Truncated-At"] == "3"
+
+    settings.CALENDAR_FEED_MAX_EVENTS = 5
+    response = api_client.get("/api/events.ics")
+    assert len(summaries(parsed(response))) == 5
+    assert "X-Feed-Truncated-At" not in response
+
+
+def test_a_limit_cuts_the_chunks_it_reads(event_factory, in_days):
+    for n in range(7):
+        event_factory(start_time=in_days(1, hours=n))
+    queryset = upcoming_events(now=timezone.now())
+    with CaptureQueriesContext(connection) as queries:
+        chunked = list(in_start_order(queryset, limit=5, chunk_size=2))
+    assert [event.pk for event in chunked] == list(
+        queryset.order_by("start_time", "id").values_list("pk", flat=True)[:5]
+    )
+    assert len(queries) == 3  # 2 + 2 + 1 rows, never the rest
