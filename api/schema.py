@@ -559,8 +559,8 @@ feed_schema = documented(
         "Not paginated: streamed, read a thousand events per query, and cut at the soonest "
         "5,000 events (`DJANGO_CALENDAR_FEED_MAX_EVENTS`); a cut feed says so in its "
         "`X-Feed-Truncated-At` header, the number of events it holds. Each event's `UID` is "
-        "stable and its `SEQUENCE` grows when its name, place or times change. Answered as `text/calendar` whatever "
-        "the `Accept` header asks; errors are JSON."
+        "stable and its `SEQUENCE` grows when its name, place or times change. Answered as "
+        "`text/calendar` whatever the `Accept` header asks; errors are JSON."
     ),
     responses=calendar_response("The upcoming events, one VEVENT each."),
     parameters=FEED_FILTERS,
