@@ -261,10 +261,14 @@ def cancel_registration_by_token(*, token: str) -> None:
         if attendee is None:
             raise RegistrationNotFound
         _lock_event(attendee.event_id)
-        # Cancelled by a concurrent request between the read above and the lock: gone now.
-        if not _delete_attendees(
+        # Read again under the lock: cancelled by a concurrent request meanwhile (gone now), or
+        # promoted to a seat, whose invite the goodbye email then withdraws.
+        attendee = (
             Attendee.objects.filter(token_hash=digest, event_id=attendee.event_id)
-        ):
+            .only("event_id", "name", "email", "status")
+            .first()
+        )
+        if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
             raise RegistrationNotFound
         _queue_goodbye(MessageKind.CANCELLED, attendee)
         _fill_free_seats(event_id=attendee.event_id)

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from core import services
 from core.models import Attendee, AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
 from core.outbox import send_message
 from core.services import (
@@ -405,3 +406,31 @@ def test_a_waiting_place_promoted_before_its_email_went_out_gets_the_promotion_o
     assert invite_of(email)[1]["METHOD"] == "REQUEST"
     waiting = OutgoingMessage.objects.get(kind=MessageKind.WAITLISTED)
     assert waiting.status == MessageStatus.SKIPPED
+
+
+def test_a_place_promoted_while_its_cancellation_waits_for_the_lock_has_its_invite_withdrawn(
+    event_factory, deliver_emails, monkeypatch
+):
+    event = event_factory(max_capacity=1)
+    seated = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    waiting = register_attendee(
+        event_id=event.pk, name="Bob", email="bob@example.com", waitlist=True
+    )
+    lock_event = services._lock_event
+
+    def promoted_meanwhile(event_id):
+        # Ada's cancellation commits between Bob's read and his lock: Bob holds a seat now.
+        monkeypatch.setattr(services, "_lock_event", lock_event)
+        cancel_registration_by_token(token=seated.token)
+        return lock_event(event_id)
+
+    monkeypatch.setattr(services, "_lock_event", promoted_meanwhile)
+    cancel_registration_by_token(token=waiting.token)
+    goodbye = OutgoingMessage.objects.get(kind=MessageKind.CANCELLED, email="bob@example.com")
+    assert goodbye.seated
+    (email,) = [
+        email
+        for email in deliver_emails()
+        if email.to == ["Bob <bob@example.com>"] and "cancelled" in email.subject
+    ]
+    assert invite_of(email)[1]["METHOD"] == "CANCEL"
