@@ -1,8 +1,10 @@
 # Two commands for a fresh machine with python3, pip and make:
 #   make run   - set up, migrate, load the sample data into an empty database, serve on :8000
+#                with the email worker alongside
 #   make test  - set up, then run the whole suite (SQLite, or DATABASE_URL's database)
 #   make bench - load each endpoint through gunicorn with wrk (BENCH_DB=postgres|sqlite)
-# and `make superuser` to create the first staff login for /admin/ (it asks for name and password).
+# and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
+# `make worker` to run the email worker alone (production: next to gunicorn).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,7 +16,7 @@ BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run superuser test lint format bench
+.PHONY: install migrate run worker superuser test lint format bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +29,16 @@ install: $(VENV)/.installed
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# The worker sends the queued emails (to the console, without DJANGO_EMAIL_HOST); it stops
+# when the server does.
 run: migrate
 	$(PY) manage.py load_sample_data --if-empty
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+worker: migrate
+	$(PY) manage.py db_worker --no-reload
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

@@ -156,7 +156,8 @@ class EventFilter(FilterSet):
 
 
 class ListFilterBackend(DjangoFilterBackend):
-    """django-filter on the list action only: a detail or action URL names its row."""
+    """django-filter on the list and its calendar feed only: a detail or action URL names its
+    row."""
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
@@ -169,6 +170,6 @@ class ListFilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
     def get_filterset_class(self, view, queryset=None):
-        if getattr(view, "action", None) != "list":
+        if getattr(view, "action", None) not in ("list", "feed"):
             return None
         return super().get_filterset_class(view, queryset)

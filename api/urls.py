@@ -1,6 +1,6 @@
-"""Routes under /api/: the events, an organiser's own events and tokens, registrations by
-their token, the OpenAPI schema and its docs page; any other path below it answers with a JSON
-404."""
+"""Routes under /api/: the events (and their iCalendar feed), an organiser's own events and
+tokens, registrations by their token, the OpenAPI schema and its docs page; any other path
+below it answers with a JSON 404."""
 
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -32,6 +32,13 @@ urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^auth/token/?$", TokenView.as_view(), name="token"),
+    # iCalendar: the upcoming events (the list's filters apply) and one event.
+    re_path(r"^events\.ics$", EventViewSet.as_view({"get": "feed"}), name="event-feed"),
+    re_path(
+        r"^events/(?P<pk>[0-9]+)/event\.ics$",
+        EventViewSet.as_view({"get": "event_feed"}),
+        name="event-ics",
+    ),
     *router.urls,
     # Exempt, like every DRF view: otherwise a POST to an unknown path meets the CSRF check
     # and answers an HTML 403 instead of the JSON 404.

@@ -1,7 +1,8 @@
 """The events API: thin views that shape requests and hand every rule to core.services."""
 
+from django.conf import settings
 from django.contrib.auth import authenticate
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import mixins, status, viewsets
@@ -18,7 +19,9 @@ from api.idempotency import REPLAYED_HEADER, idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.schema import (
+    event_feed_schema,
     event_viewset_schema,
+    feed_schema,
     own_event_viewset_schema,
     registration_viewset_schema,
     token_view_schema,
@@ -33,11 +36,13 @@ from api.serializers import (
     TokenSerializer,
 )
 from api.tokens import issue_token
+from core import calendar
 from core.exceptions import EventNotFound, RegistrationNotFound
 from core.models import Event
 from core.selectors import (
     event_attendees,
     events_owned_by,
+    in_start_order,
     next_start,
     place_by_token,
     upcoming_events,
@@ -62,6 +67,9 @@ OUTCOME_BY_STATUS = {
     status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
 }
 
+# On a feed cut at CALENDAR_FEED_MAX_EVENTS: how many events it holds.
+FEED_TRUNCATED_HEADER = "X-Feed-Truncated-At"
+
 
 @event_viewset_schema
 class EventViewSet(
@@ -71,7 +79,8 @@ class EventViewSet(
     viewsets.GenericViewSet,
 ):
     """Create events, list upcoming ones, read one, change or cancel one, register for one,
-    list its attendees and its waiting list, remove an attendee."""
+    list its attendees and its waiting list, remove an attendee; the upcoming events and one
+    event as iCalendar."""
 
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
@@ -104,7 +113,7 @@ class EventViewSet(
         return timezone.now()
 
     def get_queryset(self):
-        if self.action == "list":
+        if self.action in ("list", "feed"):
             return upcoming_events(now=self.now)
         if self.action == "attendees":
             # What the attendee pages need of the event: who owns it and its seat counter.
@@ -122,6 +131,13 @@ class EventViewSet(
         except Http404:
             # In the words register and attendees use for an unknown event, not Django's.
             raise EventNotFound from None
+
+    def perform_content_negotiation(self, request, force=False):
+        # A calendar client asking for text/calendar gets it: the answer is iCalendar whatever
+        # the Accept header says, and an error JSON.
+        return super().perform_content_negotiation(
+            request, force=force or self.action in ("feed", "event_feed")
+        )
 
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""
@@ -228,6 +244,26 @@ class EventViewSet(
             outcome = (getattr(response, "data", None) or {}).get("code")
         if outcome in REGISTRATION_OUTCOMES:
             count_registration(outcome)
+
+    @feed_schema
+    def feed(self, request, *args, **kwargs):
+        """The upcoming events as one iCalendar feed, the list's filters applied; not paginated
+        but streamed, a thousand events per query, up to CALENDAR_FEED_MAX_EVENTS of them."""
+        queryset = self.filter_queryset(self.get_queryset())
+        limit = settings.CALENDAR_FEED_MAX_EVENTS
+        events = in_start_order(queryset, limit=limit)
+        response = StreamingHttpResponse(calendar.feed(events), content_type=calendar.CONTENT_TYPE)
+        # Said before the stream starts: one more query, which reads no row but the one past
+        # the limit.
+        if queryset.order_by("start_time", "id")[limit : limit + 1].exists():
+            response[FEED_TRUNCATED_HEADER] = str(limit)
+        return response
+
+    @event_feed_schema
+    def event_feed(self, request, pk=None):
+        """The event as iCalendar, cancelled or not."""
+        event = self.get_object()
+        return HttpResponse(b"".join(calendar.feed([event])), content_type=calendar.CONTENT_TYPE)
 
     def _filters_asked(self) -> tuple:
         """The list's filter parameters as given: what its row count depends on."""

@@ -7,3 +7,6 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "core"
     verbose_name = "Events"
+
+    def ready(self):
+        from core import checks  # noqa: F401 - registers the deploy checks

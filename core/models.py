@@ -73,6 +73,9 @@ class Event(models.Model):
     waitlist_taken = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # What a search looks through, folded to one case by the database itself; the space keeps
     # a word from matching across the name's end and the location's start.
+    # The calendar invite's SEQUENCE: grows each time the name, place or times change, so an
+    # updated invite replaces the one attendees have.
+    sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     search_text = models.GeneratedField(
         expression=Upper(Concat("name", models.Value(" "), "location")),
         output_field=models.TextField(),
@@ -162,6 +165,11 @@ class Attendee(models.Model):
     token_hash = models.CharField(
         max_length=64, unique=True, null=True, blank=True, default=None, editable=False
     )
+    # What the token was derived from (core/tokens.py), so an email sent later can carry it;
+    # alone it yields no token. Empty for rows with no token, or with one issued before nonces.
+    token_nonce = models.CharField(
+        max_length=32, blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         ordering = ["event", "id"]
@@ -222,3 +230,66 @@ class IdempotencyKey(models.Model):
     def __str__(self) -> str:
         # Never the answer: it may hold a secret.
         return f"{self.scope} {self.caller} {self.key!r}"
+
+
+class MessageKind(models.TextChoices):
+    """What an email tells its recipient."""
+
+    REGISTERED = "registered", "seat confirmed"
+    WAITLISTED = "waitlisted", "on the waiting list"
+    PROMOTED = "promoted", "promoted to a seat"
+    CANCELLED = "cancelled", "registration cancelled"
+    REMOVED = "removed", "removed by the organiser"
+    EVENT_CHANGED = "event_changed", "event changed"
+    EVENT_CANCELLED = "event_cancelled", "event cancelled"
+
+
+class MessageStatus(models.TextChoices):
+    """Where an email is on its way out."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    # Not sent: by the time it was due, the registration it was about was gone, or (a waiting
+    # place) had become a seat, which the promotion's email tells.
+    SKIPPED = "skipped"
+
+
+class OutgoingMessage(models.Model):
+    """One email to send, written in the transaction of the change that causes it (the outbox).
+
+    It holds who gets it and what it is about; the text is rendered when it is sent, from the
+    rows as they are then. The worker sends it at least once: a crash between the mail server's
+    acceptance and recording `sent` sends it again.
+    """
+
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="messages")
+    # The registration it is about; no foreign key, as a cancellation's row is gone by sending.
+    attendee_id = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
+    # Whether the registration held a seat, for a cancellation: its invite is then withdrawn.
+    seated = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "id"], name="outgoing_message_status_id")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=MessageStatus.values), name="outgoing_message_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=MessageKind.values), name="outgoing_message_kind_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.email}"

@@ -1,10 +1,11 @@
 """Named reads: the querysets the API and the admin share."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Min, QuerySet, Value
+from django.db.models import Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from core.exceptions import (
@@ -123,3 +124,29 @@ def registration_refusal(
     if event.seats_taken + registering_before >= event.max_capacity or event.waitlist_taken:
         return EventFull()
     return None
+
+
+def in_start_order(
+    queryset: QuerySet[Event], *, limit: int | None = None, chunk_size: int = 1000
+) -> Iterator[Event]:
+    """The events of `queryset` (the first `limit` of them, if given), soonest first, read
+    `chunk_size` rows per query from the (start_time, id) index: a catalogue of any size without
+    holding it all, and without a server-side cursor (which a transaction-pooling proxy would
+    not keep)."""
+    queryset = queryset.order_by("start_time", "id")
+    left = limit
+    last = None
+    while left is None or left > 0:
+        chunk = queryset
+        if last is not None:
+            chunk = chunk.filter(
+                Q(start_time__gt=last.start_time) | Q(start_time=last.start_time, id__gt=last.pk)
+            )
+        size = chunk_size if left is None else min(chunk_size, left)
+        rows = list(chunk[:size])
+        yield from rows
+        if len(rows) < size:
+            return
+        last = rows[-1]
+        if left is not None:
+            left -= len(rows)

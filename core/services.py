@@ -30,7 +30,10 @@ from core.models import (
     Event,
     EventStatus,
     IdempotencyKey,
+    MessageKind,
+    OutgoingMessage,
 )
+from core.outbox import queue_message, queue_messages, requeue_messages
 from core.selectors import ORGANISERS_GROUP, is_registered, waiting_list
 from core.tokens import hash_token, new_token
 
@@ -44,6 +47,8 @@ CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
 # What an organiser may change on an event; the counters are the triggers', the status
 # cancel_event's.
 EDITABLE_EVENT_FIELDS = ["name", "location", "start_time", "end_time", "max_capacity"]
+# The details a calendar invite shows: a change to one sends attendees an updated invite.
+INVITE_FIELDS = ["name", "location", "start_time", "end_time"]
 
 CANCEL_STARTED_MESSAGE = "This event has already started: it can no longer be cancelled."
 
@@ -114,6 +119,9 @@ def update_event(
     waiting first, in the same transaction. Raises EventNotFound, EventCancelled, EventStarted
     for a new start of an event that has begun, CapacityBelowAttendance, or ValidationError for
     an end not after the start.
+
+    A change to the name, place or times raises the event's SEQUENCE and queues an updated
+    invite to each attendee holding a seat, in the same transaction.
     """
     changes = {
         "name": name,
@@ -141,11 +149,25 @@ def update_event(
                 raise CapacityBelowAttendance(
                     CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(count=event.seats_taken)
                 )
+            rescheduled = any(
+                field in changes and changes[field] != getattr(event, field)
+                for field in INVITE_FIELDS
+            )
             for field, value in changes.items():
                 setattr(event, field, value)
             event.clean()
+            if rescheduled:
+                event.sequence += 1
             # Never write the counters back: the database's triggers keep them (migration 0008).
-            event.save(update_fields=EDITABLE_EVENT_FIELDS)
+            event.save(update_fields=[*EDITABLE_EVENT_FIELDS, "sequence"])
+            if rescheduled:
+                queue_messages(
+                    kind=MessageKind.EVENT_CHANGED,
+                    event_id=event.pk,
+                    attendees=Attendee.objects.filter(
+                        event_id=event.pk, status=AttendeeStatus.REGISTERED
+                    ).only("name", "email", "status"),
+                )
             if _fill_free_seats(event_id=event.pk):
                 event.refresh_from_db(fields=["seats_taken", "waitlist_taken"])
     except IntegrityError as error:
@@ -169,14 +191,19 @@ def register_attendee(
     EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat or a waiting
     place alike), or a ValidationError on `email` when it has no normalised form
     (core.emails.normalize_email).
+
+    The confirmation email (seat or waiting place) is queued in the same transaction: two
+    INSERTs more, nothing rendered or sent here (core/outbox.py).
     """
     try:
         # Stored and compared in one spelling, so one mailbox registers once.
         email = normalize_email(email)
     except ValidationError as error:
         raise ValidationError({"email": error}) from None
-    token, digest = new_token()
-    attendee = Attendee(event_id=event_id, name=name, email=email, token_hash=digest)
+    nonce, token, digest = new_token()
+    attendee = Attendee(
+        event_id=event_id, name=name, email=email, token_hash=digest, token_nonce=nonce
+    )
     position = None
     try:
         with transaction.atomic():
@@ -204,6 +231,14 @@ def register_attendee(
             # The insert's trigger takes the seat or the waiting place (migration 0008) within
             # this statement.
             attendee.save(force_insert=True)
+            queue_message(
+                kind=MessageKind.WAITLISTED if position else MessageKind.REGISTERED,
+                event_id=event_id,
+                attendee_id=attendee.pk,
+                name=name,
+                email=email,
+                seated=position is None,
+            )
     except IntegrityError as error:
         domain_error = domain_error_for(error)
         if domain_error is None:
@@ -215,29 +250,47 @@ def register_attendee(
 def cancel_registration_by_token(*, token: str) -> None:
     """Give up the seat or waiting place `token` was issued for; a freed seat goes to the
     longest-waiting entry in the same transaction. Raises RegistrationNotFound for a token that
-    names nothing (never issued, or cancelled already)."""
+    names nothing (never issued, or cancelled already). The holder is told by email."""
     digest = hash_token(token)
     with transaction.atomic():
-        event_id = (
-            Attendee.objects.filter(token_hash=digest).values_list("event_id", flat=True).first()
+        attendee = (
+            Attendee.objects.filter(token_hash=digest)
+            .only("event_id", "name", "email", "status")
+            .first()
         )
-        if event_id is None:
+        if attendee is None:
             raise RegistrationNotFound
-        _lock_event(event_id)
-        # Cancelled by a concurrent request between the read above and the lock: gone now.
-        if not _delete_attendees(Attendee.objects.filter(token_hash=digest, event_id=event_id)):
+        _lock_event(attendee.event_id)
+        # Read again under the lock: cancelled by a concurrent request meanwhile (gone now), or
+        # promoted to a seat, whose invite the goodbye email then withdraws.
+        attendee = (
+            Attendee.objects.filter(token_hash=digest, event_id=attendee.event_id)
+            .only("event_id", "name", "email", "status")
+            .first()
+        )
+        if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
             raise RegistrationNotFound
-        _fill_free_seats(event_id=event_id)
+        _queue_goodbye(MessageKind.CANCELLED, attendee)
+        _fill_free_seats(event_id=attendee.event_id)
 
 
 def remove_attendee(*, event_id: int, attendee_id: int) -> None:
     """Remove an attendee, seated or waiting, from the event (an organiser's decision); a freed
     seat goes to the longest-waiting entry in the same transaction. Raises EventNotFound, or
-    AttendeeNotFound when the event has no attendee with this id."""
+    AttendeeNotFound when the event has no attendee with this id. The attendee is told by
+    email."""
     with transaction.atomic():
         _lock_event(event_id)
-        if not _delete_attendees(Attendee.objects.filter(pk=attendee_id, event_id=event_id)):
+        attendee = (
+            Attendee.objects.filter(pk=attendee_id, event_id=event_id)
+            .only("event_id", "name", "email", "status")
+            .first()
+        )
+        if attendee is None or not _delete_attendees(
+            Attendee.objects.filter(pk=attendee_id, event_id=event_id)
+        ):
             raise AttendeeNotFound
+        _queue_goodbye(MessageKind.REMOVED, attendee)
         _fill_free_seats(event_id=event_id)
 
 
@@ -247,7 +300,8 @@ def cancel_event(*, event_id: int) -> Event:
     Its registrations and waiting places stay as records (their holders may still read and
     cancel them by token); its seats stay counted, nobody is promoted any more, and it takes
     no new registration and no change. It leaves the upcoming list and keeps its page. Raises
-    EventNotFound, or EventStarted for an event that has begun.
+    EventNotFound, or EventStarted for an event that has begun. Everyone holding a seat or a
+    waiting place is told by email (with METHOD:CANCEL for the seats' invites).
     """
     with transaction.atomic():
         event = _lock_event(event_id)
@@ -257,6 +311,11 @@ def cancel_event(*, event_id: int) -> Event:
             raise EventStarted(CANCEL_STARTED_MESSAGE)
         event.status = EventStatus.CANCELLED
         event.save(update_fields=["status"])
+        queue_messages(
+            kind=MessageKind.EVENT_CANCELLED,
+            event_id=event.pk,
+            attendees=Attendee.objects.filter(event_id=event.pk).only("name", "email", "status"),
+        )
     return event
 
 
@@ -266,6 +325,18 @@ def _lock_event(event_id: int) -> Event:
     if event is None:
         raise EventNotFound
     return event
+
+
+def _queue_goodbye(kind: MessageKind, attendee: Attendee) -> None:
+    """Queue the email telling `attendee`, deleted just now, that their place is gone."""
+    queue_message(
+        kind=kind,
+        event_id=attendee.event_id,
+        attendee_id=attendee.pk,
+        name=attendee.name,
+        email=attendee.email,
+        seated=attendee.status == AttendeeStatus.REGISTERED,
+    )
 
 
 def _delete_attendees(attendees) -> int:
@@ -289,9 +360,13 @@ def _fill_free_seats(*, event_id: int) -> int:
         return 0
     if event.start_time <= timezone.now():
         return 0
-    promoted = list(waiting_list(event_id=event_id).values_list("pk", flat=True)[:free])
+    promoted = list(waiting_list(event_id=event_id).only("name", "email")[:free])
     # One statement: its trigger moves the places to seats, under the capacity's constraint.
-    return Attendee.objects.filter(pk__in=promoted).update(status=AttendeeStatus.REGISTERED)
+    count = Attendee.objects.filter(pk__in=[attendee.pk for attendee in promoted]).update(
+        status=AttendeeStatus.REGISTERED
+    )
+    queue_messages(kind=MessageKind.PROMOTED, event_id=event_id, attendees=promoted, seated=True)
+    return count
 
 
 def purge_idempotency_keys(*, now: datetime | None = None) -> int:
@@ -299,6 +374,16 @@ def purge_idempotency_keys(*, now: datetime | None = None) -> int:
     returns how many. A key not yet expired is kept, whatever its age."""
     deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
+
+
+def retry_messages(*, message_ids: list[int] | None = None) -> int:
+    """Queue again the failed outgoing messages (those of `message_ids` only, when given), each
+    with a fresh count of attempts; how many."""
+    messages = OutgoingMessage.objects.all()
+    if message_ids is not None:
+        messages = messages.filter(pk__in=message_ids)
+    with transaction.atomic():
+        return requeue_messages(messages)
 
 
 def create_organiser(

@@ -124,6 +124,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "knox",
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "api",
 ]
@@ -368,6 +370,41 @@ LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "").strip().lower() or (
 if LOG_FORMAT not in ("console", "json"):
     raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be console or json, got {LOG_FORMAT!r}.")
 LOGGING_CONFIG = "event_management_system.ops.logs.configure"
+
+# Outgoing email. Every message is written to the outbox (core.models.OutgoingMessage) in the
+# transaction of the change that causes it, and sent by the worker (`manage.py db_worker`,
+# django-tasks' database backend): the task row is written in that same transaction too.
+# With DJANGO_EMAIL_HOST messages go over SMTP in every mode; without it they are printed to the
+# worker's console (and `check --deploy` warns when DEBUG is off).
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "").strip()
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+# A mail server that stops answering costs one attempt this long, then a retry.
+EMAIL_TIMEOUT = env_seconds("DJANGO_EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "").strip() or "events@localhost"
+# Where the links in emails (the cancel page) point: the site as its users reach it.
+PUBLIC_URL = (os.environ.get("DJANGO_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip(
+    "/"
+)
+# A message whose sending fails is tried again after EMAIL_RETRY_BASE_SECONDS, then twice as
+# long each time, up to EMAIL_MAX_ATTEMPTS tries in all; then it stays in the outbox as failed.
+EMAIL_RETRY_BASE_SECONDS = env_seconds("DJANGO_EMAIL_RETRY_BASE_SECONDS", 30)
+EMAIL_MAX_ATTEMPTS = max(1, env_int("DJANGO_EMAIL_MAX_ATTEMPTS", 8))
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
+# narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000
+# would hold a worker for minutes.
+CALENDAR_FEED_MAX_EVENTS = env_int("DJANGO_CALENDAR_FEED_MAX_EVENTS", 5000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

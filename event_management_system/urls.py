@@ -1,15 +1,22 @@
-"""Top-level routes: the API under /api/, the staff admin under /admin/, and `/` leading to the
-API's docs."""
+"""Top-level routes: the API under /api/, the staff admin under /admin/, the registration page
+emails link to under /registrations/, and `/` leading to the API's docs."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from core.views import RegistrationPage
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    re_path(
+        r"^registrations/(?P<token>[A-Za-z0-9_-]+)/$",
+        RegistrationPage.as_view(),
+        name="registration-page",
+    ),
 ]
 
 if settings.API_BROWSABLE:

@@ -1,4 +1,5 @@
-"""The app served for real, by gunicorn worker processes, on the database a test is using."""
+"""The app served for real, by gunicorn worker processes, and its task worker, on the database a
+test is using."""
 
 import json
 import os
@@ -56,16 +57,7 @@ def gunicorn(
     """
     port = free_port()
     log = tempfile.TemporaryFile()
-    server_env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "test-only-secret-key-for-the-gunicorn-fixture-0123456789",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_API_THROTTLE": "false",
-        **(env or {}),
-    }
+    server_env = {**server_environment(), **(env or {})}
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "event_management_system.wsgi",
@@ -89,6 +81,48 @@ def gunicorn(
         if logs is not None:
             logs.append(server_log)
     assert "Traceback" not in server_log, server_log
+
+
+@contextmanager
+def worker(*, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run the task worker (`manage.py db_worker`) on the test database until the block ends.
+
+    Its environment is gunicorn()'s, so both derive the same tokens; `env` adds to or overrides
+    it. On leaving, the worker is stopped and its log must hold no traceback.
+    """
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        [
+            sys.executable, "manage.py", "db_worker",
+            "--no-reload", "--no-startup-delay", "--interval", "0.2",
+        ],
+        cwd=PROJECT_DIR,
+        env={**server_environment(), **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        _stop(process)
+        log.seek(0)
+        worker_log = log.read().decode()
+        log.close()
+    assert "Traceback" not in worker_log, worker_log
+
+
+def server_environment() -> dict[str, str]:
+    """The environment gunicorn() serves in and worker() works in, before their `env`."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "test-only-secret-key-for-the-gunicorn-fixture-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_API_THROTTLE": "false",
+    }
 
 
 def post_json(url: str, body: dict) -> tuple[int, dict]:

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 TOKEN_IN_PATH = {("/api/registrations/{token}/", "get"), ("/api/registrations/{token}/", "delete")}
 # Posts that read no body: the path says it all.
 BODILESS = {("/api/events/{id}/cancel/", "post")}
+# Answered in iCalendar, not JSON.
+CALENDARS = {("/api/events.ics", "get"), ("/api/events/{id}/event.ics", "get")}
 OPERATIONS = {
     ("/api/events/", "get"),
     ("/api/events/", "post"),
@@ -26,6 +28,8 @@ OPERATIONS = {
     ("/api/events/{id}/attendees/{attendee_id}/", "delete"),
     ("/api/events/{id}/waitlist/", "get"),
     ("/api/events/{id}/cancel/", "post"),
+    ("/api/events.ics", "get"),
+    ("/api/events/{id}/event.ics", "get"),
     ("/api/registrations/{token}/", "get"),
     ("/api/registrations/{token}/", "delete"),
     ("/api/me/events/", "get"),
@@ -90,8 +94,10 @@ def test_every_operation_documents_tz_and_the_errors_any_request_can_meet(schema
         else:
             assert "WWW-Authenticate" in responses["401"]["headers"], label
         for success in (code for code in responses if code.startswith("2")):
-            if success != "204":
-                assert responses[success]["content"]["application/json"]["examples"], label
+            if success == "204":
+                continue
+            media_type = "text/calendar" if (path, method) in CALENDARS else "application/json"
+            assert responses[success]["content"][media_type]["examples"], label
 
 
 def test_operations_with_a_body_document_it_and_its_errors(schema):
@@ -162,6 +168,8 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
     expected = {
         ("/api/events/", "get"): [bearer, anyone],
         ("/api/events/{id}/", "get"): [bearer, anyone],
+        ("/api/events.ics", "get"): [bearer, anyone],
+        ("/api/events/{id}/event.ics", "get"): [bearer, anyone],
         ("/api/events/{id}/register/", "post"): [bearer, anyone],
         ("/api/events/", "post"): [bearer],
         ("/api/events/{id}/", "patch"): [bearer],

@@ -128,5 +128,27 @@ def test_registration_cost_does_not_grow_with_attendees(
         attendee_factory(event=event)
     later = register(api_client, event.pk, "later@example.com")
 
-    # savepoint, lock the event row, insert the attendee (its trigger takes the seat), release
-    assert first == later == 4
+    # savepoint, lock the event row, insert the attendee (its trigger takes the seat), insert
+    # the confirmation email's outbox row and its task row, release
+    assert first == later == 6
+
+
+def test_registration_queues_its_email_with_two_inserts_and_nothing_else(api_client, event_factory):
+    event = event_factory()
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.post(
+            f"/api/events/{event.pk}/register/",
+            data={"name": "Ada", "email": "ada@example.com"},
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    statements = [query["sql"].split("(")[0].replace('"', "").split() for query in queries]
+    writes = [words[:3] for words in statements if words[0] == "INSERT"]
+    # The email is neither rendered nor sent here: no read beyond the event's lock, and the
+    # only writes are the registration, its outbox row and its task row.
+    assert writes == [
+        ["INSERT", "INTO", "core_attendee"],
+        ["INSERT", "INTO", "core_outgoingmessage"],
+        ["INSERT", "INTO", "django_tasks_database_dbtaskresult"],
+    ]
+    assert sum(words[0] == "SELECT" for words in statements) == 1

@@ -18,6 +18,8 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "events.example.com",
     # Open access on in production is a deploy warning of its own; this deploy turns it off.
     "DJANGO_API_OPEN_ACCESS": "false",
+    # Emails go to a mail server; without one, a deploy warning of its own.
+    "DJANGO_EMAIL_HOST": "smtp.example.com",
 }
 
 
@@ -40,6 +42,15 @@ def test_check_deploy_passes_with_production_defaults():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_emails_would_only_be_printed():
+    without_mail_server = {k: v for k, v in PRODUCTION.items() if k != "DJANGO_EMAIL_HOST"}
+    result = check_deploy(without_mail_server)
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr
+    assert "DJANGO_EMAIL_HOST is not set" in result.stderr
 
 
 def test_check_deploy_says_what_a_debug_deploy_lacks():
@@ -167,3 +178,44 @@ def test_behind_a_trusted_proxy_https_answers_with_hsts():
 
     assert status == 200
     assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_email_goes_over_smtp_when_a_host_is_set_and_to_the_console_otherwise():
+    email = (
+        "(settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, "
+        "settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD, settings.EMAIL_USE_TLS, "
+        "settings.DEFAULT_FROM_EMAIL, settings.PUBLIC_URL)"
+    )
+    smtp = {
+        "DJANGO_EMAIL_HOST": "smtp.example.com",
+        "DJANGO_EMAIL_PORT": "587",
+        "DJANGO_EMAIL_HOST_USER": "events",
+        "DJANGO_EMAIL_HOST_PASSWORD": "s3cret",
+        "DJANGO_EMAIL_USE_TLS": "true",
+        "DJANGO_DEFAULT_FROM_EMAIL": "Events <events@example.com>",
+        "DJANGO_PUBLIC_URL": "https://events.example.com/",
+    }
+    assert production_settings(smtp, email) == (
+        "('django.core.mail.backends.smtp.EmailBackend', 'smtp.example.com', 587, 'events', "
+        "'s3cret', True, 'Events <events@example.com>', 'https://events.example.com')"
+    )
+    # In debug mode too, a host set means SMTP.
+    debug = production_settings({**smtp, "DJANGO_DEBUG": "true"}, "settings.EMAIL_BACKEND")
+    assert debug == "django.core.mail.backends.smtp.EmailBackend"
+    blank = {"DJANGO_EMAIL_HOST": "", "DJANGO_EMAIL_USE_TLS": "", "DJANGO_PUBLIC_URL": ""}
+    assert production_settings(blank, email) == (
+        "('django.core.mail.backends.console.EmailBackend', '', 25, '', '', False, "
+        "'events@localhost', 'http://127.0.0.1:8000')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DJANGO_EMAIL_PORT", "smtp"), ("DJANGO_EMAIL_USE_TLS", "maybe"),
+     ("DJANGO_EMAIL_RETRY_BASE_SECONDS", "-1")],
+)  # fmt: skip
+def test_a_malformed_email_setting_stops_the_start(name, value):
+    result = settings_under({**PRODUCTION, name: value}, "settings.DEBUG")
+
+    assert result.returncode != 0
+    assert name in result.stderr
