@@ -25,6 +25,22 @@ def add_request_fields(logger, method_name, event_dict: dict) -> dict:
     return event_dict
 
 
+def hide_request_path(logger, method_name, event_dict: dict) -> dict:
+    """Django's own lines about a request name its path ("Internal Server Error: /api/..."), and
+    a registration's path holds its token: such a line names the route the path matched instead.
+    """
+    record = event_dict.get("_record")
+    path = getattr(getattr(record, "request", None), "path", None)
+    message = event_dict.get("event")
+    if path and isinstance(message, str) and path in message:
+        # Imported here: this module is loaded while logging is set up, before the apps.
+        from event_management_system.ops.requests import route_of
+
+        view, route = route_of(record.request)
+        event_dict["event"] = message.replace(path, route or view)
+    return event_dict
+
+
 # What every line gets, whether written through structlog or through the standard library.
 _SHARED = [
     structlog.contextvars.merge_contextvars,
@@ -56,7 +72,7 @@ def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig pass
             )
         ]
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_SHARED, add_request_fields],
+        foreign_pre_chain=[*_SHARED, add_request_fields, hide_request_path],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
 

@@ -200,3 +200,26 @@ def test_no_line_names_an_email_a_token_or_a_password(
     text = "\n".join(json.dumps(line) for line in lines)
     for secret in ("private.person", "example.com", token, place_token, password):
         assert secret not in text
+
+
+def test_a_server_error_on_a_registration_s_page_does_not_log_its_token(
+    client, monkeypatch, json_log
+):
+    # Django's own error line names the request's path, and a registration's path holds its
+    # token: the line names the route instead, as the request's own line does.
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("api.views.place_by_token", explode)
+    client.raise_request_exception = False
+    token = "tok3n-that-must-stay-secret-0123456789abcdefghij"
+
+    response = client.get(f"/api/registrations/{token}/")
+
+    assert response.status_code == 500
+    lines = json_log()
+    [error] = [line for line in lines if line["logger"] == "django.request"]
+    [request] = [line for line in lines if line["event"] == "request"]
+    assert error["event"] == f"Internal Server Error: {request['route']}"
+    assert request["route"].startswith("api/registrations/(?P<token>")
+    assert all(token not in json.dumps(line) for line in lines)
