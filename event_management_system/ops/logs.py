@@ -8,6 +8,7 @@ ops.requests); lines written with an exception hold it too (`exception`).
 """
 
 import logging.config
+from datetime import UTC, datetime
 
 import orjson
 import structlog
@@ -55,25 +56,46 @@ def _dumps(value, **kwargs) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+class JSONFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, with a short way for the one line per request: the same fields,
+    written without the processor chain, which costs several times more on every request."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, REQUEST_FIELDS, None)
+        if fields is None or record.exc_info:
+            return super().format(record)
+        return _dumps(
+            {
+                "event": record.getMessage(),
+                **structlog.contextvars.get_contextvars(),
+                "logger": record.name,
+                "level": record.levelname.lower(),
+                "time": datetime.fromtimestamp(record.created, UTC)
+                .isoformat(timespec="microseconds")
+                .replace("+00:00", "Z"),
+                **fields,
+            }
+        )
+
+
 def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig passes it by name
     """The handler's formatter: one JSON object per line, or structlog's console rendering."""
     if format == "json":
-        rendering = [
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_dumps),
-        ]
-    else:
-        # Plain tracebacks: a richer renderer would print each frame's local variables.
-        rendering = [
-            structlog.dev.ConsoleRenderer(
-                colors=False,
-                exception_formatter=structlog.dev.plain_traceback,
-                timestamp_key="time",
-            )
-        ]
+        return JSONFormatter(
+            foreign_pre_chain=[*_SHARED, add_request_fields, hide_request_path],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(serializer=_dumps),
+            ],
+        )
+    # Plain tracebacks: a richer renderer would print each frame's local variables.
+    console = structlog.dev.ConsoleRenderer(
+        colors=False, exception_formatter=structlog.dev.plain_traceback, timestamp_key="time"
+    )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_SHARED, add_request_fields, hide_request_path],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, console],
     )
 
 

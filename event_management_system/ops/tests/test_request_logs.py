@@ -7,8 +7,9 @@ import logging
 import re
 
 import pytest
+import structlog
 
-from event_management_system.ops.logs import formatter
+from event_management_system.ops.logs import REQUEST_FIELDS, formatter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -223,3 +224,24 @@ def test_a_server_error_on_a_registration_s_page_does_not_log_its_token(
     assert error["event"] == f"Internal Server Error: {request['route']}"
     assert request["route"].startswith("api/registrations/(?P<token>")
     assert all(token not in json.dumps(line) for line in lines)
+
+
+def test_the_request_line_s_short_way_writes_what_structlog_s_chain_writes():
+    json_formatter = formatter("json")
+    record = logging.LogRecord(
+        "event_management_system.ops.requests", logging.INFO, "", 0, "request", None, None
+    )
+    fields = {"method": "GET", "route": "api/events/", "view": "event-list", "status": 200}
+    setattr(record, REQUEST_FIELDS, fields)
+    structlog.contextvars.bind_contextvars(request_id="same-id")
+    try:
+        short = json.loads(json_formatter.format(record))
+        chained = json.loads(super(type(json_formatter), json_formatter).format(record))
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+    # The chain stamps the time it formats the line, the short way the time the line was made.
+    assert short.pop("time").endswith("Z")
+    assert chained.pop("time").endswith("Z")
+    assert short == chained
+    assert short["request_id"] == "same-id"
