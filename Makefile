@@ -2,6 +2,9 @@
 #   make run   - set up, migrate, load the sample data into an empty database, serve on :8000
 #   make test  - set up, then run the whole suite (SQLite, or DATABASE_URL's database)
 #   make bench - load each endpoint through gunicorn with wrk (BENCH_DB=postgres|sqlite)
+#   make cluster / make cluster-stop - nginx, 3 gunicorn instances, PgBouncer and Redis on
+#     127.0.0.1 (deploy/cluster.py; CLUSTER_* variables), the production shape on one machine
+#   make scaling - measure 1 instance against 3 behind nginx, with and without PgBouncer
 # and `make superuser` to create the first staff login for /admin/ (it asks for name and password).
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +17,7 @@ BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run superuser test lint format bench
+.PHONY: install migrate run superuser test lint format bench cluster cluster-stop scaling
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +42,15 @@ test: install
 
 bench: install
 	BENCH_EVENTS=$(BENCH_EVENTS) bash bench/run $(BENCH_DB) $(BENCH_SECONDS)
+
+cluster: install
+	$(PY) -m deploy.cluster start
+
+cluster-stop: install
+	$(PY) -m deploy.cluster stop
+
+scaling: install
+	bash deploy/measure $(BENCH_SECONDS)
 
 lint: install
 	$(VENV)/bin/ruff check .
