@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEPLOY_DIR = PROJECT_DIR / "deploy"
 PACKAGES = {"nginx": "nginx-light", "pgbouncer": "pgbouncer", "redis-server": "redis-server"}
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 START_SECONDS = 60
 STOP_SECONDS = 30
 
@@ -90,8 +91,12 @@ def pgbouncer_command(ini: Path) -> list[str]:
     return [binary("pgbouncer"), *(["-u", "postgres"] if os.geteuid() == 0 else []), str(ini)]
 
 
+def installed(name: str) -> bool:
+    return shutil.which(name, path=SYSTEM_PATH) is not None
+
+
 def binary(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    found = shutil.which(name) or shutil.which(name, path=SYSTEM_PATH)
     if not found:
         raise SystemExit(f"{name} is not installed: apt-get install -y {PACKAGES[name]}")
     return found
@@ -99,7 +104,7 @@ def binary(name: str) -> str:
 
 def ensure_installed(*names: str) -> None:
     """Install Debian's packages for the commands that are missing (root only)."""
-    missing = [n for n in names if not shutil.which(n, path="/usr/sbin:/usr/bin:/sbin:/bin")]
+    missing = [name for name in names if not installed(name)]
     if not missing:
         return
     packages = [PACKAGES[n] for n in missing]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from deploy.cluster import installed as installed_tool
 from deploy.cluster import listening, pgbouncer_command, render_pgbouncer
 from testing.servers import free_port
 
@@ -17,7 +18,7 @@ START_SECONDS = 15
 
 
 def installed() -> bool:
-    return shutil.which("pgbouncer", path="/usr/sbin:/usr/bin") is not None
+    return installed_tool("pgbouncer")
 
 
 @contextmanager
