@@ -50,7 +50,7 @@ cluster-stop: install
 	$(PY) -m deploy.cluster stop
 
 scaling: install
-	bash deploy/measure $(BENCH_SECONDS)
+	$(PY) -m deploy.measure $(BENCH_SECONDS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -254,12 +254,14 @@ def start(cluster: Cluster) -> None:
 
 
 def stop(cluster: Cluster) -> None:
-    """Stop every process of the cluster, nginx first, PgBouncer last."""
-    for pid_file in sorted(cluster.run_dir.glob("*.pid"), key=stop_order):
-        pid = read_pid(pid_file)
-        if pid and alive(pid):
-            terminate(pid)
-        pid_file.unlink(missing_ok=True)
+    """Stop every process of the cluster: nginx first, then the app's, PgBouncer last."""
+    stages: dict[int, list[Path]] = {}
+    for pid_file in cluster.run_dir.glob("*.pid"):
+        stages.setdefault(stop_order(pid_file), []).append(pid_file)
+    for _, pid_files in sorted(stages.items()):
+        terminate([pid for pid in map(read_pid, pid_files) if pid and alive(pid)])
+        for pid_file in pid_files:
+            pid_file.unlink(missing_ok=True)
 
 
 def stop_order(pid_file: Path) -> int:
@@ -444,19 +446,21 @@ def alive(pid: int) -> bool:
         return True
 
 
-def terminate(pid: int) -> None:
-    """SIGTERM the process's session, then SIGKILL what is left after STOP_SECONDS."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+def terminate(pids: list[int]) -> None:
+    """SIGTERM each process's session, then SIGKILL what is left after STOP_SECONDS."""
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     deadline = time.monotonic() + STOP_SECONDS
-    while alive(pid) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def main(argv: list[str]) -> int:
