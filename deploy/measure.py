@@ -32,6 +32,7 @@ from deploy.cluster import PROJECT_DIR
 
 PG = os.environ.get("MEASURE_PG", "postgres://postgres@127.0.0.1:5432")
 CONNECTIONS = int(os.environ.get("MEASURE_CONNECTIONS", "32"))
+LOADS = ("list", "hot", "spread")
 
 
 @dataclass
@@ -223,8 +224,8 @@ def main(argv: list[str]) -> int:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for setup, r in rows:
-        failed = sum(r[k]["failed"] for k in r)
-        errors = "; ".join(r[k]["socket_errors"] for k in r if r[k]["socket_errors"])
+        failed = sum(r[k]["failed"] for k in LOADS)
+        errors = "; ".join(r[k]["socket_errors"] for k in LOADS if r[k]["socket_errors"])
         print(
             f"| {setup.name} | {r['list']['rate']:.0f} | {r['list']['p99']} "
             f"| {r['hot']['rate']:.0f} | {r['hot']['p99']} "
