@@ -261,6 +261,48 @@ def test_slow_clients_do_not_hold_the_app(cluster, organiser):
     assert max(slow_held) < 5 + 3, slow_held
 
 
+def test_a_body_shorter_than_its_content_length_never_reaches_an_instance(cluster):
+    with socket.create_connection(("127.0.0.1", cluster.http_port), timeout=20) as sock:
+        opened = time.monotonic()
+        sock.sendall(
+            b"POST /api/events/1/register/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name": '
+        )
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        held = time.monotonic() - opened
+
+    # nginx gave up on the body after its 5 s timeout, without an answer; no instance saw it.
+    assert held < 5 + 3, held
+    assert not answer.startswith(b"HTTP/1.1 2"), answer
+    log = (cluster.run_dir / "nginx-access.log").read_text().splitlines()
+    cut = [line for line in log if '"POST /api/events/1/register/' in line]
+    assert cut, log[-5:]
+    assert '" 408 ' in cut[-1], cut[-1]
+    assert "upstream=- " in cut[-1], cut[-1]
+
+
+def test_a_body_over_64_kib_is_refused_by_nginx_in_json(cluster):
+    status, headers, body = call(f"{cluster.url}/api/events/", "POST", {"name": "x" * 70_000})
+    assert status == 413
+    assert headers["Content-Type"] == "application/json"
+    assert body["code"] == "request_too_large"
+
+
+def test_nothing_listens_beyond_the_loopback_address(cluster):
+    ports = {cluster.http_port, cluster.pgbouncer_port, *cluster.app_ports}
+    listening: dict[int, set[str]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port = local.rsplit(":", 1)
+            if state == "0A" and int(port, 16) in ports:  # 0A: LISTEN
+                listening.setdefault(int(port, 16), set()).add(address)
+    # 127.0.0.1 as /proc/net/tcp spells it (little-endian hex); no IPv6 or wildcard address.
+    assert listening == {port: {"0100007F"} for port in ports}, listening
+
+
 def test_an_instance_killed_mid_load_loses_no_registration_and_sells_no_seat_twice(
     cluster, organiser
 ):
