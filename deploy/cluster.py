@@ -283,8 +283,8 @@ def kill(cluster: Cluster, name: str) -> None:
 
 
 def launch(cluster: Cluster, process: Process) -> int:
-    log = open(cluster.run_dir / f"{process.name}.log", "ab")  # noqa: SIM115 - the child's
-    with log:
+    # The child keeps its own copy of the log's descriptor; this one closes at once.
+    with open(cluster.run_dir / f"{process.name}.log", "ab") as log:
         child = subprocess.Popen(
             process.argv,
             cwd=PROJECT_DIR,
