@@ -5,6 +5,7 @@ through nginx unless it names one instance's own port."""
 import http.client
 import json
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -71,6 +72,7 @@ def cluster(django_db_setup, redis_url):
         deploy.stop(the_cluster)
     logs = "".join(path.read_text() for path in the_cluster.run_dir.glob("app*.log"))
     assert "Traceback" not in logs, logs
+    shutil.rmtree(the_cluster.run_dir)  # kept, with every log, when the assertion fails
 
 
 @pytest.fixture
