@@ -3,6 +3,9 @@
 #                with the email worker alongside
 #   make test  - set up, then run the whole suite (SQLite, or DATABASE_URL's database)
 #   make bench - load each endpoint through gunicorn with wrk (BENCH_DB=postgres|sqlite)
+#   make cluster / make cluster-stop - nginx, 3 gunicorn instances, PgBouncer and Redis on
+#     127.0.0.1 (deploy/cluster.py; CLUSTER_* variables), the production shape on one machine
+#   make scaling - measure 1 instance against 3 behind nginx, with and without PgBouncer
 # and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
 # `make worker` to run the email worker alone (production: next to gunicorn).
 PYTHON ?= python3
@@ -16,7 +19,7 @@ BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run worker superuser test lint format bench
+.PHONY: install migrate run worker superuser test lint format bench cluster cluster-stop scaling
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +51,15 @@ test: install
 
 bench: install
 	BENCH_EVENTS=$(BENCH_EVENTS) bash bench/run $(BENCH_DB) $(BENCH_SECONDS)
+
+cluster: install
+	$(PY) -m deploy.cluster start
+
+cluster-stop: install
+	$(PY) -m deploy.cluster stop
+
+scaling: install
+	$(PY) -m deploy.measure $(BENCH_SECONDS)
 
 lint: install
 	$(VENV)/bin/ruff check .

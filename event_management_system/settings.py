@@ -232,6 +232,51 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
     DATABASES["default"]["ENGINE"] = "event_management_system.postgresql"
 
+# What stands between the app and PostgreSQL: nothing (the default), PgBouncer in transaction
+# pooling mode (DJANGO_DB_POOLER=pgbouncer), or a pool of connections in each process
+# (DJANGO_DB_POOL=true, psycopg_pool through Django's own OPTIONS["pool"]).
+DB_POOLER = os.environ.get("DJANGO_DB_POOLER", "").strip().lower() or "none"
+if DB_POOLER not in {"none", "pgbouncer"}:
+    raise ImproperlyConfigured(f"DJANGO_DB_POOLER must be pgbouncer or empty, got {DB_POOLER!r}.")
+DB_POOL = env_bool("DJANGO_DB_POOL", False)
+ON_POSTGRES = DATABASES["default"]["ENGINE"] == "event_management_system.postgresql"
+if (DB_POOLER == "pgbouncer" or DB_POOL) and not ON_POSTGRES:
+    raise ImproperlyConfigured(
+        "DJANGO_DB_POOLER and DJANGO_DB_POOL need a PostgreSQL DATABASE_URL."
+    )
+if DB_POOLER == "pgbouncer" and DB_POOL:
+    raise ImproperlyConfigured(
+        "DJANGO_DB_POOL=true keeps a pool in each process; behind DJANGO_DB_POOLER=pgbouncer the "
+        "pooler already shares the server's connections. Choose one."
+    )
+if DB_POOLER == "pgbouncer":
+    # In transaction pooling mode a client's transactions may each run on another server
+    # connection, and nothing set on a session survives its transaction:
+    # - a server-side cursor (QuerySet.iterator()) lives in its session: fetch rows client-side;
+    # - PgBouncer 1.18 does not track named prepared statements: parameters still travel apart
+    #   from the SQL, in unnamed statements, but none is prepared;
+    # - it refuses the startup packet's `options`, so the server-side statement and lock
+    #   timeouts are PgBouncer's to set on each server connection it opens (its connect_query,
+    #   see deploy/pgbouncer.ini); the app still cuts any call that outlives them.
+    # Connections to PgBouncer itself stay open between requests (DJANGO_CONN_MAX_AGE): one
+    # holds no server connection while idle, and keeping it saves a handshake per request.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["OPTIONS"]["send_timeouts"] = False
+if DB_POOL:
+    # One host, no pooler: each process keeps up to DJANGO_DB_POOL_MAX_SIZE connections (one
+    # per gunicorn thread by default) and lends one to each request; Django requires
+    # CONN_MAX_AGE 0 with a pool, as the pool, not the request, decides when to close one.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env_int("DJANGO_DB_POOL_MIN_SIZE", 1),
+        "max_size": env_int(
+            "DJANGO_DB_POOL_MAX_SIZE", int(os.environ.get("GUNICORN_THREADS", "4"))
+        ),
+        # A request waits this long for a free connection, then answers 503.
+        "timeout": env_seconds("DJANGO_DB_POOL_TIMEOUT", 5),
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Reuse rendered event reads until the data changes (PostgreSQL only; see api/caching.py).

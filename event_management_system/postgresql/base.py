@@ -6,6 +6,8 @@ OPTIONS take three bounds, in seconds (0 or absent: the app sets none):
 - `statement_timeout` and `lock_timeout`: PostgreSQL's settings, sent in the connection's
   startup packet (`options=-c ...`), so they cost no round trip and hold for every statement
   and lock wait, the `SELECT ... FOR UPDATE` of a registration or an event update included.
+  With `send_timeouts: False` (behind PgBouncer, which refuses startup `options`) they are not
+  sent: the pooler sets them on its server connections; the watchdog below still applies.
 
 The server enforces the last two, and a frozen server enforces nothing. So the process's
 watchdog (watchdog.py) also cuts any call still waiting once the server should have answered:
@@ -54,12 +56,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
             params["connect_timeout"] = timeout
         else:
             params.pop("connect_timeout", None)
+        send_timeouts = params.pop("send_timeouts", True)
         settings = [
             f"-c {name}={max(1, round(seconds * 1000))}"
             for name in SERVER_TIMEOUTS
             if (seconds := params.pop(name, 0))
         ]
-        if settings:
+        if settings and send_timeouts:
             params["options"] = " ".join([params.get("options", ""), *settings]).strip()
         return params
 

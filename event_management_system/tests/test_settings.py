@@ -162,3 +162,72 @@ def test_a_malformed_operations_setting_refuses_to_start(name, value):
 
     assert result.returncode != 0
     assert name in result.stderr
+
+
+DATABASE_SETTINGS = (
+    "(lambda d: (d['CONN_MAX_AGE'], d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
+    "{k: d['OPTIONS'].get(k) for k in ('prepare_threshold', 'send_timeouts', 'pool')}))"
+    "(settings.DATABASES['default'])"
+)
+
+
+def test_direct_postgres_prepares_hot_statements_and_sends_its_timeouts():
+    result = settings_under(POSTGRES, DATABASE_SETTINGS)
+    expected = (
+        600, False, {"prepare_threshold": 5, "send_timeouts": None, "pool": None}
+    )  # fmt: skip
+    assert result.stdout.strip() == repr(expected), result.stderr
+
+
+def test_behind_pgbouncer_nothing_outlives_a_transaction():
+    result = settings_under({**POSTGRES, "DJANGO_DB_POOLER": "pgbouncer"}, DATABASE_SETTINGS)
+    # Kept connections to PgBouncer; no server-side cursors, prepared statements or startup
+    # options, none of which transaction pooling carries from one transaction to the next.
+    expected = (
+        600, True, {"prepare_threshold": None, "send_timeouts": False, "pool": None}
+    )  # fmt: skip
+    assert result.stdout.strip() == repr(expected), result.stderr
+
+
+CONNECTION_PARAMS = (
+    "(lambda p: (p.get('options'), p['prepare_threshold'], 'send_timeouts' in p))"
+    "(__import__('django.db').db.connection.get_connection_params())"
+)
+
+
+def test_the_backend_sends_startup_options_unless_behind_pgbouncer():
+    direct = settings_under(POSTGRES, CONNECTION_PARAMS)
+    bounced = settings_under({**POSTGRES, "DJANGO_DB_POOLER": "pgbouncer"}, CONNECTION_PARAMS)
+    options = "-c statement_timeout=15000 -c lock_timeout=5000"
+    assert direct.stdout.strip() == repr((options, 5, False)), direct.stderr
+    assert bounced.stdout.strip() == repr((None, None, False)), bounced.stderr
+
+
+def test_db_pool_lends_connections_from_a_pool_per_process():
+    result = settings_under(
+        {**POSTGRES, "DJANGO_DB_POOL": "true", "DJANGO_DB_POOL_MAX_SIZE": "6"}, DATABASE_SETTINGS
+    )
+    pool = {"min_size": 1, "max_size": 6, "timeout": 5}
+    expected = (0, False, {"prepare_threshold": 5, "send_timeouts": None, "pool": pool})
+    assert result.stdout.strip() == repr(expected), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DJANGO_DB_POOLER": "pgpool"}, "DJANGO_DB_POOLER must be pgbouncer or empty"),
+        ({"DJANGO_DB_POOLER": "pgbouncer", "DJANGO_DB_POOL": "true"}, "Choose one."),
+        ({"DJANGO_DB_POOL": "maybe"}, "DJANGO_DB_POOL must be true or false"),
+    ],
+)
+def test_pooling_choices_are_checked_at_start(env, message):
+    result = settings_under({**POSTGRES, **env}, "settings.DATABASES")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("env", [{"DJANGO_DB_POOLER": "pgbouncer"}, {"DJANGO_DB_POOL": "true"}])
+def test_pooling_needs_postgres(env):
+    result = settings_under(env, "settings.DATABASES")
+    assert result.returncode != 0
+    assert "need a PostgreSQL DATABASE_URL" in result.stderr
