@@ -172,6 +172,7 @@ def test_64_clients_racing_for_200_seats_seat_exactly_200(cluster, organiser):
     # The crowd was spread over every instance.
     served = upstreams_in_access_log(cluster, f"/api/events/{event.pk}/register/")
     assert set(served) == {f"127.0.0.1:{port}" for port in cluster.app_ports}, served
+    print(f"race: {dict(statuses)}; seated {detail['attendee_count']}; served {dict(served)}")
 
 
 def test_the_cluster_s_worker_sends_each_confirmation(cluster, organiser):
@@ -296,6 +297,11 @@ def test_slow_clients_do_not_hold_the_app(cluster, organiser):
     # nginx cut every slow connection at its header timeout, long before the clients' bound.
     assert len(slow_held) >= SLOW_CLIENTS, slow_held
     assert max(slow_held) < 5 + 3, slow_held
+    print(
+        f"slow clients: {len(latencies)} normal requests, p99 {p99:.3f} s, slowest "
+        f"{latencies[-1]:.3f} s; {len(slow_held)} slow connections cut after at most "
+        f"{max(slow_held):.2f} s"
+    )
 
 
 def test_a_body_shorter_than_its_content_length_never_reaches_an_instance(cluster):
@@ -405,5 +411,6 @@ def test_an_instance_killed_mid_load_loses_no_registration_and_sells_no_seat_twi
     # The killed instance had its share before the kill; nginx moved on to the others.
     served = upstreams_in_access_log(cluster, f"/api/events/{event.pk}/register/")
     assert served[f"127.0.0.1:{cluster.app_ports[1]}"] > 0, served
+    print(f"kill: {dict(outcomes)}; retried {dict(retried)}; served {dict(served)}")
     deploy.launch(cluster, deploy.processes(cluster)[1])
     deploy.wait_until_answering(cluster, cluster.app_url(1))
