@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 
+from gunicorn import glogging
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
 worker_class = "gthread"
@@ -39,26 +41,21 @@ def _log_format() -> str:
 # logs JSON, so the stream holds JSON lines only; its own text format otherwise. The level
 # stays --log-level's. Its access log is left as configured (off unless --access-logfile asks):
 # the app logs each request itself, without the path (registration tokens travel in paths) or
-# the query string that gunicorn's line holds.
+# the query string that gunicorn's line holds. A logger class rather than a logconfig_dict,
+# because with one gunicorn builds an access line for every request even when nothing writes it.
+class JSONLogger(glogging.Logger):
+    """gunicorn's logger, its own lines rendered as the app's JSON lines."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from event_management_system.ops.logs import formatter
+
+        for handler in self.error_log.handlers:
+            handler.setFormatter(formatter("json"))
+
+
 if _log_format() == "json":
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "json": {"()": "event_management_system.ops.logs.formatter", "format": "json"}
-        },
-        "handlers": {
-            "json": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "root": {"level": "WARNING", "handlers": ["json"]},
-        "loggers": {
-            "gunicorn.error": {"handlers": ["json"], "propagate": False},
-        },
-    }
+    logger_class = JSONLogger
 
 # Metrics: every worker writes its samples to files in one directory, and /metrics, answered by
 # whichever worker takes the scrape, sums them all (prometheus_client's multiprocess mode). The
