@@ -1,13 +1,13 @@
 """The API on Django's own connection pool (DJANGO_DB_POOL=true): each gunicorn worker lends its
 threads connections from a psycopg pool, and every guarantee of a direct connection holds."""
 
-import threading
 import time
 
 import pytest
 from django.db import connection
 
 from core.models import Attendee
+from core.tests.racing import race
 from event_management_system.tests.test_database_faults import holding
 from testing.servers import gunicorn, send_json
 
@@ -40,18 +40,9 @@ def test_registrations_race_for_the_last_seats_on_the_pool(event_factory):
     event = event_factory(max_capacity=20)
     clients = 48
     with gunicorn(workers=2, env={**POOLED, "DJANGO_DB_POOL_MAX_SIZE": "3"}) as url:
-        barrier = threading.Barrier(clients)
-        statuses: list[int] = [0] * clients
-
-        def client(index: int) -> None:
-            barrier.wait(timeout=30)
-            statuses[index] = register(url, event.pk, f"guest{index}@example.com")[0]
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        statuses = race(
+            clients, lambda index: register(url, event.pk, f"guest{index}@example.com")[0]
+        )
         # Two workers, three connections each at most, however many requests came.
         held = server_connections()
         detail = send_json("GET", f"{url}/api/events/{event.pk}/")[1]

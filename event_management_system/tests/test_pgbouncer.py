@@ -2,7 +2,6 @@
 registrations, races, cached reads and lock bounds as on a direct connection."""
 
 import os
-import threading
 import time
 
 import psycopg
@@ -10,6 +9,7 @@ import pytest
 from django.db import connection
 
 from core.models import Attendee
+from core.tests.racing import race
 from event_management_system.tests.test_database_faults import holding
 from testing import pgbouncer as bouncer
 from testing.servers import database_url, gunicorn, send_json
@@ -74,18 +74,9 @@ def test_registrations_race_for_the_last_seats_through_pgbouncer(pgbouncer_at, e
     event = event_factory(max_capacity=20)
     clients = 48
     with gunicorn(workers=3, env=app_env(pgbouncer_at(pool_size=4))) as url:
-        barrier = threading.Barrier(clients)
-        statuses: list[int] = [0] * clients
-
-        def client(index: int) -> None:
-            barrier.wait(timeout=30)
-            statuses[index] = register(url, event.pk, f"guest{index}@example.com")[0]
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        statuses = race(
+            clients, lambda index: register(url, event.pk, f"guest{index}@example.com")[0]
+        )
         detail = send_json("GET", f"{url}/api/events/{event.pk}/")[1]
 
     assert sorted(statuses) == [201] * 20 + [409] * 28
