@@ -1,4 +1,10 @@
-"""Events and their attendees; the database constraints behind every rule."""
+"""Events and their attendees; the database constraints behind every rule.
+
+Some fields are kept by the database itself, whoever writes the rows, and never written back from
+a copy: the seat and waiting-list counters (triggers in core/sql/counters.py) and the change
+version (core/sql/versions.py). On PostgreSQL a registration's decision and writes run as one
+function (core/sql/registration.py).
+"""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,8 +22,8 @@ CAPACITY_BELOW_ATTENDANCE_MESSAGE = (
     "The capacity cannot be lower than the {count} attendees already registered."
 )
 
-# Counters the database's triggers keep (migration 0008): never written back from a copy.
-TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken")
+# Fields the database's triggers keep (core/sql/): never written back from a copy.
+TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken", "change_version")
 
 
 class EventStatus(models.TextChoices):
@@ -66,16 +72,20 @@ class Event(models.Model):
         db_default=EventStatus.SCHEDULED,
     )
     # Kept equal to the number of its registered and of its waitlisted attendee rows by
-    # database triggers (migration 0008), so that a capacity check reads integers under the
-    # row lock instead of counting rows.
+    # database triggers (core/sql/counters.py), so that a capacity check reads integers under
+    # the row lock instead of counting rows.
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
     # A default in the database too: an INSERT written before this counter existed still works.
     waitlist_taken = models.PositiveIntegerField(default=0, db_default=0, editable=False)
-    # What a search looks through, folded to one case by the database itself; the space keeps
-    # a word from matching across the name's end and the location's start.
     # The calendar invite's SEQUENCE: grows each time the name, place or times change, so an
     # updated invite replaces the one attendees have.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # A fresh number from a sequence at every insert and update of the row, set by PostgreSQL's
+    # trigger (core/sql/versions.py), which the response cache compares (core/versions.py).
+    # SQLite keeps no versions: 0 there.
+    change_version = models.BigIntegerField(default=0, db_default=0, editable=False)
+    # What a search looks through, folded to one case by the database itself; the space keeps
+    # a word from matching across the name's end and the location's start.
     search_text = models.GeneratedField(
         expression=Upper(Concat("name", models.Value(" "), "location")),
         output_field=models.TextField(),

@@ -158,7 +158,7 @@ def update_event(
             event.clean()
             if rescheduled:
                 event.sequence += 1
-            # Never write the counters back: the database's triggers keep them (migration 0008).
+            # Never write the counters back: the triggers keep them (core/sql/counters.py).
             event.save(update_fields=[*EDITABLE_EVENT_FIELDS, "sequence"])
             if rescheduled:
                 queue_messages(
@@ -228,7 +228,7 @@ def register_attendee(
                 attendee.status = AttendeeStatus.WAITLISTED
                 # Under the lock, every waiting row of the event is older than this one.
                 position = event.waitlist_taken + 1
-            # The insert's trigger takes the seat or the waiting place (migration 0008) within
+            # The insert's trigger takes the seat or the waiting place (core/sql/counters.py) within
             # this statement.
             attendee.save(force_insert=True)
             queue_message(

@@ -1,4 +1,5 @@
-"""Change versions that PostgreSQL keeps for events (migration 0004), read for reuse decisions.
+"""Change versions that PostgreSQL keeps for events (core/sql/versions.py), read for reuse
+decisions.
 
 A reader that records the versions of what it read, in the snapshot it read it from, may reuse
 its answer for as long as the same versions read back: every committed change to what the
@@ -13,7 +14,7 @@ from django.db import connection, transaction
 
 
 def versions_kept() -> bool:
-    """Whether this database keeps change versions (PostgreSQL, through migration 0004)."""
+    """Whether this database keeps change versions (PostgreSQL: core/sql/versions.py)."""
     return connection.vendor == "postgresql"
 
 

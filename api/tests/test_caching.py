@@ -36,11 +36,17 @@ def get(client, path, **params):
     return response.json(), [query["sql"] for query in queries]
 
 
+def reads_versions(sql: str) -> bool:
+    """Whether `sql` is the cache's read of change versions (core/versions.py), not a row read
+    that names the column among the event's others."""
+    return "change_version FROM core_event WHERE" in sql or "core_event_catalog" in sql
+
+
 def hit(client, path, **params) -> dict:
     """The answer to a GET that must come from the cache: one query, the versions' read."""
     body, queries = get(client, path, **params)
     assert len(queries) == 1, queries
-    assert "change_version" in queries[0]
+    assert reads_versions(queries[0])
     return body
 
 
@@ -349,14 +355,14 @@ def test_an_answer_for_a_principal_is_never_kept_or_served_from_the_cache(
         with CaptureQueriesContext(connection) as queries:
             response = api_client.get(path)
         assert response.status_code == 200
-        assert not any("change_version" in query["sql"] for query in queries)
+        assert not any(reads_versions(query["sql"]) for query in queries)
     assert response_cache.keys() == []
 
     get(anonymous, path)  # anonymous, with open access on: kept
     assert hit(anonymous, path)["count"] == 0
     with CaptureQueriesContext(connection) as queries:
         api_client.get(path)  # a principal never gets the anonymous answer
-    assert not any("change_version" in query["sql"] for query in queries)
+    assert not any(reads_versions(query["sql"]) for query in queries)
 
 
 def test_a_hit_reads_each_events_version_by_its_key_whatever_the_statistics(event_factory):

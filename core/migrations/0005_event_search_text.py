@@ -3,30 +3,20 @@
 With the index, `search_text LIKE '%WORD%'` for a word of three or more characters reads the
 matching rows instead of the whole table.
 
-SQLite adds a stored generated column by rebuilding the table, and renaming the rebuilt table
-fails while the attendee triggers of migration 0002 name the old one: they step aside for it.
+SQLite adds a stored generated column by rebuilding the table: the attendee triggers of
+migration 0002 step aside for it.
 """
-
-from importlib import import_module
 
 import django.db.models.functions.text
 from django.db import migrations, models
 
-seat_triggers = import_module("core.migrations.0002_seats_taken_triggers")
+from core.sql import counters
+from core.sql.operations import RebuildingOnSQLite
 
 TRIGRAM_INDEX = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX event_search_text_trigram ON core_event USING gin (search_text gin_trgm_ops);
 """
-
-
-def sqlite_triggers(forward: bool):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "sqlite":
-            for statement in seat_triggers.statements("sqlite", forward=forward):
-                schema_editor.execute(statement)
-
-    return run
 
 
 def create_trigram_index(apps, schema_editor):
@@ -43,20 +33,23 @@ class Migration(migrations.Migration):
     dependencies = [("core", "0004_change_versions")]
 
     operations = [
-        migrations.RunPython(sqlite_triggers(forward=False), sqlite_triggers(forward=True)),
-        migrations.AddField(
-            model_name="event",
-            name="search_text",
-            field=models.GeneratedField(
-                db_persist=True,
-                expression=django.db.models.functions.text.Upper(
-                    django.db.models.functions.text.Concat(
-                        "name", models.Value(" "), "location"
-                    )
+        RebuildingOnSQLite(
+            [
+                migrations.AddField(
+                    model_name="event",
+                    name="search_text",
+                    field=models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.functions.text.Upper(
+                            django.db.models.functions.text.Concat(
+                                "name", models.Value(" "), "location"
+                            )
+                        ),
+                        output_field=models.TextField(),
+                    ),
                 ),
-                output_field=models.TextField(),
-            ),
+            ],
+            triggers=counters.SEATS_ONLY.SQLITE,
         ),
-        migrations.RunPython(sqlite_triggers(forward=True), sqlite_triggers(forward=False)),
         migrations.RunPython(create_trigram_index, drop_trigram_index),
     ]

@@ -1,27 +1,14 @@
 """The outbox of emails (OutgoingMessage); events get the SEQUENCE of their calendar invite, and
 registrations the nonce their token is derived from.
 
-SQLite rebuilds core_event to add its column, so the seat-counting triggers of migration 0008
-step aside meanwhile, as in migrations 0005 and 0008.
+SQLite rebuilds core_event to add its column, so the counting triggers step aside meanwhile.
 """
-
-from importlib import import_module
-
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-seat_triggers = import_module("core.migrations.0008_seats_and_waiting_list")
-
-
-def sqlite_triggers(forward: bool):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "sqlite":
-            for statement in seat_triggers.statements("sqlite", forward=forward):
-                schema_editor.execute(statement)
-
-    return run
+from core.sql import counters
+from core.sql.operations import RebuildingOnSQLite
 
 
 class Migration(migrations.Migration):
@@ -30,7 +17,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(sqlite_triggers(forward=False), sqlite_triggers(forward=True)),
+        RebuildingOnSQLite([
         migrations.AddField(
             model_name="attendee",
             name="token_nonce",
@@ -127,5 +114,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(sqlite_triggers(forward=True), sqlite_triggers(forward=False)),
+        ], triggers=counters.SQLITE),
     ]

@@ -1,0 +1,33 @@
+"""The migrations, unapplied and applied again on the test database: every step reverses, and
+what the database keeps by itself (core/sql/) is back in force after."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from core.models import Attendee, Event
+from core.sql import counters
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_unapplying_and_reapplying_every_migration_keeps_the_counters(event_factory):
+    call_command("migrate", "core", "0001", verbosity=0)
+    call_command("migrate", verbosity=0)
+
+    event = event_factory(max_capacity=1)
+    Attendee.objects.create(event=event, name="Seat", email="seat@example.com")
+    Attendee.objects.create(event=event, name="Wait", email="wait@example.com", status="waitlisted")
+    event = Event.objects.get(pk=event.pk)
+    assert (event.seats_taken, event.waitlist_taken) == (1, 1)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's row triggers only")
+def test_a_rebuilt_event_table_keeps_its_counting_triggers():
+    # Migration 0010 rebuilds core_event on SQLite (a NOT NULL column): the triggers named by
+    # counters.TRIGGERS must survive it, created again by RebuildingOnSQLite.
+    call_command("migrate", "core", "0009", verbosity=0)
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert set(counters.TRIGGERS) <= {row[0] for row in cursor.fetchall()}
