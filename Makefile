@@ -36,12 +36,12 @@ migrate: install
 # when the server does.
 run: migrate
 	$(PY) manage.py load_sample_data --if-empty
-	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	$(PY) manage.py send_emails & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: migrate
-	$(PY) manage.py db_worker --no-reload
+	$(PY) manage.py send_emails
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

@@ -131,29 +131,14 @@ def redis_cache(settings, redis_url) -> str:
 
 @pytest.fixture
 def deliver_emails(mailoutbox):
-    """`deliver_emails()`: run the queued tasks that are due, as the worker (`db_worker`) runs
-    them, until none is left; returns the emails sent (Django's locmem outbox). A task that
-    raised fails the test."""
-    from django_tasks_db.management.commands.db_worker import Worker
-    from django_tasks_db.models import DBTaskResult
-
-    worker = Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test",
-    )
+    """`deliver_emails()`: send the queued messages that are due, as the worker
+    (`manage.py send_emails`) sends them, until none is left; returns the emails sent (Django's
+    locmem outbox)."""
+    from core.outbox import send_due_messages
 
     def deliver() -> list:
-        while ready := list(DBTaskResult.objects.ready().order_by("enqueued_at")):
-            for row in ready:
-                row.claim(worker.worker_id)
-                worker.run_task(row)
-        failed = DBTaskResult.objects.filter(status="FAILED")
-        assert not failed.exists(), [row.traceback for row in failed]
+        while send_due_messages():
+            pass
         return mailoutbox
 
     return deliver

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Concat, Lower, Upper
+from django.db.models.functions import Concat, Lower, Now, Upper
 
 from core.emails import EMAIL_MAX_LENGTH
 
@@ -266,7 +266,8 @@ class MessageStatus(models.TextChoices):
 
 
 class OutgoingMessage(models.Model):
-    """One email to send, written in the transaction of the change that causes it (the outbox).
+    """One email to send, written in the transaction of the change that causes it: the outbox,
+    and the worker's queue (core/outbox.py).
 
     It holds who gets it and what it is about; the text is rendered when it is sent, from the
     rows as they are then. The worker sends it at least once: a crash between the mail server's
@@ -288,10 +289,21 @@ class OutgoingMessage(models.Model):
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When a worker may take it next (the database's clock): on queueing; after a failure, the
+    # back-off later; once claimed, when the claim's lease runs out (its worker died).
+    available_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "id"], name="outgoing_message_status_id")]
+        indexes = [
+            models.Index(fields=["status", "id"], name="outgoing_message_status_id"),
+            # The worker's claim: the queued messages, soonest due first.
+            models.Index(
+                fields=["available_at", "id"],
+                condition=Q(status=MessageStatus.QUEUED),
+                name="outgoing_message_due",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=MessageStatus.values), name="outgoing_message_status_known"

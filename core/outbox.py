@@ -1,37 +1,42 @@
 """The outbox: emails written in the transaction of the change that causes them, sent by the
 worker.
 
-Each message is a row of OutgoingMessage and a task row of django-tasks' database backend,
-both inserted by the caller's transaction (django-tasks writes its row when `enqueue` is
-called, not on commit): a change that commits always has its email queued, one that rolls back
-never does. The worker (`manage.py db_worker`) runs the task, which renders the message from
-the rows as they are then and hands it to the mail server. A failure is recorded on the row
-and the task queued again, EMAIL_RETRY_BASE_SECONDS later, then twice as long each time, up to
-EMAIL_MAX_ATTEMPTS tries; then the message stays failed, for staff to retry (admin action or
-`manage.py retry_messages`).
+Each message is one row of OutgoingMessage, inserted by the caller's transaction, and that row
+is the queue: a change that commits always has its email queued, one that rolls back never does,
+and nothing else is written. The worker (`manage.py send_emails`) claims the rows that are due
+with `FOR UPDATE SKIP LOCKED` (several workers never claim one message twice) and moves their
+`available_at` a lease ahead (EMAIL_LEASE_SECONDS): a worker that dies holding messages, killed
+or cut from the database, leaves them to be claimed again once the lease runs out. It renders
+each message from the rows as they are then and hands it to the mail server. A failure is
+recorded on the row and the message falls due again EMAIL_RETRY_BASE_SECONDS later, then twice
+as long each time, up to EMAIL_MAX_ATTEMPTS tries; then it stays failed, for staff to retry
+(admin action or `manage.py retry_messages`).
 
 Delivery is at least once: a crash after the mail server accepted a message and before `sent`
-is recorded sends it again when the task is run again. Never zero times after a commit.
+is recorded sends it again when its lease runs out. Never zero times after a commit.
 """
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
-from django_tasks import task
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models.functions import Now
 
 from core.mail import MessageObsolete, render_message
 from core.models import AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
 
 logger = logging.getLogger(__name__)
 
-# Messages sent by one task when a change concerns many attendees at once.
-BATCH_SIZE = 200
 # What is kept of an error's text on the row.
 ERROR_MAX_LENGTH = 2000
+# Messages one claim takes; each is held for the lease while the others are sent.
+CLAIM_SIZE = 20
+# The worker's pauses after a database error: doubled each time, up to the last, and reset by
+# the first claim that works.
+RECONNECT_DELAYS = (0.5, 1, 2, 4, 8, 15)
 
 
 def queue_message(
@@ -43,9 +48,8 @@ def queue_message(
     email: str,
     seated: bool = False,
 ) -> OutgoingMessage:
-    """Queue one email in the caller's transaction: one INSERT for the message, one for its
-    task."""
-    message = OutgoingMessage.objects.create(
+    """Queue one email in the caller's transaction: one INSERT."""
+    return OutgoingMessage.objects.create(
         kind=kind,
         event_id=event_id,
         attendee_id=attendee_id,
@@ -53,16 +57,14 @@ def queue_message(
         email=email,
         seated=seated,
     )
-    send_message.enqueue(message.pk)
-    return message
 
 
 def queue_messages(
     *, kind: MessageKind, event_id: int, attendees: Iterable, seated: bool | None = None
 ) -> int:
     """Queue one email of `kind` to each of `attendees` (rows with id, name, email, status) in
-    the caller's transaction: one INSERT for the messages, one task per BATCH_SIZE of them.
-    `seated` says whether they hold seats (default: as their status says). How many."""
+    the caller's transaction: one INSERT. `seated` says whether they hold seats (default: as
+    their status says). How many."""
     messages = OutgoingMessage.objects.bulk_create(
         OutgoingMessage(
             kind=kind,
@@ -74,44 +76,50 @@ def queue_messages(
         )
         for attendee in attendees
     )
-    for batch in batched((message.pk for message in messages), BATCH_SIZE):
-        send_messages.enqueue(batch)
     return len(messages)
 
 
 def requeue_messages(messages) -> int:
-    """Queue again the failed messages among `messages` (a queryset), with a fresh count of
-    attempts; in the caller's transaction. How many."""
-    ids = list(
-        messages.filter(status=MessageStatus.FAILED)
-        .select_for_update()
-        .values_list("pk", flat=True)
+    """Queue again the failed messages among `messages` (a queryset), due at once and with a
+    fresh count of attempts; in the caller's transaction. How many."""
+    return messages.filter(status=MessageStatus.FAILED).update(
+        status=MessageStatus.QUEUED, attempts=0, last_error="", available_at=Now()
     )
-    OutgoingMessage.objects.filter(pk__in=ids).update(
-        status=MessageStatus.QUEUED, attempts=0, last_error=""
-    )
-    for batch in batched(ids, BATCH_SIZE):
-        send_messages.enqueue(batch)
+
+
+def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
+    """Claim up to `limit` due messages, oldest due first, for EMAIL_LEASE_SECONDS: their ids.
+
+    Rows another worker is claiming are skipped, not waited for. Until the lease runs out no
+    other claim takes them; then, unless sent or failed meanwhile, they are due again.
+    """
+    lease = timedelta(seconds=settings.EMAIL_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            OutgoingMessage.objects.filter(status=MessageStatus.QUEUED, available_at__lte=Now())
+            .order_by("available_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            OutgoingMessage.objects.filter(pk__in=ids).update(available_at=Now() + lease)
+    return ids
+
+
+def send_due_messages(*, limit: int = CLAIM_SIZE) -> int:
+    """Claim the due messages (up to `limit`) and send them one after the other; how many were
+    claimed. Each failure is recorded and retried on its own."""
+    ids = claim_messages(limit=limit)
+    for message_id in ids:
+        deliver_message(message_id=message_id)
     return len(ids)
-
-
-@task()
-def send_message(message_id: int) -> str:
-    """Send one queued message; the task the outbox queues for it."""
-    return deliver_message(message_id=message_id)
-
-
-@task()
-def send_messages(message_ids: list[int]) -> list[str]:
-    """Send queued messages one after the other; each failure is retried on its own."""
-    return [deliver_message(message_id=message_id) for message_id in message_ids]
 
 
 def deliver_message(*, message_id: int) -> str:
     """Send the message if it is still queued, and record the outcome; its status after.
 
     No lock is held while the mail server is spoken to. A message already sent is not sent
-    again, so a task run twice sends once, except after a crash in between (see above).
+    again, so a message claimed twice sends once, except after a crash in between (see above).
     """
     message = OutgoingMessage.objects.select_related("event").filter(pk=message_id).first()
     if message is None or message.status != MessageStatus.QUEUED:
@@ -125,20 +133,40 @@ def deliver_message(*, message_id: int) -> str:
         email.send()
     except Exception as error:  # noqa: BLE001 - any failure of the mail server is retried
         return _failed(message, error)
-    _record(message_id, status=MessageStatus.SENT, last_error="", sent_at=timezone.now())
+    _record(message_id, status=MessageStatus.SENT, last_error="", sent_at=Now())
     return MessageStatus.SENT
 
 
-def batched(ids: Iterable[int], size: int) -> Iterable[list[int]]:
-    """`ids` in lists of `size`, the last one shorter."""
-    batch = []
-    for item in ids:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def run_worker(*, stop: threading.Event, poll_seconds: float) -> None:
+    """Send due messages until `stop` is set: a claim at once after a full one, else every
+    `poll_seconds`. A database that fails (down, restarted, frozen past its timeouts) is waited
+    for, RECONNECT_DELAYS apart, on a new connection each time; nothing claimed is lost, as its
+    lease brings it back."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            claimed = send_due_messages()
+        except (OperationalError, InterfaceError) as error:
+            delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+            failures += 1
+            logger.warning(
+                "Database unavailable to the email worker (%s); retrying in %s s",
+                type(error).__name__,
+                delay,
+            )
+            _drop_connection()
+            stop.wait(delay)
+            continue
+        failures = 0
+        if claimed < CLAIM_SIZE:
+            stop.wait(poll_seconds)
+
+
+def _drop_connection() -> None:
+    try:
+        connection.close()
+    except (OperationalError, InterfaceError):
+        pass  # broken already: the next query opens a new one
 
 
 def _record(message_id: int, **fields) -> None:
@@ -153,13 +181,11 @@ def _failed(message: OutgoingMessage, error: Exception) -> str:
         message.pk,
         attempts,
         settings.EMAIL_MAX_ATTEMPTS,
-        text,
+        type(error).__name__,
     )
-    with transaction.atomic():
-        if attempts >= settings.EMAIL_MAX_ATTEMPTS:
-            _record(message.pk, status=MessageStatus.FAILED, attempts=attempts, last_error=text)
-            return MessageStatus.FAILED
-        _record(message.pk, attempts=attempts, last_error=text)
-        delay = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-        send_message.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(message.pk)
+    if attempts >= settings.EMAIL_MAX_ATTEMPTS:
+        _record(message.pk, status=MessageStatus.FAILED, attempts=attempts, last_error=text)
+        return MessageStatus.FAILED
+    delay = timedelta(seconds=settings.EMAIL_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    _record(message.pk, attempts=attempts, last_error=text, available_at=Now() + delay)
     return MessageStatus.QUEUED

@@ -124,8 +124,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "knox",
-    "django_tasks",
-    "django_tasks_db",
     "core",
     "api",
 ]
@@ -417,8 +415,8 @@ if LOG_FORMAT not in ("console", "json"):
 LOGGING_CONFIG = "event_management_system.ops.logs.configure"
 
 # Outgoing email. Every message is written to the outbox (core.models.OutgoingMessage) in the
-# transaction of the change that causes it, and sent by the worker (`manage.py db_worker`,
-# django-tasks' database backend): the task row is written in that same transaction too.
+# transaction of the change that causes it, and sent by the worker (`manage.py send_emails`),
+# which claims due rows of that table (core/outbox.py).
 # With DJANGO_EMAIL_HOST messages go over SMTP in every mode; without it they are printed to the
 # worker's console (and `check --deploy` warns when DEBUG is off).
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "").strip()
@@ -443,7 +441,11 @@ PUBLIC_URL = (os.environ.get("DJANGO_PUBLIC_URL", "").strip() or "http://127.0.0
 EMAIL_RETRY_BASE_SECONDS = env_seconds("DJANGO_EMAIL_RETRY_BASE_SECONDS", 30)
 EMAIL_MAX_ATTEMPTS = max(1, env_int("DJANGO_EMAIL_MAX_ATTEMPTS", 8))
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker's claim on a message lasts this long: a message claimed by a worker that died is
+# sent by another (or the same, restarted) once it runs out. Longer than a send may take.
+EMAIL_LEASE_SECONDS = env_seconds("DJANGO_EMAIL_LEASE_SECONDS", 120)
+# How often an idle worker looks for due messages.
+EMAIL_WORKER_POLL_SECONDS = env_seconds("DJANGO_EMAIL_WORKER_POLL_SECONDS", 1)
 
 # The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
 # narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000

@@ -84,32 +84,36 @@ def gunicorn(
 
 
 @contextmanager
-def worker(*, env: dict[str, str] | None = None) -> Iterator[None]:
-    """Run the task worker (`manage.py db_worker`) on the test database until the block ends.
+def worker(*, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Run the email worker (`manage.py send_emails`) on the test database until the block
+    ends; yields its process.
 
     Its environment is gunicorn()'s, so both derive the same tokens; `env` adds to or overrides
     it. On leaving, the worker is stopped and its log must hold no traceback.
     """
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [
-            sys.executable, "manage.py", "db_worker",
-            "--no-reload", "--no-startup-delay", "--interval", "0.2",
-        ],
-        cwd=PROJECT_DIR,
-        env={**server_environment(), **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    process = start_worker(log=log, env=env)
     try:
-        yield
+        yield process
     finally:
         _stop(process)
         log.seek(0)
         worker_log = log.read().decode()
         log.close()
     assert "Traceback" not in worker_log, worker_log
+
+
+def start_worker(*, log, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start an email worker on the test database, writing to the file `log`; the caller
+    stops it."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "send_emails", "--poll", "0.2"],
+        cwd=PROJECT_DIR,
+        env={**server_environment(), **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def server_environment() -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Confirmation emails end to end: registrations over HTTP to gunicorn, the real worker process
-(`manage.py db_worker`), and a real SMTP server on 127.0.0.1 (aiosmtpd) that goes away and
+(`manage.py send_emails`), and a real SMTP server on 127.0.0.1 (aiosmtpd) that goes away and
 comes back."""
 
 import contextlib

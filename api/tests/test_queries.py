@@ -129,11 +129,11 @@ def test_registration_cost_does_not_grow_with_attendees(
     later = register(api_client, event.pk, "later@example.com")
 
     # savepoint, lock the event row, insert the attendee (its trigger takes the seat), insert
-    # the confirmation email's outbox row and its task row, release
-    assert first == later == 6
+    # the confirmation email's outbox row, release
+    assert first == later == 5
 
 
-def test_registration_queues_its_email_with_two_inserts_and_nothing_else(api_client, event_factory):
+def test_registration_queues_its_email_with_one_insert_and_nothing_else(api_client, event_factory):
     event = event_factory()
     with CaptureQueriesContext(connection) as queries:
         response = api_client.post(
@@ -145,10 +145,9 @@ def test_registration_queues_its_email_with_two_inserts_and_nothing_else(api_cli
     statements = [query["sql"].split("(")[0].replace('"', "").split() for query in queries]
     writes = [words[:3] for words in statements if words[0] == "INSERT"]
     # The email is neither rendered nor sent here: no read beyond the event's lock, and the
-    # only writes are the registration, its outbox row and its task row.
+    # only writes are the registration and its outbox row, which is the worker's queue.
     assert writes == [
         ["INSERT", "INTO", "core_attendee"],
         ["INSERT", "INTO", "core_outgoingmessage"],
-        ["INSERT", "INTO", "django_tasks_database_dbtaskresult"],
     ]
     assert sum(words[0] == "SELECT" for words in statements) == 1

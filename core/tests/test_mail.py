@@ -1,4 +1,4 @@
-"""Emails to attendees: queued with the change that causes them, sent by the worker's task;
+"""Emails to attendees: queued with the change that causes them, sent by the worker;
 each kind's text, link and invite, as the recipient gets them (Django's locmem backend)."""
 
 import io
@@ -12,11 +12,10 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from core import services
 from core.models import Attendee, AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
-from core.outbox import send_message
+from core.outbox import claim_messages, deliver_message
 from core.services import (
     cancel_event,
     cancel_registration_by_token,
@@ -257,7 +256,6 @@ def test_a_rolled_back_registration_queues_nothing(event_factory, deliver_emails
     with pytest.raises(RuntimeError):
         register_then_fail()
     assert not OutgoingMessage.objects.exists()
-    assert not DBTaskResult.objects.exists()
     assert deliver_emails() == []
 
 
@@ -329,20 +327,19 @@ def test_a_failed_send_is_retried_later_with_back_off(
     message = OutgoingMessage.objects.get()
     assert (message.status, message.attempts) == (MessageStatus.QUEUED, 1)
     assert message.last_error == "ConnectionRefusedError: [Errno 111] Connection refused"
-    retry = DBTaskResult.objects.get(status="READY")
-    assert before + timedelta(seconds=30) <= retry.run_after <= after + timedelta(seconds=30)
+    assert before + timedelta(seconds=30) <= message.available_at <= after + timedelta(seconds=30)
 
     # Due again: the second try waits twice as long.
-    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=retry.enqueued_at)
+    make_due()
     before = timezone.now()
     deliver_emails()
     after = timezone.now()
-    retry = DBTaskResult.objects.get(status="READY")
-    assert before + timedelta(seconds=60) <= retry.run_after <= after + timedelta(seconds=60)
+    message.refresh_from_db()
+    assert before + timedelta(seconds=60) <= message.available_at <= after + timedelta(seconds=60)
 
     # The mail server is back: the next try sends it.
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=retry.enqueued_at)
+    make_due()
     (email,) = deliver_emails()
     assert email.to == ["Ada <ada@example.com>"]
     message.refresh_from_db()
@@ -356,12 +353,13 @@ def test_a_message_that_fails_every_try_stays_failed_until_retried(
     event = event_factory()
     register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
     for _ in range(3):
-        DBTaskResult.objects.filter(status="READY").update(run_after=F("enqueued_at"))
+        make_due()
         assert deliver_emails() == []
     message = OutgoingMessage.objects.get()
     assert (message.status, message.attempts) == (MessageStatus.FAILED, 3)
     assert "Connection refused" in message.last_error
-    assert not DBTaskResult.objects.filter(status="READY").exists()  # given up
+    make_due()
+    assert claim_messages() == []  # given up
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     out = io.StringIO()
@@ -374,13 +372,33 @@ def test_a_message_that_fails_every_try_stays_failed_until_retried(
     assert retry_messages() == 0  # nothing failed any more
 
 
-def test_a_message_is_sent_once_when_its_task_runs_twice(event_factory, deliver_emails):
+def test_a_message_is_sent_once_when_delivered_twice(event_factory, deliver_emails):
     event = event_factory()
     register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
     deliver_emails()
-    # As if the task had been queued twice (a retry from the admin while it was still due).
-    send_message.enqueue(OutgoingMessage.objects.get().pk)
+    # As if a second worker had claimed it too, after its lease ran out, while it was sent.
+    assert deliver_message(message_id=OutgoingMessage.objects.get().pk) == MessageStatus.SENT
     assert len(deliver_emails()) == 1
+
+
+def test_a_claimed_message_is_held_for_its_lease_then_due_again(event_factory, settings):
+    settings.EMAIL_LEASE_SECONDS = 120
+    event = event_factory()
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    before = timezone.now()
+    (claimed,) = claim_messages()
+    # Its worker died holding it: no other claim takes it until the lease runs out.
+    assert claim_messages() == []
+    message = OutgoingMessage.objects.get(pk=claimed)
+    assert message.status == MessageStatus.QUEUED
+    assert message.available_at >= before + timedelta(seconds=120)
+    make_due()
+    assert claim_messages() == [claimed]
+
+
+def make_due() -> None:
+    """Bring every queued message's next try (a back-off, or a lease) forward to now."""
+    OutgoingMessage.objects.filter(status=MessageStatus.QUEUED).update(available_at=F("created_at"))
 
 
 def test_seated_state_of_a_promoted_attendee_is_recorded(event_factory, deliver_emails):

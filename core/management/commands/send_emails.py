@@ -1,0 +1,38 @@
+"""`python manage.py send_emails`: the email worker, sending the outbox's messages as they fall
+due (core/outbox.py)."""
+
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from core.outbox import run_worker, send_due_messages
+
+
+class Command(BaseCommand):
+    help = (
+        "Send the queued emails as they fall due, until stopped (SIGTERM or SIGINT end it after "
+        "the message being sent); with --once, send what is due now and exit."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Send what is due now, then exit.")
+        parser.add_argument(
+            "--poll",
+            type=float,
+            default=settings.EMAIL_WORKER_POLL_SECONDS,
+            help="Seconds between looks at an empty queue (default: %(default)s).",
+        )
+
+    def handle(self, *args, once, poll, **options):
+        if once:
+            sent = 0
+            while claimed := send_due_messages():
+                sent += claimed
+            self.stdout.write(f"Handled {sent} due message{'' if sent == 1 else 's'}.")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        run_worker(stop=stop, poll_seconds=poll)
