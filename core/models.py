@@ -205,6 +205,10 @@ class Attendee(models.Model):
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
+    @property
+    def waitlisted(self) -> bool:
+        return self.status == AttendeeStatus.WAITLISTED
+
 
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key for one endpoint, and the answer its request got.

@@ -8,15 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
-from core.exceptions import (
-    AlreadyRegistered,
-    DomainError,
-    EventCancelled,
-    EventFull,
-    EventNotFound,
-    RegistrationClosed,
-)
+from core.exceptions import DomainError
 from core.models import Attendee, AttendeeStatus, Event, EventStatus
+from core.rules import RegistrationOutcome, decide_registration
 from core.tokens import hash_token
 
 # Users in this group may add events; core.services.create_organiser puts people in it.
@@ -105,25 +99,24 @@ def registration_refusal(
 
     `registering_before` counts the seats other registrations of the same submission take
     first. A read, without locks: a seat may still go before the registration is made, which
-    then refuses on its own. The reasons rank as the service ranks them: cancelled, closed,
-    then already registered, then full (no seat, or someone waiting for one).
+    then refuses on its own. The decision is core.rules.decide_registration's, with the repeat
+    the insert would meet (a seat free) checked here, as this writes nothing.
     """
     event = (
         Event.objects.only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
         .filter(pk=event_id)
         .first()
     )
-    if event is None:
-        return EventNotFound()
-    if event.cancelled:
-        return EventCancelled()
-    if event.start_time <= now:
-        return RegistrationClosed()
-    if is_registered(event_id=event_id, email=email):
-        return AlreadyRegistered()
-    if event.seats_taken + registering_before >= event.max_capacity or event.waitlist_taken:
-        return EventFull()
-    return None
+
+    def registered() -> bool:
+        return is_registered(event_id=event_id, email=email)
+
+    outcome = decide_registration(
+        event, now=now, waitlist=False, registered=registered, seats_before=registering_before
+    )
+    if outcome.takes_place and registered():
+        outcome = RegistrationOutcome.ALREADY_REGISTERED
+    return outcome.error() if outcome.error else None
 
 
 def in_start_order(

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.emails import normalize_email
@@ -20,7 +20,6 @@ from core.exceptions import (
     EventFull,
     EventNotFound,
     EventStarted,
-    RegistrationClosed,
     RegistrationNotFound,
 )
 from core.models import (
@@ -34,7 +33,9 @@ from core.models import (
     OutgoingMessage,
 )
 from core.outbox import queue_message, queue_messages, requeue_messages
+from core.rules import RegistrationOutcome, decide_registration
 from core.selectors import ORGANISERS_GROUP, is_registered, waiting_list
+from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
@@ -61,10 +62,11 @@ class Registration:
     token: str
     # The place on the waiting list, 1 for the next; None for a seat.
     position: int | None = None
+    outcome: RegistrationOutcome = RegistrationOutcome.SEAT
 
     @property
     def waitlisted(self) -> bool:
-        return self.attendee.status == AttendeeStatus.WAITLISTED
+        return self.attendee.waitlisted
 
 
 def domain_error_for(error: IntegrityError) -> DomainError | None:
@@ -184,16 +186,18 @@ def register_attendee(
     """Give `email` a seat at the event, or with `waitlist` a place on its waiting list when no
     seat is free; or raise the DomainError that says why not.
 
-    The event row is locked first, so concurrent registrations for one event queue here and
-    each sees the counters the previous one left; under the lock run one select and one
-    insert. While anyone waits, a newcomer never takes a seat, even one left free (by a row
-    deleted outside the services): it is the waiting list's. Raises EventNotFound,
+    What it gets is core.rules.decide_registration's answer, read under the event's row lock,
+    so concurrent registrations for one event queue there and each sees the counters the
+    previous one left. While anyone waits, a newcomer never takes a seat, even one left free
+    (by a row deleted outside the services): it is the waiting list's. Raises EventNotFound,
     EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat or a waiting
     place alike), or a ValidationError on `email` when it has no normalised form
     (core.emails.normalize_email).
 
-    The confirmation email (seat or waiting place) is queued in the same transaction: two
-    INSERTs more, nothing rendered or sent here (core/outbox.py).
+    The confirmation email (seat or waiting place) is queued in the same transaction, as an
+    outbox row: nothing rendered or sent here (core/outbox.py). On PostgreSQL the lock, the
+    decision and both inserts are one statement (core/sql/registration.py): outside a
+    transaction, one round trip, commit included.
     """
     try:
         # Stored and compared in one spelling, so one mailbox registers once.
@@ -204,47 +208,85 @@ def register_attendee(
     attendee = Attendee(
         event_id=event_id, name=name, email=email, token_hash=digest, token_nonce=nonce
     )
-    position = None
+    register = _register_in_sql if connection.vendor == "postgresql" else _register_in_python
     try:
-        with transaction.atomic():
-            try:
-                event = (
-                    Event.objects.select_for_update()
-                    .only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
-                    .get(pk=event_id)
-                )
-            except Event.DoesNotExist:
-                raise EventNotFound from None
-            if event.cancelled:
-                raise EventCancelled
-            if event.start_time <= timezone.now():
-                raise RegistrationClosed
-            if event.seats_taken >= event.max_capacity or event.waitlist_taken:
-                # Someone already holding a place is better told so than that the event is full.
-                if is_registered(event_id=event_id, email=email):
-                    raise AlreadyRegistered
-                if not waitlist:
-                    raise EventFull
-                attendee.status = AttendeeStatus.WAITLISTED
-                # Under the lock, every waiting row of the event is older than this one.
-                position = event.waitlist_taken + 1
-            # The insert's trigger takes the seat or the waiting place (core/sql/counters.py) within
-            # this statement.
-            attendee.save(force_insert=True)
-            queue_message(
-                kind=MessageKind.WAITLISTED if position else MessageKind.REGISTERED,
-                event_id=event_id,
-                attendee_id=attendee.pk,
-                name=name,
-                email=email,
-                seated=position is None,
-            )
+        outcome, position = register(attendee, waitlist=waitlist)
     except IntegrityError as error:
+        # A repeat with a seat free, met by the unique constraint on the Python path.
         domain_error = domain_error_for(error)
         if domain_error is None:
             raise
         raise domain_error from error
-    return Registration(attendee=attendee, token=token, position=position)
+    if outcome.error is not None:
+        raise outcome.error
+    return Registration(attendee=attendee, token=token, position=position, outcome=outcome)
+
+
+def _register_in_python(
+    attendee: Attendee, *, waitlist: bool
+) -> tuple[RegistrationOutcome, int | None]:
+    """register_attendee's decision and writes as Django queries: the lock, perhaps a read of
+    the event's registrations, the inserts. Fills in `attendee` when it is written; the outcome
+    and the waiting place's position."""
+    event_id = attendee.event_id
+    with transaction.atomic():
+        event = (
+            Event.objects.select_for_update()
+            .only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
+            .filter(pk=event_id)
+            .first()
+        )
+        outcome = decide_registration(
+            event,
+            now=timezone.now(),
+            waitlist=waitlist,
+            registered=lambda: is_registered(event_id=event_id, email=attendee.email),
+        )
+        if not outcome.takes_place:
+            return outcome, None
+        attendee.status = outcome.status
+        # Under the lock, every waiting row of the event is older than this one.
+        position = event.waitlist_taken + 1 if attendee.waitlisted else None
+        # The insert's trigger takes the seat or the waiting place (core/sql/counters.py)
+        # within this statement.
+        attendee.save(force_insert=True)
+        queue_message(
+            kind=outcome.message_kind,
+            event_id=event_id,
+            attendee_id=attendee.pk,
+            name=attendee.name,
+            email=attendee.email,
+            seated=not attendee.waitlisted,
+        )
+    return outcome, position
+
+
+def _register_in_sql(
+    attendee: Attendee, *, waitlist: bool
+) -> tuple[RegistrationOutcome, int | None]:
+    """register_attendee as core/sql/registration.py's one statement; as _register_in_python."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            registration_sql.CALL,
+            [
+                attendee.event_id,
+                attendee.name,
+                attendee.email,
+                attendee.token_hash,
+                attendee.token_nonce,
+                waitlist,
+            ],
+        )
+        name, attendee_id, position, registered_at = cursor.fetchone()
+    outcome = RegistrationOutcome(name)
+    if outcome.takes_place:
+        attendee.pk, attendee.registered_at, attendee.status = (
+            attendee_id,
+            registered_at,
+            outcome.status,
+        )
+        attendee._state.adding = False
+    return outcome, position
 
 
 def cancel_registration_by_token(*, token: str) -> None:

@@ -1,0 +1,117 @@
+"""The registration rule as one pure decision, and the one name of its outcome.
+
+`decide_registration` reads an event's state and answers what a registration gets. Every path
+that registers follows it: core.services.register_attendee (on SQLite, in Python under the
+event's lock), its SQL on PostgreSQL (core/sql/registration.py, the same steps in the same
+order, proven equal by core/tests/test_registration_outcomes.py), and the admin's pre-check.
+`RegistrationOutcome` names the result; the API's status, the metric's label and the email's
+kind are read from it.
+"""
+
+import enum
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from core.exceptions import (
+    AlreadyRegistered,
+    DomainError,
+    EventCancelled,
+    EventFull,
+    EventNotFound,
+    RegistrationClosed,
+)
+from core.models import AttendeeStatus, MessageKind
+
+
+class RegistrationOutcome(enum.Enum):
+    """How a registration ends; the value is its stable name (the error's code for a refusal)."""
+
+    SEAT = "registered"
+    WAITING_PLACE = "waitlisted"
+    EVENT_NOT_FOUND = EventNotFound.code
+    EVENT_CANCELLED = EventCancelled.code
+    REGISTRATION_CLOSED = RegistrationClosed.code
+    ALREADY_REGISTERED = AlreadyRegistered.code
+    EVENT_FULL = EventFull.code
+
+    @property
+    def takes_place(self) -> bool:
+        """Whether a row is written: a seat or a waiting place."""
+        return self in (RegistrationOutcome.SEAT, RegistrationOutcome.WAITING_PLACE)
+
+    @property
+    def status(self) -> AttendeeStatus | None:
+        """The status of the row written."""
+        return _STATUS.get(self)
+
+    @property
+    def message_kind(self) -> MessageKind | None:
+        """The email the registrant is sent."""
+        return _MESSAGE_KIND.get(self)
+
+    @property
+    def error(self) -> type[DomainError] | None:
+        """The domain error a refusal raises."""
+        return _ERROR.get(self)
+
+
+_STATUS = {
+    RegistrationOutcome.SEAT: AttendeeStatus.REGISTERED,
+    RegistrationOutcome.WAITING_PLACE: AttendeeStatus.WAITLISTED,
+}
+_MESSAGE_KIND = {
+    RegistrationOutcome.SEAT: MessageKind.REGISTERED,
+    RegistrationOutcome.WAITING_PLACE: MessageKind.WAITLISTED,
+}
+_ERROR = {
+    RegistrationOutcome.EVENT_NOT_FOUND: EventNotFound,
+    RegistrationOutcome.EVENT_CANCELLED: EventCancelled,
+    RegistrationOutcome.REGISTRATION_CLOSED: RegistrationClosed,
+    RegistrationOutcome.ALREADY_REGISTERED: AlreadyRegistered,
+    RegistrationOutcome.EVENT_FULL: EventFull,
+}
+
+
+class EventState(Protocol):
+    """What the decision reads of an event (an Event row has it all)."""
+
+    start_time: datetime
+    max_capacity: int
+    seats_taken: int
+    waitlist_taken: int
+
+    @property
+    def cancelled(self) -> bool: ...
+
+
+def decide_registration(
+    event: EventState | None,
+    *,
+    now: datetime,
+    waitlist: bool,
+    registered: Callable[[], bool],
+    seats_before: int = 0,
+) -> RegistrationOutcome:
+    """What a registration for `event` (None: no such event) gets at `now`.
+
+    In this order: an unknown event, a cancelled one, one that has started; then, when no seat
+    is free (or anyone waits: the waiting list's seats are its own), a repeat
+    (`registered()`, asked only then) before the event being full or, with `waitlist`, a
+    waiting place; else a seat. `seats_before` counts seats taken first by other registrations
+    of the same submission (the admin's pre-check).
+
+    With a seat free, a repeat is refused by the insert itself: the unique constraint on
+    (event, lower(email)) answers ALREADY_REGISTERED without a read.
+    """
+    if event is None:
+        return RegistrationOutcome.EVENT_NOT_FOUND
+    if event.cancelled:
+        return RegistrationOutcome.EVENT_CANCELLED
+    if event.start_time <= now:
+        return RegistrationOutcome.REGISTRATION_CLOSED
+    if event.seats_taken + seats_before >= event.max_capacity or event.waitlist_taken:
+        if registered():
+            return RegistrationOutcome.ALREADY_REGISTERED
+        return RegistrationOutcome.WAITING_PLACE if waitlist else RegistrationOutcome.EVENT_FULL
+    return RegistrationOutcome.SEAT

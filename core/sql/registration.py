@@ -1,0 +1,94 @@
+"""A registration on PostgreSQL as one statement: `core_register_attendee(...)` takes the
+event's row lock, decides as core.rules.decide_registration decides, in the same order, inserts
+the attendee (whose counters' trigger takes the seat or the waiting place) and the confirmation's
+outbox row, and answers the outcome. Called outside a transaction, it is its own: one round trip
+to the server, commit included, where the same steps from Python take four or more, all of them
+holding the event's lock.
+
+A repeat with a seat free meets the unique index on (event, lower(email)): the insert does
+nothing and the outcome says so. Errors stay errors: a lock wait past `lock_timeout`, a
+statement past `statement_timeout` (both answered 503 by the API), a violated constraint.
+"""
+
+from core.models import AttendeeStatus, EventStatus, MessageKind, MessageStatus
+from core.rules import RegistrationOutcome as Outcome
+
+FUNCTION = "core_register_attendee"
+
+CREATE = f"""
+CREATE OR REPLACE FUNCTION {FUNCTION}(
+    p_event_id bigint,
+    p_name text,
+    p_email text,
+    p_token_hash text,
+    p_token_nonce text,
+    p_waitlist boolean
+) RETURNS TABLE (outcome text, attendee_id bigint, waiting_position integer, made_at timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+    event record;
+    new_status text := '{AttendeeStatus.REGISTERED}';
+    kind text := '{MessageKind.REGISTERED}';
+    place integer;
+    new_id bigint;
+    new_at timestamptz;
+BEGIN
+    SELECT e.start_time, e.max_capacity, e.seats_taken, e.waitlist_taken, e.status INTO event
+    FROM core_event AS e WHERE e.id = p_event_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT '{Outcome.EVENT_NOT_FOUND.value}'::text, NULL::bigint, NULL::integer,
+                            NULL::timestamptz;
+        RETURN;
+    END IF;
+    IF event.status = '{EventStatus.CANCELLED}' THEN
+        RETURN QUERY SELECT '{Outcome.EVENT_CANCELLED.value}'::text, NULL::bigint, NULL::integer,
+                            NULL::timestamptz;
+        RETURN;
+    END IF;
+    -- The time once the lock is held, as the Python path reads it.
+    IF event.start_time <= clock_timestamp() THEN
+        RETURN QUERY SELECT '{Outcome.REGISTRATION_CLOSED.value}'::text, NULL::bigint,
+                            NULL::integer, NULL::timestamptz;
+        RETURN;
+    END IF;
+    IF event.seats_taken >= event.max_capacity OR event.waitlist_taken > 0 THEN
+        IF EXISTS (SELECT 1 FROM core_attendee AS a
+                   WHERE a.event_id = p_event_id AND lower(a.email) = lower(p_email)) THEN
+            RETURN QUERY SELECT '{Outcome.ALREADY_REGISTERED.value}'::text, NULL::bigint,
+                                NULL::integer, NULL::timestamptz;
+            RETURN;
+        END IF;
+        IF NOT p_waitlist THEN
+            RETURN QUERY SELECT '{Outcome.EVENT_FULL.value}'::text, NULL::bigint, NULL::integer,
+                                NULL::timestamptz;
+            RETURN;
+        END IF;
+        new_status := '{AttendeeStatus.WAITLISTED}';
+        kind := '{MessageKind.WAITLISTED}';
+        -- Under the lock, every waiting row of the event is older than this one.
+        place := event.waitlist_taken + 1;
+    END IF;
+    INSERT INTO core_attendee AS a
+        (event_id, name, email, registered_at, status, token_hash, token_nonce)
+    VALUES (p_event_id, p_name, p_email, now(), new_status, p_token_hash, p_token_nonce)
+    ON CONFLICT (event_id, (lower(email))) DO NOTHING
+    RETURNING a.id, a.registered_at INTO new_id, new_at;
+    IF new_id IS NULL THEN
+        RETURN QUERY SELECT '{Outcome.ALREADY_REGISTERED.value}'::text, NULL::bigint,
+                            NULL::integer, NULL::timestamptz;
+        RETURN;
+    END IF;
+    INSERT INTO core_outgoingmessage
+        (kind, event_id, attendee_id, name, email, seated, status, attempts, last_error,
+         created_at)
+    VALUES (kind, p_event_id, new_id, p_name, p_email, place IS NULL,
+            '{MessageStatus.QUEUED}', 0, '', now());
+    RETURN QUERY SELECT (CASE WHEN place IS NULL THEN '{Outcome.SEAT.value}'
+                              ELSE '{Outcome.WAITING_PLACE.value}' END)::text,
+                        new_id, place, new_at;
+END $$;
+"""
+
+DROP = f"DROP FUNCTION IF EXISTS {FUNCTION}(bigint, text, text, text, text, boolean);"
+
+CALL = f"SELECT * FROM {FUNCTION}(%s, %s, %s, %s, %s, %s)"
