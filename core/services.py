@@ -275,6 +275,7 @@ def _register_in_sql(
                 attendee.token_hash,
                 attendee.token_nonce,
                 waitlist,
+                registration_sql.deadline(connection),
             ],
         )
         name, attendee_id, position, registered_at = cursor.fetchone()

@@ -8,7 +8,18 @@ holding the event's lock.
 A repeat with a seat free meets the unique index on (event, lower(email)): the insert does
 nothing and the outcome says so. Errors stay errors: a lock wait past `lock_timeout`, a
 statement past `statement_timeout` (both answered 503 by the API), a violated constraint.
+
+One statement commits itself, so a client that stopped waiting (its call cut by the watchdog
+of event_management_system/postgresql, the API answering 503) must not have it commit later,
+when a server that froze reads it at last: the call carries its deadline, the moment the
+watchdog cuts it, and past it, once the event's lock is held, the function refuses
+(`query_canceled`) and writes nothing. The deadline is the app's clock, read by the server's:
+they must agree to well within the statement timeout.
 """
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from core.models import AttendeeStatus, EventStatus, MessageKind, MessageStatus
 from core.rules import RegistrationOutcome as Outcome
@@ -22,7 +33,8 @@ CREATE OR REPLACE FUNCTION {FUNCTION}(
     p_email text,
     p_token_hash text,
     p_token_nonce text,
-    p_waitlist boolean
+    p_waitlist boolean,
+    p_deadline timestamptz
 ) RETURNS TABLE (outcome text, attendee_id bigint, waiting_position integer, made_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -35,6 +47,10 @@ DECLARE
 BEGIN
     SELECT e.start_time, e.max_capacity, e.seats_taken, e.waitlist_taken, e.status INTO event
     FROM core_event AS e WHERE e.id = p_event_id FOR UPDATE;
+    IF clock_timestamp() > p_deadline THEN
+        RAISE EXCEPTION 'The registration reached the database after its client stopped waiting.'
+            USING ERRCODE = 'query_canceled';
+    END IF;
     IF NOT FOUND THEN
         RETURN QUERY SELECT '{Outcome.EVENT_NOT_FOUND.value}'::text, NULL::bigint, NULL::integer,
                             NULL::timestamptz;
@@ -89,6 +105,13 @@ BEGIN
 END $$;
 """
 
-DROP = f"DROP FUNCTION IF EXISTS {FUNCTION}(bigint, text, text, text, text, boolean);"
+DROP = f"DROP FUNCTION IF EXISTS {FUNCTION}(bigint, text, text, text, text, boolean, timestamptz);"
 
-CALL = f"SELECT * FROM {FUNCTION}(%s, %s, %s, %s, %s, %s)"
+CALL = f"SELECT * FROM {FUNCTION}(%s, %s, %s, %s, %s, %s, %s)"
+
+
+def deadline(connection) -> datetime | None:
+    """When the app stops waiting for a statement on `connection`: the backend's bound on a
+    call (event_management_system/postgresql); None without one."""
+    bound = getattr(connection, "call_bound", None)
+    return timezone.now() + timedelta(seconds=bound) if bound else None

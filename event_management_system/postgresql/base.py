@@ -2,7 +2,6 @@
 
 OPTIONS take three bounds, in seconds (0 or absent: the app sets none):
 - `connect_timeout`: libpq's own, for opening a connection (at least 2 s, libpq's minimum);
-  it also bounds the health check that tests a kept connection at the start of a request;
 - `statement_timeout` and `lock_timeout`: PostgreSQL's settings, sent in the connection's
   startup packet (`options=-c ...`), so they cost no round trip and hold for every statement
   and lock wait, the `SELECT ... FOR UPDATE` of a registration or an event update included.
@@ -16,11 +15,19 @@ the connection's set-up after connect_timeout. Either way psycopg raises Operati
 which the API answers with 503; the reconnection Django attempts at once after a cut fails at
 once too, so a frozen server costs a request one bound, not two. Not covered: fetching more
 rows of a server-side cursor (`QuerySet.iterator()`), which only the admin's CSV export uses.
+
+A connection kept between requests is not tested with a `SELECT 1` as each request starts (no
+CONN_HEALTH_CHECKS): that would cost every request a round trip. One the server closed meanwhile
+(a restart, an idle timeout, a terminated backend) is found by the error of the first statement
+a request sends on it; if that left the connection broken and nothing else was sent yet, a new
+connection replaces it and the statement is sent once more, inside the request's transaction if
+one was begun. A frozen server is not retried (see the watchdog above).
 """
 
 import math
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
+from django.db import InterfaceError, OperationalError
 from django.db.backends.postgresql import base
 
 from event_management_system.postgresql.watchdog import watchdog
@@ -47,8 +54,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.reach_bound: float | None = None
         self.call_bound: float | None = None
         self.cut_by_watchdog = False
+        # Kept from an earlier request, and nothing sent on it in this one yet.
+        self.replaceable = False
         self._on_cut = self._mark_cut  # made once, not per statement
-        self.execute_wrappers.append(self._bounded_execute)
+        self.execute_wrappers.extend([self._replacing_execute, self._bounded_execute])
 
     def get_connection_params(self):
         params = super().get_connection_params()
@@ -79,10 +88,66 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.call_bound = statement + GRACE if statement else None
         watchdog.start()
         super().connect()
+        self.replaceable = False
 
     def close_if_unusable_or_obsolete(self):
         self.cut_by_watchdog = False  # a request starts or ends: a new one may wait again
         super().close_if_unusable_or_obsolete()
+        self.replaceable = self.connection is not None
+
+    def _replacing_execute(self, execute, sql, params, many, context):
+        if not self.replaceable:
+            return execute(sql, params, many, context)
+        self.replaceable = False
+        try:
+            return execute(sql, params, many, context)
+        except (OperationalError, InterfaceError):
+            cursor = context["cursor"]
+            if getattr(cursor.cursor, "name", None) or not self._replace_broken_connection():
+                raise
+        cursor.cursor = self.create_cursor()
+        return execute(sql, params, many, context)
+
+    def _replace_broken_connection(self) -> bool:
+        """Open a new connection in place of one its first statement found broken, in the same
+        transaction state (none sent yet); whether it did."""
+        old = self.connection
+        if old is None or not (old.broken or old.closed) or self.savepoint_ids:
+            return False
+        kept = (
+            self.in_atomic_block,
+            self.atomic_blocks,
+            self.savepoint_state,
+            self.needs_rollback,
+            self.commit_on_exit,
+            self.run_on_commit,
+            self.autocommit,
+        )
+        with suppress(self.Database.Error):
+            old.close()
+        self.connection = None
+        try:
+            with self.wrap_database_errors:
+                self.connect()
+        finally:
+            # connect() starts from no transaction; the request's Atomic, if any, goes on.
+            (
+                self.in_atomic_block,
+                self.atomic_blocks,
+                self.savepoint_state,
+                self.needs_rollback,
+                self.commit_on_exit,
+                self.run_on_commit,
+                autocommit,
+            ) = kept
+            if self.connection is None:
+                self.closed_in_transaction = self.in_atomic_block
+        if not autocommit:
+            # As Atomic left it: a transaction psycopg begins with the statement sent again.
+            self._set_autocommit(False)
+            self.autocommit = False
+        self.errors_occurred = False
+        return True
 
     def init_connection_state(self):
         with self._bounded(self.reach_bound):

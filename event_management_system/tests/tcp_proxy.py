@@ -62,7 +62,10 @@ class FreezableProxy:
             if self._frozen():
                 time.sleep(POLL)
                 continue
-            for key, _ in self._selector.select(timeout=POLL):
+            ready = self._selector.select(timeout=POLL)
+            if self._frozen():
+                continue  # frozen meanwhile: what arrived waits in the kernel's buffers
+            for key, _ in ready:
                 if key.fileobj is self._listener:
                     self._accept()
                 else:

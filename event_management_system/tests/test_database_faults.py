@@ -190,7 +190,8 @@ def freezing_before(proxy: FreezableProxy, statement: str):
     ("request_", "statement"),
     [
         pytest.param(lambda client, event: client.get("/api/events/"), "SELECT", id="list"),
-        pytest.param(register, "INSERT", id="register-mid-transaction"),
+        # The registration's one statement: the lock, the decision and both inserts.
+        pytest.param(register, "SELECT * FROM core_register_attendee", id="register"),
     ],
 )
 def test_server_frozen_mid_request_answers_503_and_keeps_nothing(
