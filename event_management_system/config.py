@@ -11,6 +11,7 @@ it is). A value that is unset or blank means the default, except for a list, whe
 value is the empty list, and for `as written` text, kept as it is.
 """
 
+import copy
 import math
 import multiprocessing
 import os
@@ -497,7 +498,8 @@ def _value(setting: Setting, environ: Mapping[str, str], get: Callable[[str], An
     default = setting.default
     if setting.production is not _UNSET and not get("DJANGO_DEBUG"):
         default = setting.production
-    return default.compute(get) if isinstance(default, Derived) else default
+    # A copy: a program that changes its list must not change the declared default.
+    return default.compute(get) if isinstance(default, Derived) else copy.deepcopy(default)
 
 
 # ---------------------------------------------------------------------------------------------
