@@ -7,7 +7,8 @@
 #     127.0.0.1 (deploy/cluster.py; CLUSTER_* variables), the production shape on one machine
 #   make scaling - measure 1 instance against 3 behind nginx, with and without PgBouncer
 # and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
-# `make worker` to run the email worker alone (production: next to gunicorn).
+# `make worker` to run the email worker alone (production: next to gunicorn), and
+# `make docs-config` to regenerate docs/configuration.md and .env.example from the settings' list.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -19,7 +20,7 @@ BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run worker superuser test lint format bench cluster cluster-stop scaling
+.PHONY: install migrate run worker superuser test lint format docs-config bench cluster cluster-stop scaling
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ superuser: migrate
 
 test: install
 	$(VENV)/bin/pytest
+
+# The configuration reference and .env.example, from event_management_system/config.py.
+docs-config: install
+	$(PY) -m event_management_system.config reference > docs/configuration.md
+	$(PY) -m event_management_system.config env-example > .env.example
 
 bench: install
 	BENCH_EVENTS=$(BENCH_EVENTS) bash bench/run $(BENCH_DB) $(BENCH_SECONDS)

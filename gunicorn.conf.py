@@ -2,39 +2,37 @@
 
 Threaded workers keep client connections alive between requests and overlap one request's
 database wait with another's Python work; each thread keeps its own database connection.
-Every value can be overridden on the command line or through GUNICORN_* variables.
+Every value can be overridden on the command line or through the variables of
+docs/configuration.md (GUNICORN_* and the app's own).
 """
 
 import glob
-import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 from gunicorn import glogging
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
+# The project's modules are importable when gunicorn starts elsewhere with -c this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from event_management_system.config import read  # noqa: E402
+
+# The same values, parsed the same way, as the app's settings (event_management_system/config.py).
+env = read()
+
+bind = env["GUNICORN_BIND"]
+workers = env["GUNICORN_WORKERS"]
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+threads = env["GUNICORN_THREADS"]
+keepalive = env["GUNICORN_KEEPALIVE"]
 wsgi_app = "event_management_system.wsgi"
 
 # gunicorn believes X-Forwarded-Proto from a proxy on this host by default; like the app, it
 # believes it only when DJANGO_TRUSTED_PROXIES says proxies stand in front.
-behind_proxies = os.environ.get("DJANGO_TRUSTED_PROXIES", "").strip() not in {"", "0"}
-forwarded_allow_ips = os.environ.get(
-    "FORWARDED_ALLOW_IPS", "127.0.0.1,::1" if behind_proxies else ""
-)
-
-
-def _log_format() -> str:
-    # As settings.py decides it: DJANGO_LOG_FORMAT, else JSON unless debugging.
-    chosen = os.environ.get("DJANGO_LOG_FORMAT", "").strip().lower()
-    if chosen:
-        return chosen
-    debug = os.environ.get("DJANGO_DEBUG", "").strip().lower()
-    return "json" if debug in {"0", "false", "no", "off"} else "console"
+forwarded_allow_ips = ",".join(env["FORWARDED_ALLOW_IPS"])
 
 
 # gunicorn's own lines (a worker killed, timed out, restarted) in the app's JSON when the app
@@ -54,7 +52,7 @@ class JSONLogger(glogging.Logger):
             handler.setFormatter(formatter("json"))
 
 
-if _log_format() == "json":
+if env["DJANGO_LOG_FORMAT"] == "json":
     logger_class = JSONLogger
 
 # Metrics: every worker writes its samples to files in one directory, and /metrics, answered by
@@ -68,7 +66,7 @@ _made_metrics_dir = None
 
 def on_starting(server):
     global _made_metrics_dir
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    directory = env["PROMETHEUS_MULTIPROC_DIR"]
     if directory:
         os.makedirs(directory, exist_ok=True)
         for stale in glob.glob(os.path.join(directory, "*.db")):

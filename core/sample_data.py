@@ -1,4 +1,5 @@
-"""Replace every event and attendee with the contents of two CSV files, all or nothing.
+"""Replace every event and attendee with the contents of two CSV files, all or nothing; the
+rows that refer to the old ones (emails, stored answers, queued tasks) go with them.
 
 events.csv:    key,name,location,start_time,end_time,max_capacity
 attendees.csv: event_key,name,email
@@ -17,9 +18,10 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import SET_NULL, Model, QuerySet
 
 from core.emails import normalize_email
-from core.models import Attendee, Event
+from core.models import Attendee, Event, IdempotencyKey
 from core.selectors import is_registered
 from core.text import BLANK_TEXT_MESSAGE, is_blank
 
@@ -48,7 +50,8 @@ class LoadedEvent:
 def load_sample_data(
     *, events_path: Path, attendees_path: Path, batch_size: int = BATCH_SIZE
 ) -> LoadResult:
-    """Clear all events and attendees, then load both files; raise SampleDataError on a bad row."""
+    """Clear all events and attendees and the rows that refer to them, then load both files;
+    raise SampleDataError on a bad row."""
     with transaction.atomic():
         _delete_all()
         events = _load_events(events_path, batch_size)
@@ -57,15 +60,55 @@ def load_sample_data(
 
 
 def _delete_all() -> None:
-    """Delete every attendee, then every event, in one statement each.
+    """Delete every event, every row that refers to one, and what answers or sends for them.
 
-    A queryset delete() would first read every event and name them all in one statement, which
-    PostgreSQL refuses beyond 65,535 of them. The database triggers free the seats and move
-    the change versions as for any other delete.
+    Rows that refer to an event or an attendee through a foreign key are found from the models
+    (`_clearing_statements`), so a table added later is cleared without being named here.
+    Rows that refer to them without one are named in `_unlinked_leftovers`.
     """
     with connection.cursor() as cursor:
-        for model in (Attendee, Event):
-            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+        for statement in _clearing_statements(Event):
+            cursor.execute(statement)
+    for leftovers in _unlinked_leftovers():
+        leftovers.delete()
+
+
+def _clearing_statements(model: type[Model], where: str = "") -> Iterator[str]:
+    """The statements deleting the rows of `model` that match `where` (SQL on its table; all
+    rows when empty), preceded by those clearing the rows that refer to them, however deep.
+
+    One statement per table, none naming a row: a queryset delete() would read every event and
+    name them all in one statement, which PostgreSQL refuses beyond 65,535 of them. A foreign
+    key declared SET_NULL is emptied rather than its row deleted. The database triggers free the
+    seats and move the change versions as for any other delete.
+    """
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    for relation in model._meta.get_fields(include_hidden=True):
+        # Reverse foreign keys and one-to-one links, through tables of many-to-many fields
+        # included; a many-to-many field's own entry has its through table's key for that.
+        if not (relation.auto_created and not relation.concrete) or relation.many_to_many:
+            continue
+        referring = relation.related_model
+        if referring is model:
+            continue  # a self-reference goes with the rows themselves
+        key = quote(relation.field.column)
+        if where:
+            target = quote(relation.field.target_field.column)
+            condition = f"{key} IN (SELECT {target} FROM {table} WHERE {where})"
+        else:
+            condition = f"{key} IS NOT NULL"
+        if relation.on_delete is SET_NULL:
+            yield f"UPDATE {quote(referring._meta.db_table)} SET {key} = NULL WHERE {condition}"
+        else:
+            yield from _clearing_statements(referring, condition)
+    yield f"DELETE FROM {table}" + (f" WHERE {where}" if where else "")
+
+
+def _unlinked_leftovers() -> list[QuerySet]:
+    """Rows that describe events or attendees without a foreign key to them: stored answers
+    to POSTs (a replayed one would name a registration that is gone)."""
+    return [IdempotencyKey.objects.all()]
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:

@@ -4,16 +4,7 @@ instance shares. Everything listens on 127.0.0.1 only.
 
     python -m deploy.cluster start | stop | status      (make cluster / make cluster-stop)
 
-Settings from the environment, with their defaults:
-    CLUSTER_HTTP_PORT=8080            nginx, the one URL clients use
-    CLUSTER_APP_PORTS=8081,8082,8083  one gunicorn instance per port
-    CLUSTER_WORKERS=2                 gunicorn worker processes per instance (4 threads each)
-    CLUSTER_PGBOUNCER_PORT=6433       PgBouncer (Debian's own service would take 6432)
-    CLUSTER_PG=postgres://postgres@127.0.0.1:5432   the PostgreSQL server
-    CLUSTER_DATABASE=events           created if missing, then migrated
-    CLUSTER_REDIS_URL=redis://127.0.0.1:6379/2      started if down and local
-    CLUSTER_POOLER=pgbouncer          or `none`: the instances connect to PostgreSQL directly
-    CLUSTER_RUN_DIR=.cluster          configs, pid files and logs
+Its settings are the CLUSTER_* variables of docs/configuration.md.
 
 nginx and PgBouncer come from Debian's packages, installed with apt-get when missing (as root).
 """
@@ -28,9 +19,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from event_management_system.config import BY_NAME, read
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEPLOY_DIR = PROJECT_DIR / "deploy"
@@ -138,36 +134,41 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def _default(name: str):
+    """The default of a CLUSTER_* variable, as declared in event_management_system/config.py."""
+    return field(default_factory=lambda: deepcopy(BY_NAME[name].default))
+
+
 @dataclass
 class Cluster:
-    """Where each part of one cluster listens and keeps its files."""
+    """Where each part of one cluster listens and keeps its files; a part not given takes the
+    default of its CLUSTER_* variable."""
 
     run_dir: Path
-    http_port: int = 8080
-    app_ports: list[int] = field(default_factory=lambda: [8081, 8082, 8083])
-    workers: int = 2
-    pgbouncer_port: int = 6433
-    pg: str = "postgres://postgres@127.0.0.1:5432"
-    database: str = "events"
-    redis_url: str = "redis://127.0.0.1:6379/2"
-    pooler: str = "pgbouncer"
+    http_port: int = _default("CLUSTER_HTTP_PORT")
+    app_ports: list[int] = _default("CLUSTER_APP_PORTS")
+    workers: int = _default("CLUSTER_WORKERS")
+    pgbouncer_port: int = _default("CLUSTER_PGBOUNCER_PORT")
+    pg: str = _default("CLUSTER_PG")
+    database: str = _default("CLUSTER_DATABASE")
+    redis_url: str = _default("CLUSTER_REDIS_URL")
+    pooler: str = _default("CLUSTER_POOLER")
     # Added to every instance's environment (after the cluster's own).
     app_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> "Cluster":
-        get = os.environ.get
-        run_dir = Path(get("CLUSTER_RUN_DIR") or PROJECT_DIR / ".cluster")
+        env = read()
         return cls(
-            run_dir=run_dir if run_dir.is_absolute() else PROJECT_DIR / run_dir,
-            http_port=int(get("CLUSTER_HTTP_PORT") or 8080),
-            app_ports=[int(p) for p in (get("CLUSTER_APP_PORTS") or "8081,8082,8083").split(",")],
-            workers=int(get("CLUSTER_WORKERS") or 2),
-            pgbouncer_port=int(get("CLUSTER_PGBOUNCER_PORT") or 6433),
-            pg=get("CLUSTER_PG") or "postgres://postgres@127.0.0.1:5432",
-            database=get("CLUSTER_DATABASE") or "events",
-            redis_url=get("CLUSTER_REDIS_URL") or "redis://127.0.0.1:6379/2",
-            pooler=get("CLUSTER_POOLER") or "pgbouncer",
+            run_dir=PROJECT_DIR / env["CLUSTER_RUN_DIR"],  # an absolute one stays as it is
+            http_port=env["CLUSTER_HTTP_PORT"],
+            app_ports=env["CLUSTER_APP_PORTS"],
+            workers=env["CLUSTER_WORKERS"],
+            pgbouncer_port=env["CLUSTER_PGBOUNCER_PORT"],
+            pg=env["CLUSTER_PG"],
+            database=env["CLUSTER_DATABASE"],
+            redis_url=env["CLUSTER_REDIS_URL"],
+            pooler=env["CLUSTER_POOLER"],
         )
 
     @property
@@ -211,6 +212,11 @@ def app_env(cluster: Cluster) -> dict[str, str]:
     }
 
 
+def app_settings(cluster: Cluster) -> Mapping[str, Any]:
+    """The settings every instance reads from its environment, as the app itself reads them."""
+    return read({**os.environ, **app_env(cluster)})
+
+
 def processes(cluster: Cluster) -> list[Process]:
     """The app's processes, started in this order once the database is migrated."""
     env = app_env(cluster)
@@ -220,7 +226,7 @@ def processes(cluster: Cluster) -> list[Process]:
             for number, port in enumerate(cluster.app_ports, start=1)
         ),
         # The email worker: one is enough, more share the queue safely.
-        Process("worker", [sys.executable, "manage.py", "db_worker", "--no-reload"], env),
+        Process("worker", [sys.executable, "manage.py", "send_emails"], env),
     ]
 
 
@@ -303,14 +309,16 @@ def launch(cluster: Cluster, process: Process) -> int:
 def start_pgbouncer(cluster: Cluster) -> None:
     host, port = urlsplit(cluster.pg).hostname or "127.0.0.1", urlsplit(cluster.pg).port or 5432
     user = urlsplit(cluster.pg).username or "postgres"
+    # PgBouncer sets the app's own statement and lock bounds on each server connection.
+    settings = app_settings(cluster)
     ini = render_pgbouncer(
         cluster.run_dir / "pgbouncer",
         port=cluster.pgbouncer_port,
         pg_host=host,
         pg_port=port,
         user=user,
-        statement_timeout=float(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT") or 15),
-        lock_timeout=float(os.environ.get("DJANGO_DB_LOCK_TIMEOUT") or 5),
+        statement_timeout=settings["DJANGO_DB_STATEMENT_TIMEOUT"],
+        lock_timeout=settings["DJANGO_DB_LOCK_TIMEOUT"],
     )
     launch(cluster, Process("pgbouncer", pgbouncer_command(ini)))
     wait_until_listening(cluster, cluster.pgbouncer_port, "pgbouncer/pgbouncer.log")

@@ -29,9 +29,11 @@ from psycopg import sql
 
 from deploy import cluster as deploy
 from deploy.cluster import PROJECT_DIR
+from event_management_system.config import read
 
-PG = os.environ.get("MEASURE_PG", "postgres://postgres@127.0.0.1:5432")
-CONNECTIONS = int(os.environ.get("MEASURE_CONNECTIONS", "32"))
+ENV = read()
+PG = ENV["MEASURE_PG"]
+CONNECTIONS = ENV["MEASURE_CONNECTIONS"]
 LOADS = ("list", "hot", "spread")
 
 
@@ -158,7 +160,7 @@ def measure(
         pgbouncer_port=free_port(),
         pg=PG,
         database=database,
-        redis_url=os.environ.get("CLUSTER_REDIS_URL") or "redis://127.0.0.1:6379/2",
+        redis_url=ENV["CLUSTER_REDIS_URL"],
         pooler=setup.pooler,
         app_env={
             # It measures the API itself, as bench/run does: open, no request budgets.

@@ -1,86 +1,24 @@
 """Settings for the events API: one module, every deploy-time choice read from the environment.
 
-See `.env.example` for the variables and their defaults.
+The variables, their types and defaults are declared in event_management_system/config.py;
+docs/configuration.md is generated from there.
 """
 
-import math
-import os
-import re
 from datetime import timedelta
-from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from event_management_system import config
 
+BASE_DIR = config.BASE_DIR
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    if value.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}.")
+# Every variable, parsed once; a malformed one has already stopped the start.
+env = config.read()
 
+DEBUG = env["DJANGO_DEBUG"]
 
-def env_seconds(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds >= 0):
-        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {value!r}.")
-    return seconds
-
-
-def env_days(name: str, default: int) -> timedelta:
-    value = os.environ.get(name, "").strip() or str(default)
-    if not value.isdigit() or int(value) < 1:
-        raise ImproperlyConfigured(f"{name} must be a whole number of days from 1, got {value!r}.")
-    return timedelta(days=int(value))
-
-
-def env_hours(name: str, default: int) -> timedelta:
-    value = os.environ.get(name, "").strip() or str(default)
-    if not value.isdigit() or int(value) < 1:
-        raise ImproperlyConfigured(f"{name} must be a whole number of hours from 1, got {value!r}.")
-    return timedelta(hours=int(value))
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit():
-        raise ImproperlyConfigured(f"{name} must be a whole number from 0, got {value!r}.")
-    return int(value)
-
-
-def env_rate(name: str, default: str) -> str:
-    """A DRF throttle rate such as `60/min`: a number of requests per second, minute, hour or
-    day; refused at start-up rather than at the first throttled request."""
-    value = os.environ.get(name, "").strip() or default
-    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", value):
-        raise ImproperlyConfigured(
-            f"{name} must be requests per period, such as 60/min (periods: s, min, hour, day), "
-            f"got {value!r}."
-        )
-    return value
-
-
-DEBUG = env_bool("DJANGO_DEBUG", True)
-
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY = env["DJANGO_SECRET_KEY"]
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -89,19 +27,19 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - debug only
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+ALLOWED_HOSTS = env["DJANGO_ALLOWED_HOSTS"]
 
 # How many reverse proxies stand in front of the app, each appending to X-Forwarded-For. None
 # by default: the header is then the client's own text and is never believed.
-TRUSTED_PROXIES = env_int("DJANGO_TRUSTED_PROXIES", 0)
+TRUSTED_PROXIES = env["DJANGO_TRUSTED_PROXIES"]
 
 # Production answers over HTTPS only: plain HTTP is redirected, browsers are told to stay on
 # HTTPS (HSTS), and cookies travel on HTTPS alone. A proxy that redirects by itself may turn the
 # app's redirect off with DJANGO_SECURE_SSL_REDIRECT=false.
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_SSL_REDIRECT = env["DJANGO_SECURE_SSL_REDIRECT"]
+SECURE_HSTS_SECONDS = env["DJANGO_SECURE_HSTS_SECONDS"]
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env["DJANGO_SECURE_HSTS_PRELOAD"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 if TRUSTED_PROXIES:
@@ -163,8 +101,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_FAILURE_LIMIT = env_int("DJANGO_AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_AXES_COOLOFF_MINUTES", 15))
+AXES_FAILURE_LIMIT = env["DJANGO_AXES_FAILURE_LIMIT"]
+AXES_COOLOFF_TIME = timedelta(minutes=env["DJANGO_AXES_COOLOFF_MINUTES"])
 AXES_RESET_ON_SUCCESS = True
 # The admin's sign-in only: the API's token requests have their own budget per address
 # (api/throttling.py), and their refusals stay the API's JSON.
@@ -194,10 +132,10 @@ WSGI_APPLICATION = "event_management_system.wsgi.application"
 
 # Database: SQLite in the project root by default, anything else through DATABASE_URL.
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "600")),
-        conn_health_checks=False,
+    "default": dj_database_url.parse(
+        env["DATABASE_URL"],
+        conn_max_age=env["DJANGO_CONN_MAX_AGE"],
+        conn_health_checks=env["DJANGO_CONN_HEALTH_CHECKS"],
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -222,21 +160,19 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Bounds on every wait, in seconds (0: none). A request that meets one answers 503;
         # the backend sends the last two at connection startup and enforces them even on a
         # frozen server (see event_management_system/postgresql).
-        "connect_timeout": env_seconds("DJANGO_DB_CONNECT_TIMEOUT", 5),
-        "statement_timeout": env_seconds("DJANGO_DB_STATEMENT_TIMEOUT", 15),
+        "connect_timeout": env["DJANGO_DB_CONNECT_TIMEOUT"],
+        "statement_timeout": env["DJANGO_DB_STATEMENT_TIMEOUT"],
         # A registration holds its event's row for about a millisecond: 64 clients racing for
         # one event on two cores wait well under 50 ms. Only a stuck transaction reaches this.
-        "lock_timeout": env_seconds("DJANGO_DB_LOCK_TIMEOUT", 5),
+        "lock_timeout": env["DJANGO_DB_LOCK_TIMEOUT"],
     }
     DATABASES["default"]["ENGINE"] = "event_management_system.postgresql"
 
 # What stands between the app and PostgreSQL: nothing (the default), PgBouncer in transaction
 # pooling mode (DJANGO_DB_POOLER=pgbouncer), or a pool of connections in each process
 # (DJANGO_DB_POOL=true, psycopg_pool through Django's own OPTIONS["pool"]).
-DB_POOLER = os.environ.get("DJANGO_DB_POOLER", "").strip().lower() or "none"
-if DB_POOLER not in {"none", "pgbouncer"}:
-    raise ImproperlyConfigured(f"DJANGO_DB_POOLER must be pgbouncer or empty, got {DB_POOLER!r}.")
-DB_POOL = env_bool("DJANGO_DB_POOL", False)
+DB_POOLER = env["DJANGO_DB_POOLER"]
+DB_POOL = env["DJANGO_DB_POOL"]
 ON_POSTGRES = DATABASES["default"]["ENGINE"] == "event_management_system.postgresql"
 if (DB_POOLER == "pgbouncer" or DB_POOL) and not ON_POSTGRES:
     raise ImproperlyConfigured(
@@ -267,38 +203,36 @@ if DB_POOL:
     # CONN_MAX_AGE 0 with a pool, as the pool, not the request, decides when to close one.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": env_int("DJANGO_DB_POOL_MIN_SIZE", 1),
-        "max_size": env_int(
-            "DJANGO_DB_POOL_MAX_SIZE", int(os.environ.get("GUNICORN_THREADS", "4"))
-        ),
+        "min_size": env["DJANGO_DB_POOL_MIN_SIZE"],
+        "max_size": env["DJANGO_DB_POOL_MAX_SIZE"],
         # A request waits this long for a free connection, then answers 503.
-        "timeout": env_seconds("DJANGO_DB_POOL_TIMEOUT", 5),
+        "timeout": env["DJANGO_DB_POOL_TIMEOUT"],
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Reuse rendered event reads until the data changes (PostgreSQL only; see api/caching.py).
-API_RESPONSE_CACHE = env_bool("DJANGO_API_RESPONSE_CACHE", True)
+API_RESPONSE_CACHE = env["DJANGO_API_RESPONSE_CACHE"]
 
 # Open access, as the seed: anyone may create events and read attendee lists. On by default
 # only while debugging; read at request time (api/permissions.py).
-API_OPEN_ACCESS = env_bool("DJANGO_API_OPEN_ACCESS", DEBUG)
+API_OPEN_ACCESS = env["DJANGO_API_OPEN_ACCESS"]
 
 # Organisers' bearer tokens (django-rest-knox): kept as SHA-512 hashes, several per user, each
 # expiring DJANGO_TOKEN_TTL_DAYS after it was issued.
 REST_KNOX = {
-    "TOKEN_TTL": env_days("DJANGO_TOKEN_TTL_DAYS", 30),
+    "TOKEN_TTL": env["DJANGO_TOKEN_TTL_DAYS"],
     "AUTH_HEADER_PREFIX": "Bearer",
 }
 
 # How long the answer to a POST sent with an Idempotency-Key is kept for its retries (see
 # api/idempotency.py); `manage.py purge_idempotency_keys` deletes the expired ones.
-IDEMPOTENCY_TTL = env_hours("DJANGO_IDEMPOTENCY_TTL_HOURS", 24)
+IDEMPOTENCY_TTL = env["DJANGO_IDEMPOTENCY_TTL_HOURS"]
 
 # Django's cache holds the throttles' counts. With REDIS_URL every worker and every host counts
 # in one place; without it each process counts alone, in its own memory.
-REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-CACHE_KEY_PREFIX = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "").strip() or "events"
+REDIS_URL = env["REDIS_URL"]
+CACHE_KEY_PREFIX = env["DJANGO_CACHE_KEY_PREFIX"]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -319,11 +253,11 @@ else:
 
 # Request budgets (api/throttling.py): on in production, off while debugging so local races and
 # demos are not refused.
-API_THROTTLE = env_bool("DJANGO_API_THROTTLE", not DEBUG)
+API_THROTTLE = env["DJANGO_API_THROTTLE"]
 
 # DRF's browsable API for people in a browser: HTML when a browser asks, signed in through the
 # admin's session. JSON stays first, so every other client is answered exactly as before.
-API_BROWSABLE = env_bool("DJANGO_API_BROWSABLE", DEBUG)
+API_BROWSABLE = env["DJANGO_API_BROWSABLE"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -365,9 +299,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ScopedThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "register": env_rate("DJANGO_THROTTLE_REGISTER", "60/min"),
-        "token": env_rate("DJANGO_THROTTLE_TOKEN", "10/min"),
-        "create": env_rate("DJANGO_THROTTLE_CREATE", "100/hour"),
+        "register": env["DJANGO_THROTTLE_REGISTER"],
+        "token": env["DJANGO_THROTTLE_TOKEN"],
+        "create": env["DJANGO_THROTTLE_CREATE"],
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
 }
@@ -400,18 +334,14 @@ SPECTACULAR_SETTINGS = {
 
 # Operations (event_management_system/ops/): probes, metrics and logs.
 # /readyz waits this long for the database and Redis before answering 503.
-READINESS_TIMEOUT = env_seconds("DJANGO_READINESS_TIMEOUT", 2)
+READINESS_TIMEOUT = env["DJANGO_READINESS_TIMEOUT"]
 # With a token, /metrics is served to `Authorization: Bearer <token>` from anywhere; without
 # one, to clients on this host only (ops/endpoints.py).
-METRICS_TOKEN = os.environ.get("DJANGO_METRICS_TOKEN", "").strip()
+METRICS_TOKEN = env["DJANGO_METRICS_TOKEN"]
 
 # Human-readable lines while debugging (`make run`), one JSON object per line otherwise;
 # DJANGO_LOG_FORMAT chooses either way (event_management_system/ops/logs.py).
-LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "").strip().lower() or (
-    "console" if DEBUG else "json"
-)
-if LOG_FORMAT not in ("console", "json"):
-    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be console or json, got {LOG_FORMAT!r}.")
+LOG_FORMAT = env["DJANGO_LOG_FORMAT"]
 LOGGING_CONFIG = "event_management_system.ops.logs.configure"
 
 # Outgoing email. Every message is written to the outbox (core.models.OutgoingMessage) in the
@@ -419,38 +349,36 @@ LOGGING_CONFIG = "event_management_system.ops.logs.configure"
 # which claims due rows of that table (core/outbox.py).
 # With DJANGO_EMAIL_HOST messages go over SMTP in every mode; without it they are printed to the
 # worker's console (and `check --deploy` warns when DEBUG is off).
-EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "").strip()
-EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_HOST = env["DJANGO_EMAIL_HOST"]
+EMAIL_PORT = env["DJANGO_EMAIL_PORT"]
+EMAIL_HOST_USER = env["DJANGO_EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = env["DJANGO_EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = env["DJANGO_EMAIL_USE_TLS"]
 # A mail server that stops answering costs one attempt this long, then a retry.
-EMAIL_TIMEOUT = env_seconds("DJANGO_EMAIL_TIMEOUT", 10)
+EMAIL_TIMEOUT = env["DJANGO_EMAIL_TIMEOUT"]
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
-DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "").strip() or "events@localhost"
+DEFAULT_FROM_EMAIL = env["DJANGO_DEFAULT_FROM_EMAIL"]
 # Where the links in emails (the cancel page) point: the site as its users reach it.
-PUBLIC_URL = (os.environ.get("DJANGO_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip(
-    "/"
-)
+PUBLIC_URL = env["DJANGO_PUBLIC_URL"].rstrip("/")
 # A message whose sending fails is tried again after EMAIL_RETRY_BASE_SECONDS, then twice as
 # long each time, up to EMAIL_MAX_ATTEMPTS tries in all; then it stays in the outbox as failed.
-EMAIL_RETRY_BASE_SECONDS = env_seconds("DJANGO_EMAIL_RETRY_BASE_SECONDS", 30)
-EMAIL_MAX_ATTEMPTS = max(1, env_int("DJANGO_EMAIL_MAX_ATTEMPTS", 8))
+EMAIL_RETRY_BASE_SECONDS = env["DJANGO_EMAIL_RETRY_BASE_SECONDS"]
+EMAIL_MAX_ATTEMPTS = max(1, env["DJANGO_EMAIL_MAX_ATTEMPTS"])
 
 # A worker's claim on a message lasts this long: a message claimed by a worker that died is
 # sent by another (or the same, restarted) once it runs out. Longer than a send may take.
-EMAIL_LEASE_SECONDS = env_seconds("DJANGO_EMAIL_LEASE_SECONDS", 120)
+EMAIL_LEASE_SECONDS = env["DJANGO_EMAIL_LEASE_SECONDS"]
 # How often an idle worker looks for due messages.
-EMAIL_WORKER_POLL_SECONDS = env_seconds("DJANGO_EMAIL_WORKER_POLL_SECONDS", 1)
+EMAIL_WORKER_POLL_SECONDS = env["DJANGO_EMAIL_WORKER_POLL_SECONDS"]
 
 # The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
 # narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000
 # would hold a worker for minutes.
-CALENDAR_FEED_MAX_EVENTS = env_int("DJANGO_CALENDAR_FEED_MAX_EVENTS", 5000)
+CALENDAR_FEED_MAX_EVENTS = env["DJANGO_CALENDAR_FEED_MAX_EVENTS"]
 
 LOGGING = {
     "version": 1,
@@ -459,16 +387,14 @@ LOGGING = {
         "structured": {"()": "event_management_system.ops.logs.formatter", "format": LOG_FORMAT}
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": env["DJANGO_LOG_LEVEL"]},
     "loggers": {
         # Django's own lines go to the handler above, not also to its debug-only plain one.
         "django": {"handlers": []},
         # A 4xx answer (a full event, a bad email) is the API working; log server errors only.
         "django.request": {"level": "ERROR"},
         # One line per request (ops/requests.py); the probes' at DEBUG, so none by default.
-        "event_management_system.ops.requests": {
-            "level": os.environ.get("DJANGO_REQUEST_LOG_LEVEL", "INFO")
-        },
+        "event_management_system.ops.requests": {"level": env["DJANGO_REQUEST_LOG_LEVEL"]},
         # runserver's own line per request says less than the one above.
         "django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
     },

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.models import Attendee, Event
+from core.models import Attendee, Event, IdempotencyKey, OutgoingMessage
 from core.sample_data import BATCH_SIZE, SampleDataError, load_sample_data
 from core.text import BLANK_TEXT_MESSAGE
 
@@ -64,6 +64,31 @@ def test_loading_twice_gives_the_same_result(tmp_path):
     first = snapshot()
     load(tmp_path)
     assert snapshot() == first
+
+
+# Committed for real: the database checks its foreign keys when the load's transaction commits.
+@pytest.mark.django_db(transaction=True)
+def test_reloading_after_a_registration_replaces_it_and_what_it_left_behind(tmp_path, api_client):
+    events = GOOD_EVENTS.replace(",2\n", ",3\n")
+    load(tmp_path, events)
+    first = snapshot()
+    event = Event.objects.get(name="Future Fest")
+    response = api_client.post(
+        f"/api/events/{event.pk}/register/",
+        {"name": "Dee", "email": "dee@example.com"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="reload-1",
+    )
+    assert response.status_code == 201, response.content
+    assert OutgoingMessage.objects.exists()
+    assert IdempotencyKey.objects.exists()
+
+    load(tmp_path, events)
+
+    assert snapshot() == first
+    # The email about the gone registration and the stored answer go with it.
+    assert not OutgoingMessage.objects.exists()
+    assert not IdempotencyKey.objects.exists()
 
 
 @pytest.mark.skipif(

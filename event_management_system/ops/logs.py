@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 import orjson
 import structlog
 
-FORMATS = ("console", "json")
-
 REQUEST_FIELDS = "request_fields"
 
 
