@@ -28,8 +28,8 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 from django.utils.functional import LazyObject
 
-from api.throttling import client_address
 from event_management_system.ops import metrics
+from event_management_system.ops.clients import client_address
 from event_management_system.ops.endpoints import ENDPOINT_VIEWS, PROBE_PATHS
 from event_management_system.ops.logs import REQUEST_FIELDS
 
