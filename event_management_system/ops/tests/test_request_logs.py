@@ -178,7 +178,7 @@ def test_a_500_gives_its_request_id_and_every_line_of_it_carries_the_id(
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("api.views.upcoming_events", explode)
+    monkeypatch.setattr("api.events.views.upcoming_events", explode)
     client.raise_request_exception = False
 
     response = client.get("/api/events/", HTTP_X_REQUEST_ID="report-42")
@@ -198,7 +198,7 @@ def test_a_500_gives_its_request_id_and_every_line_of_it_carries_the_id(
 
 
 def test_a_generated_request_id_is_the_one_in_the_500(client, monkeypatch, json_log):
-    monkeypatch.setattr("api.views.upcoming_events", lambda **kwargs: 1 / 0)
+    monkeypatch.setattr("api.events.views.upcoming_events", lambda **kwargs: 1 / 0)
     client.raise_request_exception = False
 
     response = client.get("/api/events/")
@@ -251,7 +251,7 @@ def test_a_server_error_on_a_registration_s_page_does_not_log_its_token(
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("api.views.place_by_token", explode)
+    monkeypatch.setattr("api.registrations.views.place_by_token", explode)
     client.raise_request_exception = False
     token = "tok3n-that-must-stay-secret-0123456789abcdefghij"
 
