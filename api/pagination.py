@@ -6,6 +6,8 @@ from django.db.models import QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
+from event_management_system.paths import API_PREFIX
+
 MAX_PAGE_SIZE = 100
 PAGE_SIZE_MESSAGE = (
     f"Give a whole number of results per page, from 1; above {MAX_PAGE_SIZE} counts as "
@@ -71,6 +73,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
         # DRF's examples point at an unrelated sample API; these match ours.
         properties = paginated["properties"]
         properties["count"]["example"] = 42
-        properties["next"]["example"] = "http://127.0.0.1:8000/api/events/?page=3"
-        properties["previous"]["example"] = "http://127.0.0.1:8000/api/events/?page=1"
+        properties["next"]["example"] = f"http://127.0.0.1:8000{API_PREFIX}events/?page=3"
+        properties["previous"]["example"] = f"http://127.0.0.1:8000{API_PREFIX}events/?page=1"
         return paginated
