@@ -11,8 +11,10 @@ scheme lets Swagger UI's "Authorize" send a token with every request.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +25,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from api.exceptions import (
     INVALID_INPUT_MESSAGE,
@@ -125,7 +128,8 @@ BAD_REQUEST = ErrorCase(
     400,
     "bad_request",
     "The request itself is malformed: a host name this server does not answer for, more than "
-    "1,000 query parameters, or a body over 2.5 MB.",
+    f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} query parameters, or a body over "
+    f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20:g} MB.",
     "The request was malformed.",
 )
 EVENT_NOT_FOUND = ErrorCase(
@@ -155,6 +159,17 @@ UNSUPPORTED_MEDIA_TYPE = ErrorCase(
     "The body is not `application/json`.",
     'Unsupported media type "text/plain" in request.',
 )
+
+
+# A throttle rate's period, as DRF reads it (by its first letter), in words.
+RATE_PERIODS = {"s": "a second", "m": "a minute", "h": "an hour", "d": "a day"}
+
+
+def rate_in_words(scope: str) -> str:
+    """The request budget of `scope` as configured (DEFAULT_THROTTLE_RATES), in words:
+    `60/min` is "60 a minute"."""
+    number, period = api_settings.DEFAULT_THROTTLE_RATES[scope].split("/")
+    return f"{number} {RATE_PERIODS[period[0]]}"
 
 
 def throttled(budget: str) -> ErrorCase:
@@ -271,7 +286,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "5xx. The same key with another request answers 422 `idempotency_key_reused`; while "
         "the first is still running a repeat waits for it, or answers 409 "
         "`idempotency_in_progress`. Keys are the caller's own (the token's user, else the "
-        "client address) and this operation's, and expire after 24 hours "
+        "client address) and this operation's, and expire after "
+        f"{settings.IDEMPOTENCY_TTL // timedelta(hours=1)} hours "
         "(`DJANGO_IDEMPOTENCY_TTL_HOURS`), after which a key is new again."
     ),
     examples=[OpenApiExample("A UUID", value="5f2b9c1e-8d4a-4e7b-9a63-0c1d2e3f4a5b")],

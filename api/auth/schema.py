@@ -1,10 +1,18 @@
 """The OpenAPI description of signing in for a bearer token and revoking it."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_view
+from knox.settings import knox_settings
 
 from api.auth.serializers import CredentialsSerializer, TokenSerializer
 from api.authentication import INVALID_CREDENTIALS_MESSAGE
-from api.openapi import ErrorCase, documented, invalid, not_authenticated, throttled
+from api.openapi import (
+    ErrorCase,
+    documented,
+    invalid,
+    not_authenticated,
+    rate_in_words,
+    throttled,
+)
 
 INVALID_CREDENTIALS = ErrorCase(
     401,
@@ -22,7 +30,8 @@ token_view_schema = extend_schema_view(
             "Exchanges an organiser's username and password for a bearer token, to send as "
             "`Authorization: Bearer <token>`. The token is shown once: the server keeps only its "
             "hash. Each call issues another token; each expires on its own "
-            "(`DJANGO_TOKEN_TTL_DAYS`, 30 days by default). A token sent along is ignored."
+            f"(`DJANGO_TOKEN_TTL_DAYS`, {knox_settings.TOKEN_TTL.days} days by default). A token "
+            "sent along is ignored."
         ),
         request=CredentialsSerializer,
         responses={201: OpenApiResponse(TokenSerializer, "A new token and when it expires.")},
@@ -33,7 +42,8 @@ token_view_schema = extend_schema_view(
             ),
             INVALID_CREDENTIALS,
             throttled(
-                "token requests per client address (10 a minute unless configured otherwise)"
+                f"token requests per client address ({rate_in_words('token')} unless configured "
+                "otherwise)"
             ),
         ],
         examples=[

@@ -15,10 +15,15 @@ from api.openapi import (
     invalid,
     not_authenticated,
     permission_denied,
+    rate_in_words,
     throttled,
 )
 from core.exceptions import CapacityBelowAttendance, EventStarted
-from core.models import CAPACITY_BELOW_ATTENDANCE_MESSAGE, END_BEFORE_START_MESSAGE
+from core.models import (
+    CAPACITY_BELOW_ATTENDANCE_MESSAGE,
+    END_BEFORE_START_MESSAGE,
+    MAX_CAPACITY_LIMIT,
+)
 from core.services import CANCEL_STARTED_MESSAGE
 
 CANCEL_STARTED = ErrorCase(
@@ -80,7 +85,7 @@ event_viewset_schema = extend_schema_view(
             "takes events from anonymous clients, which then belong to nobody.\n\n"
             "Every field is required. Datetimes carry a UTC offset (`Z` or `+05:30`) and keep "
             "their instant; `start_time` is in the future and `end_time` after it; "
-            "`max_capacity` is from 1 to 1,000,000."
+            f"`max_capacity` is from 1 to {MAX_CAPACITY_LIMIT:,}."
         ),
         request=EventSerializer,
         responses={201: OpenApiResponse(EventSerializer, "The event, as created.")},
@@ -95,7 +100,9 @@ event_viewset_schema = extend_schema_view(
                 start_time=[NAIVE_DATETIME_MESSAGE],
                 max_capacity=["Ensure this value is greater than or equal to 1."],
             ),
-            throttled("event creations per user (100 an hour unless configured otherwise)"),
+            throttled(
+                f"event creations per user ({rate_in_words('create')} unless configured otherwise)"
+            ),
         ],
         examples=[
             OpenApiExample(

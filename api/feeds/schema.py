@@ -1,5 +1,6 @@
 """The OpenAPI description of the iCalendar feeds: the upcoming events, and one event."""
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
@@ -56,7 +57,8 @@ feed_schema = documented(
         "Every upcoming event (RFC 5545, `METHOD:PUBLISH`), for a calendar to subscribe to: "
         "the list's filters apply (`?search=` narrows it), its `ordering` and pages do not. "
         "Not paginated: streamed, read a thousand events per query, and cut at the soonest "
-        "5,000 events (`DJANGO_CALENDAR_FEED_MAX_EVENTS`); a cut feed says so in its "
+        f"{settings.CALENDAR_FEED_MAX_EVENTS:,} events (`DJANGO_CALENDAR_FEED_MAX_EVENTS`); a cut "
+        "feed says so in its "
         "`X-Feed-Truncated-At` header, the number of events it holds. Each event's `UID` is "
         "stable and its `SEQUENCE` grows when its name, place or times change. Answered as "
         "`text/calendar` whatever the `Accept` header asks; errors are JSON."

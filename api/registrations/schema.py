@@ -22,6 +22,7 @@ from api.openapi import (
     invalid,
     not_authenticated,
     permission_denied,
+    rate_in_words,
     throttled,
 )
 from api.pagination import PAGE_SIZE_MESSAGE
@@ -157,7 +158,10 @@ register_schema = documented(
         ALREADY_REGISTERED,
         REGISTRATION_CLOSED,
         EVENT_CANCELLED,
-        throttled("registrations per client address (60 a minute unless configured otherwise)"),
+        throttled(
+            f"registrations per client address ({rate_in_words('register')} unless configured "
+            "otherwise)"
+        ),
     ],
     examples=[
         OpenApiExample(
