@@ -39,9 +39,9 @@ from django.utils.cache import patch_vary_headers
 from api.exceptions import UNAVAILABLE_ERRORS, service_unavailable_response
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
 from event_management_system.ops.metrics import CACHE_HITS, CACHE_MISSES
+from event_management_system.paths import API_PREFIX
 
-API_PATHS = "/api/"
-CACHED_PATHS = "/api/events/"
+CACHED_PATHS = f"{API_PREFIX}events/"
 # What decides who is asking, and so what an answer may show.
 PRINCIPAL_HEADERS = ("Authorization", "Cookie")
 
@@ -152,7 +152,7 @@ class ResponseCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path_info.startswith(API_PATHS):
+        if not request.path_info.startswith(API_PREFIX):
             return self.get_response(request)
         if (
             request.method != "GET"

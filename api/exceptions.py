@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
 from event_management_system.ops.metrics import count_database_error
 from event_management_system.ops.requests import current_request_id
+from event_management_system.paths import API_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _code(exc: exceptions.APIException) -> str:
 
 
 def _wants_json(request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(API_PREFIX)
 
 
 def not_found(request, exception=None):
@@ -177,7 +178,7 @@ class MalformedRequestMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path_info.startswith("/api/"):
+        if request.path_info.startswith(API_PREFIX):
             try:
                 request.get_host()
                 request.GET  # noqa: B018 - parsed once, here, and kept for everything after

@@ -33,8 +33,8 @@ from django.template.response import SimpleTemplateResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
 
-from api.throttling import client_address
 from core.models import IdempotencyKey
+from event_management_system.ops.clients import client_address
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -1,10 +1,14 @@
-"""Page-number pagination: `?page` and `?page_size` (default 20, at most 100)."""
+"""Page-number pagination: `?page` and `?page_size` (REST_FRAMEWORK's PAGE_SIZE unless given,
+at most MAX_PAGE_SIZE)."""
 
 from collections.abc import Callable
 
 from django.db.models import QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
+
+from event_management_system.paths import API_PREFIX
 
 MAX_PAGE_SIZE = 100
 PAGE_SIZE_MESSAGE = (
@@ -34,15 +38,15 @@ class Counted:
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """`{count, next, previous, results}` pages; clients may ask for up to 100 rows."""
+    """`{count, next, previous, results}` pages of PAGE_SIZE rows; clients may ask for up to
+    MAX_PAGE_SIZE."""
 
-    page_size = 20
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
     page_query_description = "A page number, from 1."
     page_size_query_description = (
-        f"Results per page: a whole number from 1, 20 unless given; above {MAX_PAGE_SIZE} "
-        f"counts as {MAX_PAGE_SIZE}. Anything else answers 400 `invalid`."
+        f"Results per page: a whole number from 1, {api_settings.PAGE_SIZE} unless given; above "
+        f"{MAX_PAGE_SIZE} counts as {MAX_PAGE_SIZE}. Anything else answers 400 `invalid`."
     )
 
     def get_page_size(self, request) -> int:
@@ -71,6 +75,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
         # DRF's examples point at an unrelated sample API; these match ours.
         properties = paginated["properties"]
         properties["count"]["example"] = 42
-        properties["next"]["example"] = "http://127.0.0.1:8000/api/events/?page=3"
-        properties["previous"]["example"] = "http://127.0.0.1:8000/api/events/?page=1"
+        properties["next"]["example"] = f"http://127.0.0.1:8000{API_PREFIX}events/?page=3"
+        properties["previous"]["example"] = f"http://127.0.0.1:8000{API_PREFIX}events/?page=1"
         return paginated

@@ -11,33 +11,21 @@ they can with DRF's own read-then-write history. The price is that a client may 
 at the end of one window and another at the start of the next.
 """
 
-import ipaddress
 import logging
 import math
 
 from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
+
+# Also named by settings.AXES_CLIENT_IP_CALLABLE, so the admin's lock-out counts per the same
+# address as the budgets.
+from event_management_system.ops.clients import client_address
 
 logger = logging.getLogger(__name__)
 
 PER_USER_SCOPES = frozenset({"create"})
-
-
-def client_address(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or with DJANGO_TRUSTED_PROXIES (DRF's NUM_PROXIES) set,
-    the X-Forwarded-For entry the outermost trusted proxy appended. Used by the throttles and by
-    the admin's sign-in lock-out alike.
-
-    An entry that is not an address (a proxy passing on the client's own text) counts as the
-    proxy's address: it must neither buy a fresh budget nor break a sign-in.
-    """
-    address = BaseThrottle().get_ident(request)
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return request.META.get("REMOTE_ADDR")
 
 
 class ScopedThrottle(SimpleRateThrottle):

@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from api.exceptions import error_body
+from event_management_system.paths import API_PREFIX
 
 TZ_PARAMETER = "tz"
 INVALID_TIMEZONE_CODE = "invalid_timezone"
@@ -35,7 +36,7 @@ class RequestTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path_info.startswith("/api/") or TZ_PARAMETER not in request.GET:
+        if not request.path_info.startswith(API_PREFIX) or TZ_PARAMETER not in request.GET:
             return self.get_response(request)
         zone = zone_named(request.GET[TZ_PARAMETER])
         if zone is None:

@@ -7,8 +7,12 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from api.auth.views import TokenView
+from api.events.views import EventViewSet
 from api.exceptions import not_found
-from api.views import EventViewSet, OwnEventViewSet, RegistrationViewSet, TokenView
+from api.feeds.views import CalendarFeedViewSet
+from api.me.views import OwnEventViewSet
+from api.registrations.views import RegistrationViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -33,10 +37,10 @@ urlpatterns = [
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^auth/token/?$", TokenView.as_view(), name="token"),
     # iCalendar: the upcoming events (the list's filters apply) and one event.
-    re_path(r"^events\.ics$", EventViewSet.as_view({"get": "feed"}), name="event-feed"),
+    re_path(r"^events\.ics$", CalendarFeedViewSet.as_view({"get": "feed"}), name="event-feed"),
     re_path(
         r"^events/(?P<pk>[0-9]+)/event\.ics$",
-        EventViewSet.as_view({"get": "event_feed"}),
+        CalendarFeedViewSet.as_view({"get": "event_feed"}),
         name="event-ics",
     ),
     *router.urls,

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.models import Event
+from event_management_system.paths import API_PREFIX
 
 PRODID = "-//Events API//Events//EN"
 REQUEST = "REQUEST"
@@ -30,7 +31,7 @@ def event_uid(event: Event) -> str:
 
 
 def event_url(event: Event) -> str:
-    return f"{settings.PUBLIC_URL}/api/events/{event.pk}/"
+    return f"{settings.PUBLIC_URL}{API_PREFIX}events/{event.pk}/"
 
 
 def vevent(

@@ -17,6 +17,7 @@ from core import calendar
 from core.models import Attendee, AttendeeStatus, MessageKind, OutgoingMessage
 from core.selectors import waiting_position
 from core.tokens import recover_token
+from event_management_system.paths import API_PREFIX
 
 
 class MessageObsolete(Exception):
@@ -124,7 +125,7 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         "position": position,
         "about_registration": attendee is not None,
         "cancel_url": cancel_url(token) if token else None,
-        "api_url": f"{settings.PUBLIC_URL}/api/registrations/",
+        "api_url": f"{settings.PUBLIC_URL}{API_PREFIX}registrations/",
         "event_url": calendar.event_url(event),
     }
     email = EmailMultiAlternatives(

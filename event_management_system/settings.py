@@ -108,7 +108,7 @@ AXES_RESET_ON_SUCCESS = True
 # (api/throttling.py), and their refusals stay the API's JSON.
 AXES_ONLY_ADMIN_SITE = True
 # The same client address the API's throttles use, so DJANGO_TRUSTED_PROXIES governs both.
-AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "event_management_system.ops.clients.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 
 ROOT_URLCONF = "event_management_system.urls"

@@ -7,11 +7,12 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from core.views import RegistrationPage
+from event_management_system.paths import API_PREFIX
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/")),
+    path("", RedirectView.as_view(url=f"{API_PREFIX}docs/")),
     path("admin/", admin.site.urls),
-    path("api/", include("api.urls")),
+    path(API_PREFIX.removeprefix("/"), include("api.urls")),
     re_path(
         r"^registrations/(?P<token>[A-Za-z0-9_-]+)/$",
         RegistrationPage.as_view(),

@@ -1,5 +1,6 @@
 """The API explains itself: an OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/."""
 
+import os
 import re
 import subprocess
 import sys
@@ -294,3 +295,37 @@ def test_docs_page_loads_swagger_ui_from_this_app_only(client):
 def test_staticfiles_finds_swagger_ui_for_runserver_and_collectstatic():
     for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
         assert finders.find(f"drf_spectacular_sidecar/swagger-ui-dist/{name}"), name
+
+
+def test_the_numbers_the_docs_quote_are_the_settings(tmp_path):
+    """Limits and defaults in the descriptions are read from the settings, not written as prose:
+    a server configured otherwise documents its own."""
+    output = tmp_path / "schema.yaml"
+    environment = {
+        **os.environ,
+        "DJANGO_THROTTLE_REGISTER": "5/s",
+        "DJANGO_THROTTLE_CREATE": "7/day",
+        "DJANGO_THROTTLE_TOKEN": "3/hour",
+        "DJANGO_CALENDAR_FEED_MAX_EVENTS": "12000",
+        "DJANGO_TOKEN_TTL_DAYS": "9",
+        "DJANGO_IDEMPOTENCY_TTL_HOURS": "2",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--file", str(output)],
+        cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120, env=environment,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    paths = yaml.safe_load(output.read_text())["paths"]
+
+    def text(path: str, method: str) -> str:
+        return " ".join(yaml.safe_dump(paths[path][method], width=10**6).split())
+
+    register = text("/api/events/{id}/register/", "post")
+    assert "registrations per client address (5 a second" in register
+    assert "expire after 2 hours" in register
+    assert "event creations per user (7 a day" in text("/api/events/", "post")
+    sign_in = text("/api/auth/token/", "post")
+    assert "token requests per client address (3 an hour" in sign_in
+    assert "9 days" in sign_in
+    assert "the soonest 12,000 events" in text("/api/events.ics", "get")
+    assert "60 a minute" not in register

@@ -101,7 +101,7 @@ def test_unexpected_failure_is_a_json_500_without_traceback(
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("api.views.upcoming_events", explode)
+    monkeypatch.setattr("api.events.views.upcoming_events", explode)
     client.raise_request_exception = False
     response = client.get("/api/events/", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert_json_error(response, 500, "server_error")

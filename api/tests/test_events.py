@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.serializers import ModelSerializer
 
+from api.events.serializers import EventSerializer
 from api.pagination import PAGE_SIZE_MESSAGE
+from api.registrations.serializers import AttendeeSerializer
 from api.renderers import JSONRenderer
-from api.serializers import AttendeeSerializer, EventSerializer
 from core.models import Attendee, Event
 from core.text import BLANK_TEXT_MESSAGE
 

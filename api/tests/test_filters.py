@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from api.filters import SEARCH_MAX_LENGTH, SEARCH_MAX_WORDS
+from api.events.filters import SEARCH_MAX_LENGTH, SEARCH_MAX_WORDS
 from core.models import Event
 
 pytestmark = pytest.mark.django_db

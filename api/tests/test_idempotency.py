@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api import views
+from api.registrations import views
 from core.models import Attendee, Event, IdempotencyKey
 from testing.bodies import new_event
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from api import views
+from api.registrations import views
 from core.models import Attendee
 from core.tests.racing import race
 from testing.servers import gunicorn

@@ -6,7 +6,8 @@ import pytest
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import ScopedRateThrottle
 
-from api.views import EventViewSet, TokenView
+from api.auth.views import TokenView
+from api.events.views import EventViewSet
 
 pytestmark = pytest.mark.django_db
 

@@ -29,8 +29,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
-from api.throttling import client_address
 from event_management_system.ops import metrics
+from event_management_system.ops.clients import client_address
 
 logger = logging.getLogger(__name__)
 

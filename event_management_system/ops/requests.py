@@ -11,10 +11,12 @@ on the answer. Set here, outside the response cache, so a cached answer never ca
 request's.
 
 The request's line: `event` "request", `request_id`, `method`, `route` (the matched URL
-pattern) and `view` (its name), `status`, `duration_ms`, `client` (the address the throttles
-use, so DJANGO_TRUSTED_PROXIES applies), and `user_id` when the API authenticated the request.
-Never a path, a query string, a header or a body: registration tokens travel in paths, emails
-and passwords in bodies, bearer tokens in headers. Probes are logged at DEBUG, the rest at INFO.
+pattern as a path template, `/api/events/{id}/register/`, its parameters named as the OpenAPI
+schema names them) and `view` (its name), `status`, `duration_ms`, `client` (the address the
+throttles use, so DJANGO_TRUSTED_PROXIES applies), and `user_id` when the API authenticated the
+request. Never a path, a query string, a header or a body: registration tokens travel in paths,
+emails and passwords in bodies, bearer tokens in headers. Probes are logged at DEBUG, the rest
+at INFO.
 """
 
 import functools
@@ -28,8 +30,8 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 from django.utils.functional import LazyObject
 
-from api.throttling import client_address
 from event_management_system.ops import metrics
+from event_management_system.ops.clients import client_address
 from event_management_system.ops.endpoints import ENDPOINT_VIEWS, PROBE_PATHS
 from event_management_system.ops.logs import REQUEST_FIELDS
 
@@ -37,6 +39,13 @@ HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # The view label of a path no route matches (and of static files): one, whatever the path.
 UNMATCHED = "unmatched"
+# The OpenAPI schema names an event's id `id` where the routes name it `pk`.
+PATH_PARAMETER_NAMES = {"pk": "id"}
+# A named group, `(?P<pk>[0-9]+)`, holding at most one level of unnamed parentheses.
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()\\]|\\.|\([^()]*\))*\)")
+# A path converter, `<int:pk>` or `<slug>`.
+_CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
+_ESCAPED = re.compile(r"\\(.)")
 
 # The standard library's logger, not structlog's: the line's fields travel as one `extra`
 # (event_management_system.ops.logs.add_request_fields), which costs half as much per request.
@@ -64,7 +73,7 @@ def route_of(request) -> tuple[str, str | None]:
     match = request.resolver_match
     if match is None:
         return _resolved(request.path_info)
-    return match.view_name, match.route
+    return match.view_name, readable_route(match.route)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -75,7 +84,25 @@ def _resolved(path: str) -> tuple[str, str | None]:
         match = resolve(path)
     except Resolver404:
         return UNMATCHED, None
-    return match.view_name, match.route
+    return match.view_name, readable_route(match.route)
+
+
+def _parameter(match: re.Match) -> str:
+    name = PATH_PARAMETER_NAMES.get(match[1], match[1])
+    return f"{{{name}}}"
+
+
+@functools.lru_cache(maxsize=1024)
+def readable_route(pattern: str) -> str:
+    """The URL pattern a request matched as the path template a person reads, as the OpenAPI
+    schema writes it: `/api/events/{id}/register/` for `api/events/(?P<pk>[0-9]+)/register/?$`.
+
+    The routes are few and fixed, so the cache holds every one after its first request.
+    """
+    text = _CONVERTER.sub(_parameter, _NAMED_GROUP.sub(_parameter, pattern))
+    # An optional trailing slash reads as the slash; the anchors are no part of the path.
+    text = text.replace("^", "").removesuffix("$").replace("/?", "/")
+    return "/" + _ESCAPED.sub(r"\1", text).lstrip("/")
 
 
 def client_of(request) -> str | None:

@@ -8,8 +8,10 @@ import re
 
 import pytest
 import structlog
+from django.urls import get_resolver
 
 from event_management_system.ops.logs import REQUEST_FIELDS, formatter
+from event_management_system.ops.requests import readable_route
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -86,12 +88,50 @@ def test_each_request_is_one_line_with_its_fields(client, json_log, event_factor
     assert line["request_id"] == "read-1"
     assert line["method"] == "GET"
     assert line["view"] == "event-detail"
-    assert line["route"] == "api/events/(?P<pk>[0-9]+)/?$"
+    assert line["route"] == "/api/events/{id}/"
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float)
     assert line["client"] == "127.0.0.1"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", line["time"])
     assert "secret-query" not in json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route"),
+    [
+        ("POST", "/api/events/{id}/register", "/api/events/{id}/register/"),
+        ("DELETE", "/api/events/{id}/attendees/123/", "/api/events/{id}/attendees/{attendee_id}/"),
+        ("GET", "/api/events/{id}/event.ics", "/api/events/{id}/event.ics"),
+        ("GET", "/api/events.ics", "/api/events.ics"),
+        ("GET", "/api/registrations/some-token/", "/api/registrations/{token}/"),
+        ("GET", "/api/me/events", "/api/me/events/"),
+    ],
+)
+def test_the_route_is_the_path_template_the_openapi_schema_names(
+    api_client, event_factory, json_log, method, path, route
+):
+    event = event_factory()
+
+    api_client.generic(method, path.format(id=event.pk))
+
+    [line] = [
+        line for line in json_log() if line["logger"] == "event_management_system.ops.requests"
+    ]
+    assert line["route"] == route
+    assert str(event.pk) not in line["route"]
+
+
+def test_every_logged_route_is_a_path_of_the_openapi_schema(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    patterns = [
+        pattern.pattern.regex.pattern
+        for pattern in get_resolver("api.urls").url_patterns
+        if getattr(pattern, "name", None) not in (None, "api-root", "schema", "docs")
+    ]
+
+    routes = {readable_route("api/" + regex.removeprefix("^")) for regex in patterns}
+
+    assert routes == set(schema["paths"])
 
 
 def test_an_authenticated_request_logs_its_user_id(token_client, organiser_factory, json_log):
@@ -138,7 +178,7 @@ def test_a_500_gives_its_request_id_and_every_line_of_it_carries_the_id(
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("api.views.upcoming_events", explode)
+    monkeypatch.setattr("api.events.views.upcoming_events", explode)
     client.raise_request_exception = False
 
     response = client.get("/api/events/", HTTP_X_REQUEST_ID="report-42")
@@ -158,7 +198,7 @@ def test_a_500_gives_its_request_id_and_every_line_of_it_carries_the_id(
 
 
 def test_a_generated_request_id_is_the_one_in_the_500(client, monkeypatch, json_log):
-    monkeypatch.setattr("api.views.upcoming_events", lambda **kwargs: 1 / 0)
+    monkeypatch.setattr("api.events.views.upcoming_events", lambda **kwargs: 1 / 0)
     client.raise_request_exception = False
 
     response = client.get("/api/events/")
@@ -211,7 +251,7 @@ def test_a_server_error_on_a_registration_s_page_does_not_log_its_token(
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("api.views.place_by_token", explode)
+    monkeypatch.setattr("api.registrations.views.place_by_token", explode)
     client.raise_request_exception = False
     token = "tok3n-that-must-stay-secret-0123456789abcdefghij"
 
@@ -222,7 +262,7 @@ def test_a_server_error_on_a_registration_s_page_does_not_log_its_token(
     [error] = [line for line in lines if line["logger"] == "django.request"]
     [request] = [line for line in lines if line["event"] == "request"]
     assert error["event"] == f"Internal Server Error: {request['route']}"
-    assert request["route"].startswith("api/registrations/(?P<token>")
+    assert request["route"] == "/api/registrations/{token}/"
     assert all(token not in json.dumps(line) for line in lines)
 
 
@@ -231,7 +271,7 @@ def test_the_request_line_s_short_way_writes_what_structlog_s_chain_writes():
     record = logging.LogRecord(
         "event_management_system.ops.requests", logging.INFO, "", 0, "request", None, None
     )
-    fields = {"method": "GET", "route": "api/events/", "view": "event-list", "status": 200}
+    fields = {"method": "GET", "route": "/api/events/", "view": "event-list", "status": 200}
     setattr(record, REQUEST_FIELDS, fields)
     structlog.contextvars.bind_contextvars(request_id="same-id")
     try:

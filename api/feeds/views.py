@@ -1,0 +1,67 @@
+"""iCalendar feeds (RFC 5545): the upcoming events, the event list's filters applied, and one
+event. Answered as `text/calendar` whatever the `Accept` header asks; errors are JSON."""
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from rest_framework import viewsets
+from rest_framework.permissions import AllowAny
+
+from api.events.filters import EventFilter, ListFilterBackend
+from api.feeds.schema import event_feed_schema, feed_schema
+from core import calendar
+from core.exceptions import EventNotFound
+from core.models import Event
+from core.selectors import in_start_order, upcoming_events
+
+# On a feed cut at CALENDAR_FEED_MAX_EVENTS: how many events it holds.
+FEED_TRUNCATED_HEADER = "X-Feed-Truncated-At"
+
+
+class CalendarFeedViewSet(viewsets.GenericViewSet):
+    """The upcoming events as one iCalendar feed (`feed`), and one event as iCalendar
+    (`event_feed`)."""
+
+    filter_backends = [ListFilterBackend]
+    filterset_class = EventFilter
+    lookup_value_regex = r"[0-9]+"
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        if self.action == "feed":
+            return upcoming_events(now=timezone.now())
+        return Event.objects.all()
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            # In the words the event's other addresses use for an unknown event.
+            raise EventNotFound from None
+
+    def perform_content_negotiation(self, request, force=False):
+        # A calendar client asking for text/calendar gets it: the answer is iCalendar whatever
+        # the Accept header says, and an error JSON.
+        return super().perform_content_negotiation(
+            request, force=force or self.action in ("feed", "event_feed")
+        )
+
+    @feed_schema
+    def feed(self, request, *args, **kwargs):
+        """The upcoming events as one iCalendar feed, the list's filters applied; not paginated
+        but streamed, a thousand events per query, up to CALENDAR_FEED_MAX_EVENTS of them."""
+        queryset = self.filter_queryset(self.get_queryset())
+        limit = settings.CALENDAR_FEED_MAX_EVENTS
+        events = in_start_order(queryset, limit=limit)
+        response = StreamingHttpResponse(calendar.feed(events), content_type=calendar.CONTENT_TYPE)
+        # Said before the stream starts: one more query, which reads no row but the one past
+        # the limit.
+        if queryset.order_by("start_time", "id")[limit : limit + 1].exists():
+            response[FEED_TRUNCATED_HEADER] = str(limit)
+        return response
+
+    @event_feed_schema
+    def event_feed(self, request, pk=None):
+        """The event as iCalendar, cancelled or not."""
+        event = self.get_object()
+        return HttpResponse(b"".join(calendar.feed([event])), content_type=calendar.CONTENT_TYPE)

@@ -1,0 +1,288 @@
+"""The OpenAPI description of registrations: registering for an event, its attendees and
+waiting list, removing an attendee, and a registration read or cancelled by its token."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_view,
+)
+
+from api.exceptions import NOT_FOUND_MESSAGE
+from api.openapi import (
+    EVENT_CANCELLED,
+    EVENT_ID,
+    EVENT_NOT_FOUND,
+    NO_SUCH_ADDRESS,
+    PAGE_NOT_FOUND,
+    PAGE_PARAMETERS,
+    ErrorCase,
+    documented,
+    invalid,
+    not_authenticated,
+    permission_denied,
+    rate_in_words,
+    throttled,
+)
+from api.pagination import PAGE_SIZE_MESSAGE
+from api.registrations.serializers import (
+    AttendeeSerializer,
+    NewPlaceSerializer,
+    PlaceSerializer,
+    RegistrationSerializer,
+)
+from core.exceptions import (
+    AlreadyRegistered,
+    AttendeeNotFound,
+    EventFull,
+    RegistrationClosed,
+    RegistrationNotFound,
+)
+
+EVENT_FULL = ErrorCase(
+    409,
+    EventFull.code,
+    "Every seat of the event is taken, or people wait for one on its waiting list (a freed seat "
+    "is theirs), and `waitlist` was not `true`.",
+    EventFull.message,
+)
+ALREADY_REGISTERED = ErrorCase(
+    409,
+    AlreadyRegistered.code,
+    "This email, compared case-insensitively with its domain in ASCII (`bücher.de` is "
+    "`xn--bcher-kva.de`), already holds a seat or a waiting place at the event.",
+    AlreadyRegistered.message,
+)
+ATTENDEE_NOT_FOUND = ErrorCase(
+    404,
+    AttendeeNotFound.code,
+    "The event has no attendee, seated or waiting, with this id (removed already, or another "
+    "event's).",
+    AttendeeNotFound.message,
+    label="no such attendee",
+)
+REGISTRATION_NOT_FOUND = ErrorCase(
+    404,
+    RegistrationNotFound.code,
+    "No registration answers to this token: it was never issued, or the registration was "
+    "cancelled (by its holder or the organiser).",
+    RegistrationNotFound.message,
+    label="no such registration",
+)
+NO_SUCH_TOKEN_ADDRESS = ErrorCase(
+    404,
+    "not_found",
+    "The token holds characters no token has (tokens are URL-safe Base64: letters, digits, "
+    "`-` and `_`), so nothing exists at this address.",
+    NOT_FOUND_MESSAGE,
+    label="no such address",
+)
+REGISTRATION_CLOSED = ErrorCase(
+    409,
+    RegistrationClosed.code,
+    "The event has already started.",
+    RegistrationClosed.message,
+)
+ATTENDEE_ID = OpenApiParameter(
+    "attendee_id",
+    OpenApiTypes.INT,
+    OpenApiParameter.PATH,
+    description="The attendee's id, as the attendee list or the waiting list shows it.",
+)
+REGISTRATION_TOKEN = OpenApiParameter(
+    "token",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description=(
+        "The token the registration was answered with (`token` in the 201 or 202 answer)."
+    ),
+)
+ATTENDEE_EXAMPLE = {
+    "id": 22,
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "registered_at": "2030-11-29T12:00:00.123456Z",
+}
+PLACE_EXAMPLE = {
+    "id": 22,
+    "event": 10,
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "status": "registered",
+    "position": None,
+    "registered_at": "2030-11-29T12:00:00.123456Z",
+}
+WAITING_PLACE_EXAMPLE = {**PLACE_EXAMPLE, "id": 231, "status": "waitlisted", "position": 3}
+EXAMPLE_TOKEN = "q0Wn3Vd8sYp1cT5mZ2xK7rL9bF4hJ6uA0eG3iO8tN1w"
+
+
+register_schema = documented(
+    operation_id="events_register",
+    summary="Register an attendee",
+    description=(
+        "Takes a seat for `email` at the event. An event is never overbooked, and an email "
+        "registers at most once per event (compared case-insensitively, spaces trimmed). "
+        "The email is stored with its domain in lower-case ASCII (IDNA: `ada@Bücher.de` "
+        "becomes `ada@xn--bcher-kva.de`), its local part as written; the answer shows it so. "
+        "An unknown event answers 404 whatever the body holds.\n\n"
+        'With a seat free, 201 `"status": "registered"`. A full event answers 409 '
+        '`event_full`, unless the body says `"waitlist": true`: then 202 '
+        '`"status": "waitlisted"` with the `position` on the waiting list (1 = next). '
+        "Whenever a seat frees (a cancellation, an organiser removing an attendee, a raised "
+        "capacity) the longest-waiting entry takes it at once, so while anyone waits no "
+        "newcomer gets a seat. A waiting place never becomes a seat once the event starts.\n\n"
+        "Both answers carry a `token`, shown once (only its hash is kept): "
+        "`GET /api/registrations/{token}/` reads the registration and its position, "
+        "`DELETE` cancels it. Keep it like a password."
+    ),
+    request=RegistrationSerializer,
+    responses={
+        201: OpenApiResponse(NewPlaceSerializer, "A seat is taken."),
+        202: OpenApiResponse(
+            NewPlaceSerializer, "The event is full: a place on its waiting list is taken."
+        ),
+    },
+    parameters=[EVENT_ID],
+    idempotent=True,
+    errors=[
+        invalid(
+            "`name` or `email` is missing, blank (spaces and invisible characters alone "
+            "count as blank), too long or malformed, the email's domain is not a valid "
+            "internationalised domain name, or the body is not a JSON object.",
+            email=["Enter a valid email address."],
+        ),
+        EVENT_NOT_FOUND,
+        NO_SUCH_ADDRESS,
+        EVENT_FULL,
+        ALREADY_REGISTERED,
+        REGISTRATION_CLOSED,
+        EVENT_CANCELLED,
+        throttled(
+            f"registrations per client address ({rate_in_words('register')} unless configured "
+            "otherwise)"
+        ),
+    ],
+    examples=[
+        OpenApiExample(
+            "Ada registers",
+            value={"name": "Ada Lovelace", "email": "ada@example.com"},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Grace waits if it is full",
+            value={"name": "Grace Hopper", "email": "grace@example.com", "waitlist": True},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A seat",
+            value={**PLACE_EXAMPLE, "token": EXAMPLE_TOKEN},
+            response_only=True,
+            status_codes=[201],
+        ),
+        OpenApiExample(
+            "A place on the waiting list",
+            value={**WAITING_PLACE_EXAMPLE, "token": EXAMPLE_TOKEN},
+            response_only=True,
+            status_codes=[202],
+        ),
+    ],
+)
+attendees_schema = documented(
+    operation_id="events_attendees",
+    summary="List an event's attendees",
+    description=(
+        "The event's registrations in the order they were made, a page at a time. For the "
+        "event's owner and staff, with a token; for anyone while the server runs with open "
+        "access (local development)."
+    ),
+    responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the attendees.")},
+    errors=[
+        not_authenticated("No token was sent, and open access is off."),
+        permission_denied(
+            "The token's user is neither the event's owner nor staff, and open access is off."
+        ),
+        invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+        EVENT_NOT_FOUND,
+        NO_SUCH_ADDRESS,
+        PAGE_NOT_FOUND,
+    ],
+    parameters=[EVENT_ID, *PAGE_PARAMETERS],
+    examples=[OpenApiExample("A page of attendees", value=ATTENDEE_EXAMPLE, response_only=True)],
+)
+remove_attendee_schema = documented(
+    operation_id="events_attendees_destroy",
+    summary="Remove an attendee",
+    description=(
+        "For the event's owner and staff, with a token, whether or not the server runs with "
+        "open access. Removes a seated attendee or a waiting-list entry; a freed seat goes "
+        "to the longest-waiting entry in the same transaction (unless the event has started "
+        "or is cancelled)."
+    ),
+    responses={204: OpenApiResponse(description="Removed.")},
+    parameters=[EVENT_ID, ATTENDEE_ID],
+    errors=[
+        not_authenticated("No token was sent."),
+        permission_denied("The token's user is neither the event's owner nor staff."),
+        EVENT_NOT_FOUND,
+        ATTENDEE_NOT_FOUND,
+        NO_SUCH_ADDRESS,
+    ],
+)
+waitlist_schema = documented(
+    operation_id="events_waitlist",
+    summary="List an event's waiting list",
+    description=(
+        "The event's waiting list, the next to get a seat first, a page at a time. For the "
+        "event's owner and staff, with a token; for anyone while the server runs with open "
+        "access (local development)."
+    ),
+    responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the waiting list.")},
+    errors=[
+        not_authenticated("No token was sent, and open access is off."),
+        permission_denied(
+            "The token's user is neither the event's owner nor staff, and open access is off."
+        ),
+        invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+        EVENT_NOT_FOUND,
+        NO_SUCH_ADDRESS,
+        PAGE_NOT_FOUND,
+    ],
+    parameters=[EVENT_ID, *PAGE_PARAMETERS],
+    examples=[
+        OpenApiExample("A page of the waiting list", value=ATTENDEE_EXAMPLE, response_only=True)
+    ],
+)
+
+registration_viewset_schema = extend_schema_view(
+    retrieve=documented(
+        operation_id="registrations_retrieve",
+        summary="Read a registration by its token",
+        description=(
+            "Anyone holding the token (given once, when registering) reads the registration: "
+            "`registered` with a seat, or `waitlisted` with its `position` (1 = next to get a "
+            "seat). No other credential is needed or read. Never cached."
+        ),
+        responses={200: OpenApiResponse(PlaceSerializer, "The registration.")},
+        parameters=[REGISTRATION_TOKEN],
+        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+        examples=[
+            OpenApiExample("A seat", value=PLACE_EXAMPLE, response_only=True),
+            OpenApiExample("Waiting", value=WAITING_PLACE_EXAMPLE, response_only=True),
+        ],
+        reads_token=False,
+    ),
+    destroy=documented(
+        operation_id="registrations_destroy",
+        summary="Cancel a registration by its token",
+        description=(
+            "Gives up the seat or the waiting place; the token stops working (a repeat answers "
+            "404). A freed seat goes to the longest-waiting entry in the same transaction, "
+            "unless the event has started or is cancelled."
+        ),
+        responses={204: OpenApiResponse(description="Cancelled.")},
+        parameters=[REGISTRATION_TOKEN],
+        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+        reads_token=False,
+    ),
+)

@@ -1,0 +1,170 @@
+"""Registrations: registering for an event, its attendees and waiting list, removing an
+attendee (actions on an event, composed into api.events.views.EventViewSet), and a registration
+read or cancelled by its token. Every rule is core.services'."""
+
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from api.caching import cacheable
+from api.idempotency import REPLAYED_HEADER, idempotent
+from api.pagination import Counted
+from api.permissions import IsEventOwnerOrStaff, OpenAccess
+from api.registrations.schema import (
+    attendees_schema,
+    register_schema,
+    registration_viewset_schema,
+    remove_attendee_schema,
+    waitlist_schema,
+)
+from api.registrations.serializers import (
+    AttendeeSerializer,
+    NewPlaceSerializer,
+    PlaceSerializer,
+    RegistrationSerializer,
+)
+from core.exceptions import EventNotFound, RegistrationNotFound
+from core.models import Event
+from core.selectors import event_attendees, place_by_token, waiting_list
+from core.services import cancel_registration_by_token, register_attendee, remove_attendee
+from core.versions import Stamp
+from event_management_system.ops.metrics import REGISTRATION_OUTCOMES, count_registration
+
+# How a registration request ended, read from its answer: the status for the outcomes that
+# have one of their own, the error's code for the refusals (409).
+OUTCOME_BY_STATUS = {
+    status.HTTP_201_CREATED: "registered",
+    status.HTTP_202_ACCEPTED: "waitlisted",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+class EventRegistrationsMixin:
+    """An event's registrations, as actions of the event's viewset (its `get_object` finds the
+    event, or answers EventNotFound): register, list the attendees and the waiting list,
+    remove an attendee."""
+
+    # Who may call each action (api/permissions.py); register is open to anyone.
+    permission_classes_by_action = {
+        "remove_attendee": [IsEventOwnerOrStaff],
+        "attendees": [OpenAccess | IsEventOwnerOrStaff],
+        "waitlist": [OpenAccess | IsEventOwnerOrStaff],
+    }
+    # The request budget each write spends (api/throttling.py).
+    throttle_scopes = {"register": "register"}
+    # What each action reads of the event: who owns it, and the counter its list is counted by;
+    # remove_attendee's service reads the rest under the event's lock.
+    event_fields_by_action = {
+        "attendees": ("owner_id", "seats_taken"),
+        "waitlist": ("owner_id", "waitlist_taken"),
+        "remove_attendee": ("owner_id",),
+    }
+
+    @register_schema
+    @idempotent
+    @action(detail=True, methods=["post"], serializer_class=RegistrationSerializer)
+    def register(self, request, pk=None):
+        """Register an attendee: 201 with a seat, 202 with a waiting place (`"waitlist": true`
+        and the event full); 409 with a code when the event is full, closed, cancelled or a
+        repeat."""
+        serializer = RegistrationSerializer(data=request.data)
+        if not serializer.is_valid():
+            # An unknown event is the first thing wrong with the request, whatever its body.
+            self._ensure_event_exists(pk)
+            serializer.is_valid(raise_exception=True)
+        registration = register_attendee(event_id=int(pk), **serializer.validated_data)
+        answer = status.HTTP_202_ACCEPTED if registration.waitlisted else status.HTTP_201_CREATED
+        return Response(NewPlaceSerializer(registration).data, status=answer)
+
+    @attendees_schema
+    @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
+    def attendees(self, request, pk=None):
+        """The event's attendees in registration order, paginated like the event list."""
+        event = self.get_object()
+        # The event's seat counter is the number of its attendees: no COUNT(*) over them.
+        page = self.paginate_queryset(
+            Counted(event_attendees(event_id=event.pk), count=lambda: event.seats_taken)
+        )
+        response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
+        return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
+
+    @remove_attendee_schema
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"attendees/(?P<attendee_id>[0-9]+)",
+        serializer_class=AttendeeSerializer,
+    )
+    def remove_attendee(self, request, pk=None, attendee_id=None):
+        """Remove an attendee, seated or waiting; a freed seat goes to the waiting list."""
+        remove_attendee(event_id=self.get_object().pk, attendee_id=int(attendee_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @waitlist_schema
+    @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
+    def waitlist(self, request, pk=None):
+        """The event's waiting list, the next to get a seat first, paginated like attendees."""
+        event = self.get_object()
+        # Counted by the event's waiting-list counter: no COUNT(*) either.
+        page = self.paginate_queryset(
+            Counted(waiting_list(event_id=event.pk), count=lambda: event.waitlist_taken)
+        )
+        response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
+        return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
+
+    def dispatch(self, request, *args, **kwargs):
+        # Once per request, here: an idempotent action finalizes its answer twice.
+        response = super().dispatch(request, *args, **kwargs)
+        if getattr(self, "action", None) == "register":
+            self._count_registration(response)
+        return response
+
+    @staticmethod
+    def _count_registration(response) -> None:
+        """Counts the registration's outcome in the metrics; a replayed answer, already counted
+        when first given, and a request refused for its input or an unknown event are not."""
+        if response.has_header(REPLAYED_HEADER):
+            return
+        outcome = OUTCOME_BY_STATUS.get(response.status_code)
+        if outcome is None and response.status_code == status.HTTP_409_CONFLICT:
+            outcome = (getattr(response, "data", None) or {}).get("code")
+        if outcome in REGISTRATION_OUTCOMES:
+            count_registration(outcome)
+
+    @staticmethod
+    def _ensure_event_exists(pk) -> None:
+        if not Event.objects.filter(pk=int(pk)).exists():
+            raise NotFound(EventNotFound.message)
+
+
+@registration_viewset_schema
+class RegistrationViewSet(viewsets.GenericViewSet):
+    """A registration read (GET) or cancelled (DELETE) by its token, the only credential needed.
+
+    The token travels in the path: the answers are never cached (`Cache-Control: no-store`),
+    and no log line this API writes names it.
+    """
+
+    serializer_class = PlaceSerializer
+    # The token is the credential: a bearer token sent along is neither needed nor read.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    lookup_field = "token"
+    lookup_value_regex = r"[A-Za-z0-9_-]+"
+
+    def retrieve(self, request, token=None):
+        place = place_by_token(token=token)
+        if place is None:
+            raise RegistrationNotFound
+        return Response(self.get_serializer(place).data)
+
+    def destroy(self, request, token=None):
+        cancel_registration_by_token(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
