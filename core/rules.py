@@ -55,6 +55,11 @@ class RegistrationOutcome(enum.Enum):
         """The domain error a refusal raises."""
         return _ERROR.get(self)
 
+    @classmethod
+    def of_refusal(cls, error: DomainError) -> "RegistrationOutcome | None":
+        """The refusal `error` (raised by a registration) stands for; None for another error."""
+        return _REFUSAL.get(type(error))
+
 
 _STATUS = {
     RegistrationOutcome.SEAT: AttendeeStatus.REGISTERED,
@@ -71,6 +76,7 @@ _ERROR = {
     RegistrationOutcome.ALREADY_REGISTERED: AlreadyRegistered,
     RegistrationOutcome.EVENT_FULL: EventFull,
 }
+_REFUSAL = {error: outcome for outcome, error in _ERROR.items()}
 
 
 class EventState(Protocol):

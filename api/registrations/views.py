@@ -25,20 +25,21 @@ from api.registrations.serializers import (
     PlaceSerializer,
     RegistrationSerializer,
 )
-from core.exceptions import EventNotFound, RegistrationNotFound
+from core.exceptions import DomainError, EventNotFound, RegistrationNotFound
 from core.models import Event
+from core.rules import RegistrationOutcome
 from core.selectors import event_attendees, place_by_token, waiting_list
 from core.services import cancel_registration_by_token, register_attendee, remove_attendee
 from core.versions import Stamp
-from event_management_system.ops.metrics import REGISTRATION_OUTCOMES, count_registration
+from event_management_system.ops.metrics import count_registration
 
-# How a registration request ended, read from its answer: the status for the outcomes that
-# have one of their own, the error's code for the refusals (409).
-OUTCOME_BY_STATUS = {
-    status.HTTP_201_CREATED: "registered",
-    status.HTTP_202_ACCEPTED: "waitlisted",
-    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+# The answer to a place taken; a refusal's is its error's (api/exceptions.py).
+STATUS_OF_PLACE = {
+    RegistrationOutcome.SEAT: status.HTTP_201_CREATED,
+    RegistrationOutcome.WAITING_PLACE: status.HTTP_202_ACCEPTED,
 }
+# The metric's label for a registration refused its request budget, before any rule ran.
+THROTTLED = "throttled"
 
 
 class EventRegistrationsMixin:
@@ -74,9 +75,15 @@ class EventRegistrationsMixin:
             # An unknown event is the first thing wrong with the request, whatever its body.
             self._ensure_event_exists(pk)
             serializer.is_valid(raise_exception=True)
-        registration = register_attendee(event_id=int(pk), **serializer.validated_data)
-        answer = status.HTTP_202_ACCEPTED if registration.waitlisted else status.HTTP_201_CREATED
-        return Response(NewPlaceSerializer(registration).data, status=answer)
+        try:
+            registration = register_attendee(event_id=int(pk), **serializer.validated_data)
+        except DomainError as error:
+            self.registration_outcome = RegistrationOutcome.of_refusal(error)
+            raise
+        self.registration_outcome = registration.outcome
+        return Response(
+            NewPlaceSerializer(registration).data, status=STATUS_OF_PLACE[registration.outcome]
+        )
 
     @attendees_schema
     @action(detail=True, methods=["get"], serializer_class=AttendeeSerializer)
@@ -114,6 +121,9 @@ class EventRegistrationsMixin:
         response = self.get_paginated_response(AttendeeSerializer(page, many=True).data)
         return cacheable(response, stamp=Stamp(event_ids=(event.pk,)))
 
+    # How the register action ended, once the rules have decided (core.rules).
+    registration_outcome: RegistrationOutcome | None = None
+
     def dispatch(self, request, *args, **kwargs):
         # Once per request, here: an idempotent action finalizes its answer twice.
         response = super().dispatch(request, *args, **kwargs)
@@ -121,17 +131,15 @@ class EventRegistrationsMixin:
             self._count_registration(response)
         return response
 
-    @staticmethod
-    def _count_registration(response) -> None:
+    def _count_registration(self, response) -> None:
         """Counts the registration's outcome in the metrics; a replayed answer, already counted
-        when first given, and a request refused for its input or an unknown event are not."""
+        when first given, and a request refused for its input are not."""
         if response.has_header(REPLAYED_HEADER):
             return
-        outcome = OUTCOME_BY_STATUS.get(response.status_code)
-        if outcome is None and response.status_code == status.HTTP_409_CONFLICT:
-            outcome = (getattr(response, "data", None) or {}).get("code")
-        if outcome in REGISTRATION_OUTCOMES:
-            count_registration(outcome)
+        if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+            count_registration(THROTTLED)
+        elif self.registration_outcome is not None:
+            count_registration(self.registration_outcome.value)
 
     @staticmethod
     def _ensure_event_exists(pk) -> None:

@@ -15,6 +15,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from core.rules import RegistrationOutcome
+
 # prometheus_client reads the variable once, when first imported; so does this module.
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -27,15 +29,8 @@ REQUEST_DURATION = Histogram(
     ["view", "status"],
 )
 
-REGISTRATION_OUTCOMES = (
-    "registered",
-    "waitlisted",
-    "event_full",
-    "already_registered",
-    "registration_closed",
-    "event_cancelled",
-    "throttled",
-)
+# How a registration ended (core.rules.RegistrationOutcome), or refused for its request budget.
+REGISTRATION_OUTCOMES = (*(outcome.value for outcome in RegistrationOutcome), "throttled")
 REGISTRATIONS = Counter(
     "events_registrations_total", "Registration requests, by how they ended.", ["outcome"]
 )

@@ -142,9 +142,9 @@ def test_registrations_are_counted_by_outcome(
     assert register(full, "bob@example.com", waitlist=True) == 202
     assert register(started, "ada@example.com") == 409
     assert register(cancelled, "ada@example.com") == 409
-    # Refused for its input, or for an unknown event: none of the outcomes.
-    assert register(full, "not-an-email") == 400
     assert register(type(full)(pk=999999), "ada@example.com") == 404
+    # Refused for its input: none of the outcomes.
+    assert register(full, "not-an-email") == 400
     settings.API_THROTTLE = True
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -164,6 +164,7 @@ def test_registrations_are_counted_by_outcome(
         "already_registered": 1,
         "registration_closed": 1,
         "event_cancelled": 1,
+        "not_found": 1,
         "throttled": 1,
     }
 
