@@ -1,7 +1,6 @@
 """Events: create one, list the upcoming ones, read one, change or cancel one. The actions on an
 event's registrations (api/registrations/) are composed in; every rule is core.services'."""
 
-from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import cached_property
 from rest_framework import mixins, viewsets
@@ -11,13 +10,13 @@ from rest_framework.response import Response
 
 from api.caching import cacheable, cached_count
 from api.events.filters import EventFilter, ListFilterBackend
+from api.events.lookup import EventLookupMixin
 from api.events.schema import event_viewset_schema
 from api.events.serializers import EventSerializer
 from api.idempotency import idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.registrations.views import EventRegistrationsMixin
-from core.exceptions import EventNotFound
 from core.models import Event
 from core.selectors import next_start, upcoming_events
 from core.services import cancel_event, create_event, update_event
@@ -26,6 +25,7 @@ from core.versions import Stamp
 
 @event_viewset_schema
 class EventViewSet(
+    EventLookupMixin,
     EventRegistrationsMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -38,7 +38,6 @@ class EventViewSet(
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
     filterset_class = EventFilter
-    lookup_value_regex = r"[0-9]+"
     # Who may call each action (api/permissions.py); the others are open to anyone.
     permission_classes = [AllowAny]
     permission_classes_by_action = {
@@ -74,13 +73,6 @@ class EventViewSet(
             # Who may act on it; the service reads the rest under the event's lock.
             return Event.objects.only("owner_id")
         return Event.objects.all()
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except Http404:
-            # In the words register and attendees use for an unknown event, not Django's.
-            raise EventNotFound from None
 
     def list(self, request, *args, **kwargs):
         """Upcoming events, soonest first; the answer changes when the next event starts."""

@@ -2,15 +2,15 @@
 event. Answered as `text/calendar` whatever the `Accept` header asks; errors are JSON."""
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
 
 from api.events.filters import EventFilter, ListFilterBackend
+from api.events.lookup import EventLookupMixin
 from api.feeds.schema import event_feed_schema, feed_schema
 from core import calendar
-from core.exceptions import EventNotFound
 from core.models import Event
 from core.selectors import in_start_order, upcoming_events
 
@@ -18,26 +18,18 @@ from core.selectors import in_start_order, upcoming_events
 FEED_TRUNCATED_HEADER = "X-Feed-Truncated-At"
 
 
-class CalendarFeedViewSet(viewsets.GenericViewSet):
+class CalendarFeedViewSet(EventLookupMixin, viewsets.GenericViewSet):
     """The upcoming events as one iCalendar feed (`feed`), and one event as iCalendar
     (`event_feed`)."""
 
     filter_backends = [ListFilterBackend]
     filterset_class = EventFilter
-    lookup_value_regex = r"[0-9]+"
     permission_classes = [AllowAny]
 
     def get_queryset(self):
         if self.action == "feed":
             return upcoming_events(now=timezone.now())
         return Event.objects.all()
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except Http404:
-            # In the words the event's other addresses use for an unknown event.
-            raise EventNotFound from None
 
     def perform_content_negotiation(self, request, force=False):
         # A calendar client asking for text/calendar gets it: the answer is iCalendar whatever

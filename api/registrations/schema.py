@@ -188,28 +188,6 @@ register_schema = documented(
         ),
     ],
 )
-attendees_schema = documented(
-    operation_id="events_attendees",
-    summary="List an event's attendees",
-    description=(
-        "The event's registrations in the order they were made, a page at a time. For the "
-        "event's owner and staff, with a token; for anyone while the server runs with open "
-        "access (local development)."
-    ),
-    responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the attendees.")},
-    errors=[
-        not_authenticated("No token was sent, and open access is off."),
-        permission_denied(
-            "The token's user is neither the event's owner nor staff, and open access is off."
-        ),
-        invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
-        EVENT_NOT_FOUND,
-        NO_SUCH_ADDRESS,
-        PAGE_NOT_FOUND,
-    ],
-    parameters=[EVENT_ID, *PAGE_PARAMETERS],
-    examples=[OpenApiExample("A page of attendees", value=ATTENDEE_EXAMPLE, response_only=True)],
-)
 remove_attendee_schema = documented(
     operation_id="events_attendees_destroy",
     summary="Remove an attendee",
@@ -227,30 +205,6 @@ remove_attendee_schema = documented(
         EVENT_NOT_FOUND,
         ATTENDEE_NOT_FOUND,
         NO_SUCH_ADDRESS,
-    ],
-)
-waitlist_schema = documented(
-    operation_id="events_waitlist",
-    summary="List an event's waiting list",
-    description=(
-        "The event's waiting list, the next to get a seat first, a page at a time. For the "
-        "event's owner and staff, with a token; for anyone while the server runs with open "
-        "access (local development)."
-    ),
-    responses={200: OpenApiResponse(AttendeeSerializer(many=True), "A page of the waiting list.")},
-    errors=[
-        not_authenticated("No token was sent, and open access is off."),
-        permission_denied(
-            "The token's user is neither the event's owner nor staff, and open access is off."
-        ),
-        invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
-        EVENT_NOT_FOUND,
-        NO_SUCH_ADDRESS,
-        PAGE_NOT_FOUND,
-    ],
-    parameters=[EVENT_ID, *PAGE_PARAMETERS],
-    examples=[
-        OpenApiExample("A page of the waiting list", value=ATTENDEE_EXAMPLE, response_only=True)
     ],
 )
 
@@ -285,4 +239,47 @@ registration_viewset_schema = extend_schema_view(
         errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
         reads_token=False,
     ),
+)
+
+
+def _registrations_page_schema(
+    *, operation_id: str, summary: str, rows: str, page_of: str, example: str
+):
+    """An event's list of registrations, a page at a time: the attendees or the waiting list."""
+    return documented(
+        operation_id=operation_id,
+        summary=summary,
+        description=(
+            f"{rows}, a page at a time. For the event's owner and staff, with a token; for "
+            "anyone while the server runs with open access (local development)."
+        ),
+        responses={200: OpenApiResponse(AttendeeSerializer(many=True), f"A page of {page_of}.")},
+        errors=[
+            not_authenticated("No token was sent, and open access is off."),
+            permission_denied(
+                "The token's user is neither the event's owner nor staff, and open access is off."
+            ),
+            invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE]),
+            EVENT_NOT_FOUND,
+            NO_SUCH_ADDRESS,
+            PAGE_NOT_FOUND,
+        ],
+        parameters=[EVENT_ID, *PAGE_PARAMETERS],
+        examples=[OpenApiExample(example, value=ATTENDEE_EXAMPLE, response_only=True)],
+    )
+
+
+attendees_schema = _registrations_page_schema(
+    operation_id="events_attendees",
+    summary="List an event's attendees",
+    rows="The event's registrations in the order they were made",
+    page_of="the attendees",
+    example="A page of attendees",
+)
+waitlist_schema = _registrations_page_schema(
+    operation_id="events_waitlist",
+    summary="List an event's waiting list",
+    rows="The event's waiting list, the next to get a seat first",
+    page_of="the waiting list",
+    example="A page of the waiting list",
 )

@@ -38,6 +38,16 @@ GRACE = 1.0
 
 LIBPQ_MINIMUM_CONNECT_TIMEOUT = 2
 SERVER_TIMEOUTS = ("statement_timeout", "lock_timeout")
+# What Django's connect() resets, and a connection replaced inside a request's Atomic keeps.
+TRANSACTION_STATE = (
+    "in_atomic_block",
+    "atomic_blocks",
+    "savepoint_state",
+    "needs_rollback",
+    "commit_on_exit",
+    "run_on_commit",
+    "autocommit",
+)
 
 
 def connect_timeout(options: dict) -> int | None:
@@ -114,15 +124,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         old = self.connection
         if old is None or not (old.broken or old.closed) or self.savepoint_ids:
             return False
-        kept = (
-            self.in_atomic_block,
-            self.atomic_blocks,
-            self.savepoint_state,
-            self.needs_rollback,
-            self.commit_on_exit,
-            self.run_on_commit,
-            self.autocommit,
-        )
+        kept = {name: getattr(self, name) for name in TRANSACTION_STATE}
         with suppress(self.Database.Error):
             old.close()
         self.connection = None
@@ -131,21 +133,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 self.connect()
         finally:
             # connect() starts from no transaction; the request's Atomic, if any, goes on.
-            (
-                self.in_atomic_block,
-                self.atomic_blocks,
-                self.savepoint_state,
-                self.needs_rollback,
-                self.commit_on_exit,
-                self.run_on_commit,
-                autocommit,
-            ) = kept
+            for name, value in kept.items():
+                setattr(self, name, value)
             if self.connection is None:
                 self.closed_in_transaction = self.in_atomic_block
-        if not autocommit:
+        if not self.autocommit:
             # As Atomic left it: a transaction psycopg begins with the statement sent again.
             self._set_autocommit(False)
-            self.autocommit = False
         self.errors_occurred = False
         return True
 
