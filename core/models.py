@@ -92,6 +92,11 @@ class Event(models.Model):
         db_persist=True,
     )
 
+    # What an organiser sets, at creation and later (core.services.create_event and
+    # update_event, the API's event serializer, the admin's form); the counters are the
+    # database's, the status cancel_event's.
+    ORGANISER_FIELDS = ("name", "location", "start_time", "end_time", "max_capacity")
+
     class Meta:
         ordering = ["start_time", "id"]
         indexes = [

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
@@ -45,9 +46,6 @@ CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
 }
 
 
-# What an organiser may change on an event; the counters are the triggers', the status
-# cancel_event's.
-EDITABLE_EVENT_FIELDS = ["name", "location", "start_time", "end_time", "max_capacity"]
 # The details a calendar invite shows: a change to one sends attendees an updated invite.
 INVITE_FIELDS = ["name", "location", "start_time", "end_time"]
 
@@ -78,61 +76,34 @@ def domain_error_for(error: IntegrityError) -> DomainError | None:
     return None
 
 
-def create_event(
-    *,
-    name: str,
-    location: str,
-    start_time: datetime,
-    end_time: datetime,
-    max_capacity: int,
-    owner: AbstractBaseUser | None,
-) -> Event:
-    """Create an event owned by `owner` (None: nobody's, for staff to manage).
+def create_event(*, owner: AbstractBaseUser | None, **details: Any) -> Event:
+    """Create an event owned by `owner` (None: nobody's, for staff to manage), with `details`:
+    the fields an organiser sets (Event.ORGANISER_FIELDS), by name.
 
-    The caller has checked the fields; the database checks them again.
+    The caller has checked the fields; the model and the database check them again. Raises
+    TypeError for a field that is not an organiser's.
     """
-    event = Event(
-        owner=owner,
-        name=name,
-        location=location,
-        start_time=start_time,
-        end_time=end_time,
-        max_capacity=max_capacity,
-    )
+    event = Event(owner=owner, **_organiser_fields(details))
     event.clean()
     event.save()
     return event
 
 
-def update_event(
-    *,
-    event_id: int,
-    name: str | None = None,
-    location: str | None = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-    max_capacity: int | None = None,
-) -> Event:
-    """Change the details given (None leaves one as it is); the seat counter is kept.
+def update_event(*, event_id: int, **changes: Any) -> Event:
+    """Change the fields given (Event.ORGANISER_FIELDS, by name; the others stay as they are);
+    the seat counter is kept.
 
     The event row is locked first, as in register_attendee, so a registration cannot take a
     seat between the capacity check and the write, and the details not given are the stored
     ones, not a copy read earlier. Seats a raised capacity adds go to the waiting list, longest
     waiting first, in the same transaction. Raises EventNotFound, EventCancelled, EventStarted
-    for a new start of an event that has begun, CapacityBelowAttendance, or ValidationError for
-    an end not after the start.
+    for a new start of an event that has begun, CapacityBelowAttendance, ValidationError for
+    an end not after the start, or TypeError for a field that is not an organiser's.
 
     A change to the name, place or times raises the event's SEQUENCE and queues an updated
     invite to each attendee holding a seat, in the same transaction.
     """
-    changes = {
-        "name": name,
-        "location": location,
-        "start_time": start_time,
-        "end_time": end_time,
-        "max_capacity": max_capacity,
-    }
-    changes = {field: value for field, value in changes.items() if value is not None}
+    changes = _organiser_fields(changes)
     try:
         with transaction.atomic():
             event = Event.objects.select_for_update().filter(pk=event_id).first()
@@ -161,7 +132,7 @@ def update_event(
             if rescheduled:
                 event.sequence += 1
             # Never write the counters back: the triggers keep them (core/sql/counters.py).
-            event.save(update_fields=[*EDITABLE_EVENT_FIELDS, "sequence"])
+            event.save(update_fields=[*Event.ORGANISER_FIELDS, "sequence"])
             if rescheduled:
                 queue_messages(
                     kind=MessageKind.EVENT_CHANGED,
@@ -360,6 +331,13 @@ def cancel_event(*, event_id: int) -> Event:
             attendees=Attendee.objects.filter(event_id=event.pk).only("name", "email", "status"),
         )
     return event
+
+
+def _organiser_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = fields.keys() - set(Event.ORGANISER_FIELDS)
+    if unknown:
+        raise TypeError(f"Not an event field an organiser sets: {', '.join(sorted(unknown))}.")
+    return fields
 
 
 def _lock_event(event_id: int) -> Event:

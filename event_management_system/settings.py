@@ -151,6 +151,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests run against a file so that threads and server processes can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # Its migrations keep triggers through a table's rebuild (event_management_system/sqlite3).
+    DATABASES["default"]["ENGINE"] = "event_management_system.sqlite3"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters travel apart from the SQL, and a statement a connection has run five times is
     # prepared: PostgreSQL then plans each hot query once per connection, not once per request.

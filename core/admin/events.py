@@ -18,7 +18,7 @@ from core.admin.forms import AttendeeInlineFormSet, InlineRegistrationForm
 from core.exceptions import DomainError
 from core.models import Attendee, AttendeeStatus, Event
 from core.selectors import event_attendees
-from core.services import EDITABLE_EVENT_FIELDS, cancel_event, create_event, update_event
+from core.services import cancel_event, create_event, update_event
 
 FILL_BAR_WIDTH = 10
 # When an event happens, relative to now; not to be confused with its status (scheduled or
@@ -136,7 +136,7 @@ class EventAdmin(ServiceAdmin):
     readonly_fields = ["status", "seats", "owner"]
 
     def get_fields(self, request, obj=None):
-        return EDITABLE_EVENT_FIELDS + (["status", "seats", "owner"] if obj else [])
+        return [*Event.ORGANISER_FIELDS, *(["status", "seats", "owner"] if obj else [])]
 
     def get_inlines(self, request, obj):
         # Attendees need the event to exist: they are added once it has been saved.
@@ -222,7 +222,7 @@ class EventAdmin(ServiceAdmin):
 
     @staticmethod
     def submitted_fields(form) -> dict:
-        return {name: form.cleaned_data[name] for name in EDITABLE_EVENT_FIELDS}
+        return {name: form.cleaned_data[name] for name in Event.ORGANISER_FIELDS}
 
     def get_urls(self):
         opts = self.opts

@@ -3,15 +3,13 @@
 With the index, `search_text LIKE '%WORD%'` for a word of three or more characters reads the
 matching rows instead of the whole table.
 
-SQLite adds a stored generated column by rebuilding the table: the attendee triggers of
-migration 0002 step aside for it.
+SQLite adds a stored generated column by rebuilding the table; its backend keeps the attendee
+triggers through it (event_management_system/sqlite3).
 """
 
 import django.db.models.functions.text
 from django.db import migrations, models
 
-from core.sql import counters
-from core.sql.operations import RebuildingOnSQLite
 
 TRIGRAM_INDEX = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -33,23 +31,18 @@ class Migration(migrations.Migration):
     dependencies = [("core", "0004_change_versions")]
 
     operations = [
-        RebuildingOnSQLite(
-            [
-                migrations.AddField(
-                    model_name="event",
-                    name="search_text",
-                    field=models.GeneratedField(
-                        db_persist=True,
-                        expression=django.db.models.functions.text.Upper(
-                            django.db.models.functions.text.Concat(
-                                "name", models.Value(" "), "location"
-                            )
-                        ),
-                        output_field=models.TextField(),
-                    ),
+        migrations.AddField(
+            model_name="event",
+            name="search_text",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=django.db.models.functions.text.Upper(
+                    django.db.models.functions.text.Concat(
+                        "name", models.Value(" "), "location"
+                    )
                 ),
-            ],
-            triggers=counters.SEATS_ONLY.SQLITE,
+                output_field=models.TextField(),
+            ),
         ),
         migrations.RunPython(create_trigram_index, drop_trigram_index),
     ]

@@ -9,9 +9,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from core.sql import counters
-from core.sql.operations import RebuildingOnSQLite
-
 
 class Migration(migrations.Migration):
 
@@ -20,8 +17,7 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    # SQLite removes the column, when unapplied, by rebuilding core_event.
-    operations = [RebuildingOnSQLite([
+    operations = [
         migrations.AddField(
             model_name='event',
             name='owner',
@@ -31,4 +27,4 @@ class Migration(migrations.Migration):
             model_name='event',
             index=models.Index(fields=['owner', 'start_time', 'id'], name='event_owner_start_time_id'),
         ),
-    ], triggers=counters.SEATS_ONLY.SQLITE)]
+    ]

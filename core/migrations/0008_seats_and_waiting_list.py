@@ -5,7 +5,8 @@ The seat-counting triggers of migration 0002 are rewritten: `seats_taken` counts
 only, `waitlist_taken` waitlisted ones, and both move when a row's status changes (a promotion
 takes a seat in the statement that changes the status; the counter's check constraint refuses
 one that would overbook). On PostgreSQL the functions are replaced in place; SQLite rebuilds
-both tables to add the columns, so its row triggers step aside meanwhile (core/sql/counters.py).
+both tables to add the columns, keeping its row triggers through it (event_management_system/
+sqlite3), and then replaces them.
 
 The event catalog's trigger (migration 0004) now also fires when an event's status changes: a
 cancelled event leaves the upcoming list, so cached list pages must not outlive it.
@@ -14,14 +15,13 @@ cancelled event leaves the upcoming list, so cached list pages must not outlive 
 from django.db import migrations, models
 
 from core.sql import counters, versions
-from core.sql.operations import RebuildingOnSQLite, RunForVendor
+from core.sql.operations import RunForVendor
 
 
 class Migration(migrations.Migration):
     dependencies = [("core", "0007_idempotency_key")]
 
     operations = [
-        RebuildingOnSQLite([
         migrations.AddField(
             model_name="attendee",
             name="status",
@@ -76,7 +76,6 @@ class Migration(migrations.Migration):
                 name="event_status_known",
             ),
         ),
-        ], triggers=counters.SEATS_ONLY.SQLITE),
         RunForVendor(
             forward={
                 "postgresql": [counters.POSTGRESQL, versions.CATALOG_TRIGGER],

@@ -1,14 +1,9 @@
 """The outbox of emails (OutgoingMessage); events get the SEQUENCE of their calendar invite, and
 registrations the nonce their token is derived from.
-
-SQLite rebuilds core_event to add its column, so the counting triggers step aside meanwhile.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-from core.sql import counters
-from core.sql.operations import RebuildingOnSQLite
 
 
 class Migration(migrations.Migration):
@@ -17,7 +12,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        RebuildingOnSQLite([
         migrations.AddField(
             model_name="attendee",
             name="token_nonce",
@@ -114,5 +108,4 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        ], triggers=counters.SQLITE),
     ]

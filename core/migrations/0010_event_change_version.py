@@ -1,27 +1,24 @@
 """`Event.change_version` declared on the model: PostgreSQL has kept the column since migration
 0004, and now sets it at every insert as well as every update (core/sql/versions.py); SQLite
-gains the column, always 0, its counting triggers stepped aside while core_event is rebuilt."""
+gains the column, always 0."""
 
 from django.db import migrations, models
 
-from core.sql import counters, versions
-from core.sql.operations import RebuildingOnSQLite, RunForVendor
+from core.sql import versions
+from core.sql.operations import OnlyOn, RunForVendor
 
 
 class Migration(migrations.Migration):
     dependencies = [("core", "0009_mail_outbox")]
 
     operations = [
-        RebuildingOnSQLite(
-            [
-                migrations.AddField(
-                    model_name="event",
-                    name="change_version",
-                    field=models.BigIntegerField(db_default=0, default=0, editable=False),
-                ),
-            ],
-            triggers=counters.SQLITE,
-            sqlite_only=True,
+        OnlyOn(
+            "sqlite",
+            migrations.AddField(
+                model_name="event",
+                name="change_version",
+                field=models.BigIntegerField(db_default=0, default=0, editable=False),
+            ),
         ),
         RunForVendor(
             forward={"postgresql": versions.NEW_VERSION_ON_INSERT},

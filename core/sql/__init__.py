@@ -7,8 +7,7 @@ migrations and named by the model fields that depend on it.
   (PostgreSQL only);
 - `registration`: the registration decision and its writes as one function (PostgreSQL only;
   SQLite takes the Python path of core.services.register_attendee);
-- `operations`: migration operations that apply these, and step SQLite's triggers aside while
-  a table is rebuilt.
+- `operations`: the migration operations that apply these.
 
 Statuses and kinds are formatted into the SQL from the models' choices, so a search for a status
 finds these rules too.

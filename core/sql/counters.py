@@ -6,8 +6,8 @@ counters in the same statement, whoever issues it (a service, the admin, a bulk 
 hand-written query), and the counters' check constraint refuses any change that would overbook:
 a capacity check reads two integers under the event's lock instead of counting rows. On
 PostgreSQL they are statement triggers over transition tables, and TRUNCATE zeroes the counters;
-SQLite has row triggers only, which a rebuild of `core_attendee` drops and a rebuild of
-`core_event` must step aside for (operations.RebuildingOnSQLite).
+SQLite has row triggers only, which its backend keeps through a rebuild of either table
+(event_management_system/sqlite3).
 
 `SEATS_ONLY` is the first version (migration 0002), which counted every row as a seat;
 migration 0008 replaced it with the current one.

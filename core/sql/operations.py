@@ -1,11 +1,10 @@
-"""Migration operations that apply the SQL of this package."""
+"""Migration operations that apply the SQL of this package.
 
-from contextlib import contextmanager
+SQLite's table rebuilds need no operation of their own: its backend keeps the triggers through
+them (event_management_system/sqlite3).
+"""
 
 from django.db.migrations.operations.base import Operation, OperationCategory
-from django.db.migrations.operations.special import SeparateDatabaseAndState
-
-from core.sql import counters
 
 
 def _execute(schema_editor, sql: str | list[str] | None) -> None:
@@ -50,49 +49,31 @@ class RunForVendor(Operation):
         return "Vendor-specific SQL"
 
 
-class RebuildingOnSQLite(SeparateDatabaseAndState):
-    """Run `operations`, on SQLite with the attendee counters' triggers stepped aside.
+class OnlyOn(Operation):
+    """`operation` in the migration state everywhere, in the database of `vendor` only: for a
+    column another vendor's own SQL made already (as PostgreSQL's versions, core/sql/versions.py,
+    made `core_event.change_version`)."""
 
-    SQLite adds most columns by rebuilding the table, and renaming the rebuilt table fails while
-    a trigger names the old one; a rebuild of `core_attendee` would drop them. So on SQLite the
-    triggers are dropped first and `triggers` (the counters' SQLite statements in force at this
-    migration) created again after, both ways. Other databases run `operations` as they are,
-    or with `sqlite_only` (a column PostgreSQL's own SQL made already) change only the state.
-    """
+    category = OperationCategory.MIXED
+    reversible = True
 
-    def __init__(self, operations, triggers=None, sqlite_only=False):
-        super().__init__(database_operations=operations, state_operations=operations)
-        self.operations = operations
-        self.triggers = counters.SQLITE if triggers is None else triggers
-        self.sqlite_only = sqlite_only
+    def __init__(self, vendor: str, operation: Operation):
+        self.vendor = vendor
+        self.operation = operation
 
     def deconstruct(self):
-        kwargs = {"operations": self.operations, "triggers": self.triggers}
-        if self.sqlite_only:
-            kwargs["sqlite_only"] = True
-        return (self.__class__.__qualname__, [], kwargs)
+        return (self.__class__.__qualname__, [self.vendor, self.operation], {})
+
+    def state_forwards(self, app_label, state):
+        self.operation.state_forwards(app_label, state)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if self._applies_to(schema_editor):
-            with self._stepped_aside(schema_editor):
-                super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if schema_editor.connection.vendor == self.vendor:
+            self.operation.database_forwards(app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if self._applies_to(schema_editor):
-            with self._stepped_aside(schema_editor):
-                super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-    def _applies_to(self, schema_editor) -> bool:
-        return not self.sqlite_only or schema_editor.connection.vendor == "sqlite"
+        if schema_editor.connection.vendor == self.vendor:
+            self.operation.database_backwards(app_label, schema_editor, from_state, to_state)
 
     def describe(self):
-        return "Operations run with SQLite's counting triggers stepped aside"
-
-    @contextmanager
-    def _stepped_aside(self, schema_editor):
-        on_sqlite = schema_editor.connection.vendor == "sqlite"
-        if on_sqlite:
-            _execute(schema_editor, counters.SQLITE_DROP)
-        yield
-        if on_sqlite:
-            _execute(schema_editor, self.triggers)
+        return f"{self.operation.describe()} (in the database on {self.vendor} only)"

@@ -232,3 +232,16 @@ def test_update_event_refuses_an_end_not_after_the_start(event_factory):
 
     assert "end_time" in refused.value.message_dict
     assert Event.objects.get(pk=event.pk).end_time == event.end_time
+
+
+def test_an_event_update_changes_the_fields_given_and_refuses_others(event_factory):
+    event = event_factory(name="Before", location="Hall A")
+
+    update_event(event_id=event.pk, location="Hall B")
+
+    event.refresh_from_db()
+    assert (event.name, event.location) == ("Before", "Hall B")
+    with pytest.raises(TypeError, match="seats_taken"):
+        update_event(event_id=event.pk, seats_taken=0)
+    with pytest.raises(TypeError, match="status"):
+        create_event(owner=None, status="cancelled")
