@@ -91,16 +91,13 @@ class Entry:
     versions: tuple
     valid_until: datetime | None
     body: bytes
-    headers: tuple[tuple[str, str], ...]
+    headers: dict[str, str]
 
     def expired(self, now: datetime) -> bool:
         return self.valid_until is not None and now >= self.valid_until
 
     def response(self) -> HttpResponse:
-        response = HttpResponse(self.body)
-        for name, value in self.headers:
-            response[name] = value
-        return response
+        return HttpResponse(self.body, headers=self.headers)
 
 
 @dataclass(frozen=True)
@@ -204,6 +201,6 @@ class ResponseCacheMiddleware:
             return
         stamp, until = marked
         entry = Entry(
-            stamp, read_versions(stamp), until(), response.content, tuple(response.items())
+            stamp, read_versions(stamp), until(), response.content, dict(response.items())
         )
         response_cache.put(key, entry)

@@ -43,7 +43,7 @@ def read_versions(stamp: Stamp) -> tuple:
 
     Versions only grow, so the newest of some events' versions moves whenever any of them does.
     """
-    with connection.cursor() as cursor:
+    with _unlogged_cursor() as cursor:
         if len(stamp.event_ids) == 1 and not stamp.catalog:
             cursor.execute("SELECT change_version FROM core_event WHERE id = %s", stamp.event_ids)
             return tuple(cursor.fetchone() or (None,))
@@ -55,6 +55,20 @@ def read_versions(stamp: Stamp) -> tuple:
         else:
             cursor.execute(NEWEST_OF, [ids])
         return tuple(cursor.fetchone())
+
+
+def _unlogged_cursor():
+    """A cursor whose statements stay out of DEBUG's query log (connection.queries): this read
+    runs on every cached answer, and logging it (rendering its SQL with its parameters) costs
+    more than the rest of the answer. A test capturing queries (CaptureQueriesContext, which
+    forces the log) still sees it; the backend's execute wrappers (timeouts) apply as ever."""
+    if connection.force_debug_cursor:
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        return connection.make_cursor(connection.create_cursor())
 
 
 def catalog_version() -> int:

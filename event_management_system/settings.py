@@ -388,7 +388,12 @@ LOGGING = {
     "formatters": {
         "structured": {"()": "event_management_system.ops.logs.formatter", "format": LOG_FORMAT}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "handlers": {
+        "console": {
+            "class": "event_management_system.ops.logs.StreamHandler",
+            "formatter": "structured",
+        }
+    },
     "root": {"handlers": ["console"], "level": env["DJANGO_LOG_LEVEL"]},
     "loggers": {
         # Django's own lines go to the handler above, not also to its debug-only plain one.

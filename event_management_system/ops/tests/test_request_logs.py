@@ -285,3 +285,29 @@ def test_the_request_line_s_short_way_writes_what_structlog_s_chain_writes():
     assert chained.pop("time").endswith("Z")
     assert short == chained
     assert short["request_id"] == "same-id"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"method": "GET", "route": "/api/events/", "view": "event-list", "status": 200},
+        {"client": None, "duration_ms": 1.5, "status": 503, "user_id": 7, "view": "a b"},
+        {"route": "/a=b/", "method": "it's", "view": 'say "hi"\n'},
+    ],
+)
+def test_the_console_request_line_s_short_way_writes_what_structlog_s_renderer_writes(fields):
+    console = formatter("console")
+    record = logging.LogRecord(
+        "event_management_system.ops.requests", logging.INFO, "", 0, "request", None, None
+    )
+    setattr(record, REQUEST_FIELDS, fields)
+    structlog.contextvars.bind_contextvars(request_id="same-id")
+    try:
+        short = console.format(record)
+        chained = super(type(console), console).format(record)
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+    # Each starts with the time: the chain's when it formats, the short way's when made.
+    assert short.split(" ", 1)[1] == chained.split(" ", 1)[1]
+    assert "request_id=same-id" in short
