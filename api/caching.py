@@ -8,8 +8,8 @@ middleware computes a miss inside one read-only snapshot and records, from that 
 the versions the stamp names. A later request for the same URL reads those versions back in
 one small query and, if none moved, gets the stored bytes before the rest of the stack runs.
 
-Every committed change moves a version in the same transaction (PostgreSQL triggers, migration
-core/0004), whoever makes it: the API, the admin, a queryset update or bulk insert, another
+Every committed change moves a version in the same transaction (PostgreSQL triggers,
+core/sql/versions.py), whoever makes it: the API, the admin, a queryset update or bulk insert, another
 process, or psql. So an answer is never older than a committed write, and a registration moves
 only its own event's version: the list pages that do not show that event stay cached. An answer
 that depends on the clock (the upcoming list) also expires when the next event starts.
