@@ -9,10 +9,11 @@ the versions the stamp names. A later request for the same URL reads those versi
 one small query and, if none moved, gets the stored bytes before the rest of the stack runs.
 
 Every committed change moves a version in the same transaction (PostgreSQL triggers,
-core/sql/versions.py), whoever makes it: the API, the admin, a queryset update or bulk insert, another
-process, or psql. So an answer is never older than a committed write, and a registration moves
-only its own event's version: the list pages that do not show that event stay cached. An answer
-that depends on the clock (the upcoming list) also expires when the next event starts.
+core/sql/versions.py), whoever makes it: the API, the admin, a queryset update or bulk insert,
+another process, or psql. So an answer is never older than a committed write, and a
+registration moves only its own event's version: the list pages that do not show that event
+stay cached. An answer that depends on the clock (the upcoming list) also expires when the next
+event starts.
 
 Only anonymous JSON requests are answered from, or stored in, the cache: an answer computed for
 a principal (a bearer token, a session) may differ from what anyone else may see, and a browser
