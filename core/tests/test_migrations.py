@@ -36,7 +36,7 @@ def test_a_rebuilt_event_table_keeps_its_counting_triggers():
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's table rebuilds")
 def test_a_plain_migration_that_adds_a_field_to_events_keeps_the_counters(event_factory):
     # What `makemigrations` writes for a new Event field: SQLite rebuilds core_event for it.
-    field = models.TextField(default="", blank=True)
+    field = models.TextField(default="", db_default="", blank=True)
     field.set_attributes_from_name("description")
     with connection.schema_editor() as editor:
         editor.add_field(Event, field)
