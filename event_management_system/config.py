@@ -319,6 +319,22 @@ SETTINGS: tuple[Setting, ...] = (
         ),
         Setting("DJANGO_THROTTLE_CREATE", RATE, "100/hour", "Budget of event creations per user."),
         Setting(
+            "DJANGO_THROTTLE_CANCEL", RATE, "60/min",
+            "Budget of cancellations by registration token (API and registration page) per "
+            "client address.",
+        ),
+        Setting(
+            "DJANGO_THROTTLE_ORGANISE", RATE, "60/min",
+            "Budget of organisers' changes (change or cancel an event, remove an attendee) per "
+            "user.",
+        ),
+        Setting(
+            "DJANGO_THROTTLE_CACHE_RETRY_SECONDS", SECONDS, 5,
+            "After the budgets' cache (Redis) fails, requests go through uncounted for this "
+            "long before one asks it again: one request per process pays Redis's timeout, not "
+            "every request.",
+        ),
+        Setting(
             "REDIS_URL", TEXT, "",
             "Where the budgets are counted, shared by every worker and host, e.g. "
             "`redis://127.0.0.1:6379/0`. Empty: each process counts alone in its own memory.",

@@ -256,6 +256,8 @@ else:
 # Request budgets (api/throttling.py): on in production, off while debugging so local races and
 # demos are not refused.
 API_THROTTLE = env["DJANGO_API_THROTTLE"]
+# How long the budgets go uncounted after their cache failed (api/throttling.py).
+THROTTLE_CACHE_RETRY_SECONDS = env["DJANGO_THROTTLE_CACHE_RETRY_SECONDS"]
 
 # DRF's browsable API for people in a browser: HTML when a browser asks, signed in through the
 # admin's session. JSON stays first, so every other client is answered exactly as before.
@@ -304,6 +306,8 @@ REST_FRAMEWORK = {
         "register": env["DJANGO_THROTTLE_REGISTER"],
         "token": env["DJANGO_THROTTLE_TOKEN"],
         "create": env["DJANGO_THROTTLE_CREATE"],
+        "cancel": env["DJANGO_THROTTLE_CANCEL"],
+        "organise": env["DJANGO_THROTTLE_ORGANISE"],
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
 }
