@@ -401,6 +401,12 @@ SETTINGS: tuple[Setting, ...] = (
             "in the admin, for `manage.py retry_messages` or the admin's retry action.",
         ),
         Setting(
+            "DJANGO_EMAIL_MAX_PER_MAILBOX_PER_HOUR", WHOLE, 10,
+            "Emails anyone can cause by typing an address (registered, waiting list, "
+            "registration cancelled) sent to one mailbox in an hour; more are recorded "
+            "`skipped` with the reason, never sent (the registration itself succeeds); 0: no cap.",
+        ),
+        Setting(
             "DJANGO_EMAIL_LEASE_SECONDS", SECONDS, 120,
             "How long the email worker's claim on a message lasts: a message claimed by a "
             "worker that died is sent by another once it runs out. Longer than a send takes.",

@@ -378,6 +378,7 @@ EMAIL_MAX_ATTEMPTS = max(1, env["DJANGO_EMAIL_MAX_ATTEMPTS"])
 # A worker's claim on a message lasts this long: a message claimed by a worker that died is
 # sent by another (or the same, restarted) once it runs out. Longer than a send may take.
 EMAIL_LEASE_SECONDS = env["DJANGO_EMAIL_LEASE_SECONDS"]
+EMAIL_MAX_PER_MAILBOX_PER_HOUR = env["DJANGO_EMAIL_MAX_PER_MAILBOX_PER_HOUR"]
 # How often an idle worker looks for due messages.
 EMAIL_WORKER_POLL_SECONDS = env["DJANGO_EMAIL_WORKER_POLL_SECONDS"]
 
