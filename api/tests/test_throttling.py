@@ -2,15 +2,18 @@
 user, counted in Redis so that every worker process spends from one budget."""
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import pytest
 from rest_framework.test import APIClient
 
 from api.throttling import ScopedThrottle
 from core.tests.racing import race
+from event_management_system.tests.tcp_proxy import FreezableProxy
 from testing.bodies import new_event
 from testing.servers import free_port, gunicorn, post_json
 
@@ -444,3 +447,40 @@ def test_the_registration_pages_cancel_button_spends_the_same_budget(tokens, cli
     assert b"Too many requests" in response.content
     # Reading the page spends nothing, and the registration is still there.
     assert client.get(f"/registrations/{over}/", REMOTE_ADDR=ALICE).status_code == 200
+
+
+@pytest.mark.usefixtures("throttled")
+def test_a_frozen_redis_costs_one_request_its_timeout_then_requests_go_through_uncounted(
+    settings, redis_url, redis_cache, spend, caplog
+):
+    upstream = urlparse(redis_url)
+    settings.THROTTLE_CACHE_RETRY_SECONDS = 2
+    with FreezableProxy((upstream.hostname, upstream.port or 6379)) as proxy:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{proxy.port}{upstream.path}",
+                "KEY_PREFIX": redis_cache,
+                # As settings.py has it with REDIS_URL.
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        }
+        assert spend(REGISTER, user="alice", address=ALICE).status_code == 201
+        proxy.freeze(seconds=60)
+
+        timed = []
+        for _ in range(2 * BUDGET):
+            started = time.monotonic()
+            status = spend(REGISTER, user="alice", address=ALICE).status_code
+            timed.append((status, time.monotonic() - started))
+
+        assert [status for status, _ in timed] == [201] * 2 * BUDGET
+        assert timed[0][1] >= 0.9  # the request that found Redis frozen waited its timeout
+        assert max(seconds for _, seconds in timed[1:]) < 0.5  # the others did not ask it
+        assert caplog.text.count("request budgets cannot be counted") == 1
+
+        proxy.thaw()
+        time.sleep(2.1)
+        # Counted again once the pause is over: one request before the freeze, two now.
+        statuses = [spend(REGISTER, user="alice", address=ALICE).status_code for _ in range(3)]
+        assert statuses == [201, 201, 429]
