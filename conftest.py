@@ -31,6 +31,17 @@ def fresh_response_cache():
     count_cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttle_breaker():
+    """Each test starts with the request budgets' cache trusted: a failure one test provoked
+    must not leave the next test's budgets uncounted."""
+    from api.throttling import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -12,6 +12,15 @@ recorded on the row and the message falls due again EMAIL_RETRY_BASE_SECONDS lat
 as long each time, up to EMAIL_MAX_ATTEMPTS tries; then it stays failed, for staff to retry
 (admin action or `manage.py retry_messages`).
 
+What one mailbox can be sent is bounded. Anyone can type an address into a registration, so
+the kinds that causes (MAILBOX_CAPPED_KINDS) are sent to one mailbox at most
+EMAIL_MAX_PER_MAILBOX_PER_HOUR times an hour; the worker records the others `skipped`, with the
+reason in `last_error`. The check is made when sending, from the `sent` rows, so queueing stays
+one INSERT. A change notice (`event_changed`) to an attendee is not queued again while one for
+the same attendee and event waits, unclaimed, to be sent: that one renders the event as it is
+when sent. Once a worker has claimed it (it may be rendered already), a new change queues a new
+notice, so nobody misses the last change.
+
 Delivery is at least once: a crash after the mail server accepted a message and before `sent`
 is recorded sends it again when its lease runs out. Never zero times after a commit.
 """
@@ -23,7 +32,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 
 from core.mail import MessageObsolete, render_message
 from core.models import AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
@@ -37,6 +46,16 @@ CLAIM_SIZE = 20
 # The worker's pauses after a database error: doubled each time, up to the last, and reset by
 # the first claim that works.
 RECONNECT_DELAYS = (0.5, 1, 2, 4, 8, 15)
+# The kinds a stranger can cause to any address (by registering it, then cancelling with the
+# token the registration answered), capped per mailbox; the others come from organisers, who
+# have request budgets and accounts, or from a seat freeing.
+MAILBOX_CAPPED_KINDS = (MessageKind.REGISTERED, MessageKind.WAITLISTED, MessageKind.CANCELLED)
+# Kinds of which one unclaimed message per attendee and event is enough: it renders the event
+# as it is when sent.
+COALESCED_KINDS = (MessageKind.EVENT_CHANGED,)
+MAILBOX_CAP_REASON = (
+    "Not sent: {count} emails were sent to this mailbox in the last hour (cap {cap})."
+)
 
 
 def queue_message(
@@ -64,7 +83,20 @@ def queue_messages(
 ) -> int:
     """Queue one email of `kind` to each of `attendees` (rows with id, name, email, status) in
     the caller's transaction: one INSERT. `seated` says whether they hold seats (default: as
-    their status says). How many."""
+    their status says). How many.
+
+    For a kind in COALESCED_KINDS, an attendee with such a message waiting, unclaimed, for the
+    same event gets none: that message is locked first (a claim skips it until the caller
+    commits, so it is rendered with the change) and sent instead."""
+    if kind in COALESCED_KINDS:
+        waiting = set(
+            OutgoingMessage.objects.filter(
+                kind=kind, event_id=event_id, status=MessageStatus.QUEUED, available_at__lte=Now()
+            )
+            .select_for_update()
+            .values_list("attendee_id", flat=True)
+        )
+        attendees = [attendee for attendee in attendees if attendee.pk not in waiting]
     messages = OutgoingMessage.objects.bulk_create(
         OutgoingMessage(
             kind=kind,
@@ -124,6 +156,14 @@ def deliver_message(*, message_id: int) -> str:
     message = OutgoingMessage.objects.select_related("event").filter(pk=message_id).first()
     if message is None or message.status != MessageStatus.QUEUED:
         return message.status if message else "missing"
+    if message.kind in MAILBOX_CAPPED_KINDS:
+        sent = _sent_to_mailbox_in_the_last_hour(message.email)
+        cap = settings.EMAIL_MAX_PER_MAILBOX_PER_HOUR
+        if cap and sent >= cap:
+            logger.warning("Message %s not sent: its mailbox is over its hourly cap", message.pk)
+            reason = MAILBOX_CAP_REASON.format(count=sent, cap=cap)
+            _record(message_id, status=MessageStatus.SKIPPED, last_error=reason)
+            return MessageStatus.SKIPPED
     try:
         email = render_message(message)
     except MessageObsolete:
@@ -167,6 +207,20 @@ def _drop_connection() -> None:
         connection.close()
     except (OperationalError, InterfaceError):
         pass  # broken already: the next query opens a new one
+
+
+def _sent_to_mailbox_in_the_last_hour(email: str) -> int:
+    """Messages of the capped kinds sent to `email` (in any case) in the last hour."""
+    return (
+        OutgoingMessage.objects.alias(mailbox=Lower("email"))
+        .filter(
+            mailbox=email.lower(),
+            kind__in=MAILBOX_CAPPED_KINDS,
+            status=MessageStatus.SENT,
+            sent_at__gte=Now() - timedelta(hours=1),
+        )
+        .count()
+    )
 
 
 def _record(message_id: int, **fields) -> None:

@@ -319,6 +319,22 @@ SETTINGS: tuple[Setting, ...] = (
         ),
         Setting("DJANGO_THROTTLE_CREATE", RATE, "100/hour", "Budget of event creations per user."),
         Setting(
+            "DJANGO_THROTTLE_CANCEL", RATE, "60/min",
+            "Budget of cancellations by registration token (API and registration page) per "
+            "client address.",
+        ),
+        Setting(
+            "DJANGO_THROTTLE_ORGANISE", RATE, "60/min",
+            "Budget of organisers' changes (change or cancel an event, remove an attendee) per "
+            "user.",
+        ),
+        Setting(
+            "DJANGO_THROTTLE_CACHE_RETRY_SECONDS", SECONDS, 5,
+            "After the budgets' cache (Redis) fails, requests go through uncounted for this "
+            "long before one asks it again: one request per process pays Redis's timeout, not "
+            "every request.",
+        ),
+        Setting(
             "REDIS_URL", TEXT, "",
             "Where the budgets are counted, shared by every worker and host, e.g. "
             "`redis://127.0.0.1:6379/0`. Empty: each process counts alone in its own memory.",
@@ -383,6 +399,12 @@ SETTINGS: tuple[Setting, ...] = (
             "DJANGO_EMAIL_MAX_ATTEMPTS", WHOLE, 8,
             "Tries in all (at least 1; 8 is about two hours), then the message shows as failed "
             "in the admin, for `manage.py retry_messages` or the admin's retry action.",
+        ),
+        Setting(
+            "DJANGO_EMAIL_MAX_PER_MAILBOX_PER_HOUR", WHOLE, 10,
+            "Emails anyone can cause by typing an address (registered, waiting list, "
+            "registration cancelled) sent to one mailbox in an hour; more are recorded "
+            "`skipped` with the reason, never sent (the registration itself succeeds); 0: no cap.",
         ),
         Setting(
             "DJANGO_EMAIL_LEASE_SECONDS", SECONDS, 120,

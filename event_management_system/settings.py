@@ -256,6 +256,8 @@ else:
 # Request budgets (api/throttling.py): on in production, off while debugging so local races and
 # demos are not refused.
 API_THROTTLE = env["DJANGO_API_THROTTLE"]
+# How long the budgets go uncounted after their cache failed (api/throttling.py).
+THROTTLE_CACHE_RETRY_SECONDS = env["DJANGO_THROTTLE_CACHE_RETRY_SECONDS"]
 
 # DRF's browsable API for people in a browser: HTML when a browser asks, signed in through the
 # admin's session. JSON stays first, so every other client is answered exactly as before.
@@ -304,6 +306,8 @@ REST_FRAMEWORK = {
         "register": env["DJANGO_THROTTLE_REGISTER"],
         "token": env["DJANGO_THROTTLE_TOKEN"],
         "create": env["DJANGO_THROTTLE_CREATE"],
+        "cancel": env["DJANGO_THROTTLE_CANCEL"],
+        "organise": env["DJANGO_THROTTLE_ORGANISE"],
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
 }
@@ -374,6 +378,7 @@ EMAIL_MAX_ATTEMPTS = max(1, env["DJANGO_EMAIL_MAX_ATTEMPTS"])
 # A worker's claim on a message lasts this long: a message claimed by a worker that died is
 # sent by another (or the same, restarted) once it runs out. Longer than a send may take.
 EMAIL_LEASE_SECONDS = env["DJANGO_EMAIL_LEASE_SECONDS"]
+EMAIL_MAX_PER_MAILBOX_PER_HOUR = env["DJANGO_EMAIL_MAX_PER_MAILBOX_PER_HOUR"]
 # How often an idle worker looks for due messages.
 EMAIL_WORKER_POLL_SECONDS = env["DJANGO_EMAIL_WORKER_POLL_SECONDS"]
 

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from api.throttling import budgeted_posts
 from core.views import RegistrationPage
 from event_management_system.paths import API_PREFIX
 
@@ -15,7 +16,8 @@ urlpatterns = [
     path(API_PREFIX.removeprefix("/"), include("api.urls")),
     re_path(
         r"^registrations/(?P<token>[A-Za-z0-9_-]+)/$",
-        RegistrationPage.as_view(),
+        # The page's Cancel button spends the same budget as DELETE /api/registrations/{token}/.
+        budgeted_posts(RegistrationPage.as_view(), scope="cancel"),
         name="registration-page",
     ),
 ]

@@ -160,6 +160,10 @@ event_viewset_schema = extend_schema_view(
             EVENT_STARTED,
             CAPACITY_BELOW_ATTENDANCE,
             EVENT_CANCELLED,
+            throttled(
+                f"organisers' changes per user ({rate_in_words('organise')} unless "
+                "configured otherwise)"
+            ),
         ],
         examples=[
             OpenApiExample(
@@ -193,6 +197,10 @@ event_viewset_schema = extend_schema_view(
             EVENT_NOT_FOUND,
             NO_SUCH_ADDRESS,
             CANCEL_STARTED,
+            throttled(
+                f"organisers' changes per user ({rate_in_words('organise')} unless "
+                "configured otherwise)"
+            ),
         ],
         examples=[
             OpenApiExample(

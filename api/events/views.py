@@ -47,7 +47,12 @@ class EventViewSet(
         **EventRegistrationsMixin.permission_classes_by_action,
     }
     # The request budget each write spends (api/throttling.py); reads spend none.
-    throttle_scopes = {"create": "create", **EventRegistrationsMixin.throttle_scopes}
+    throttle_scopes = {
+        "create": "create",
+        "partial_update": "organise",
+        "cancel": "organise",
+        **EventRegistrationsMixin.throttle_scopes,
+    }
 
     @property
     def throttle_scope(self) -> str | None:

@@ -205,6 +205,10 @@ remove_attendee_schema = documented(
         EVENT_NOT_FOUND,
         ATTENDEE_NOT_FOUND,
         NO_SUCH_ADDRESS,
+        throttled(
+            f"organisers' changes per user ({rate_in_words('organise')} unless configured "
+            "otherwise)"
+        ),
     ],
 )
 
@@ -236,7 +240,14 @@ registration_viewset_schema = extend_schema_view(
         ),
         responses={204: OpenApiResponse(description="Cancelled.")},
         parameters=[REGISTRATION_TOKEN],
-        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+        errors=[
+            REGISTRATION_NOT_FOUND,
+            NO_SUCH_TOKEN_ADDRESS,
+            throttled(
+                f"cancellations per client address ({rate_in_words('cancel')} unless "
+                "configured otherwise)"
+            ),
+        ],
         reads_token=False,
     ),
 )

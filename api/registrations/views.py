@@ -54,7 +54,7 @@ class EventRegistrationsMixin:
         "waitlist": [OpenAccess | IsEventOwnerOrStaff],
     }
     # The request budget each write spends (api/throttling.py).
-    throttle_scopes = {"register": "register"}
+    throttle_scopes = {"register": "register", "remove_attendee": "organise"}
     # What each action reads of the event: who owns it, and the counter its list is counted by;
     # remove_attendee's service reads the rest under the event's lock.
     event_fields_by_action = {
@@ -161,6 +161,11 @@ class RegistrationViewSet(viewsets.GenericViewSet):
     permission_classes = [AllowAny]
     lookup_field = "token"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
+
+    @property
+    def throttle_scope(self) -> str | None:
+        """Cancelling spends a budget per address (api/throttling.py); reading spends none."""
+        return "cancel" if self.action == "destroy" else None
 
     def retrieve(self, request, token=None):
         place = place_by_token(token=token)

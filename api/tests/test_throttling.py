@@ -2,15 +2,18 @@
 user, counted in Redis so that every worker process spends from one budget."""
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import pytest
 from rest_framework.test import APIClient
 
 from api.throttling import ScopedThrottle
 from core.tests.racing import race
+from event_management_system.tests.tcp_proxy import FreezableProxy
 from testing.bodies import new_event
 from testing.servers import free_port, gunicorn, post_json
 
@@ -74,7 +77,7 @@ def throttled(settings, redis_cache, clock):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {
-            name: f"{BUDGET}/min" for name in ("register", "token", "create")
+            name: f"{BUDGET}/min" for name in ("register", "token", "create", "cancel", "organise")
         },
     }
 
@@ -114,8 +117,10 @@ def test_over_its_budget_a_client_is_answered_429_with_retry_after(scope, spend)
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert body["code"] == "throttled"
-    assert body["detail"] == "Request was throttled. Expected available in 40 seconds."
-    assert response["Retry-After"] == "40"
+    # The window slides: the budget comes back once the requests' 6 s bucket (a tenth of the
+    # window, 18 to 24 s into the minute) is a minute behind.
+    assert body["detail"] == "Request was throttled. Expected available in 64 seconds."
+    assert response["Retry-After"] == "64"
 
 
 @pytest.mark.usefixtures("throttled")
@@ -243,6 +248,10 @@ def test_the_schema_documents_429_on_the_throttled_operations(client):
         ("/api/events/", "post"),
         ("/api/events/{id}/register/", "post"),
         ("/api/auth/token/", "post"),
+        ("/api/events/{id}/", "patch"),
+        ("/api/events/{id}/cancel/", "post"),
+        ("/api/events/{id}/attendees/{attendee_id}/", "delete"),
+        ("/api/registrations/{token}/", "delete"),
     }
     for path, method in throttled:
         response = schema["paths"][path][method]["responses"]["429"]
@@ -319,3 +328,159 @@ def test_control_without_redis_each_worker_counts_its_own_budget(event_factory, 
     by_worker = register_at_two_workers(event_factory, tmp_path, REDIS_URL="")
 
     assert [answers[201] for answers in by_worker] == [WORKER_BUDGET, WORKER_BUDGET]
+
+
+@pytest.mark.usefixtures("throttled")
+def test_a_budget_spent_at_the_end_of_a_minute_is_not_given_again_at_the_start_of_the_next(
+    spend, clock
+):
+    clock.now = 60 * 31_666_667 + 59.5
+    assert [spend(REGISTER, user="alice", address=ALICE).status_code for _ in range(BUDGET)] == [
+        201
+    ] * BUDGET
+
+    clock.now += 1  # half a second into the next minute
+    response = spend(REGISTER, user="alice", address=ALICE)
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert int(response["Retry-After"]) >= 59
+
+
+@pytest.mark.usefixtures("throttled")
+def test_no_span_of_a_minute_lets_more_than_one_budget_through(spend, clock):
+    start = clock.now
+    accepted = []
+    for step in range(150):  # one request every 1.4 s for three and a half minutes
+        clock.now = start + step * 1.4
+        if spend(REGISTER, user="alice", address=ALICE).status_code == 201:
+            accepted.append(clock.now)
+
+    busiest_minute = max(sum(1 for t in accepted if s <= t < s + 60) for s in accepted)
+    assert busiest_minute == BUDGET
+    # The budget comes back as the window slides: a budget about every 66 s.
+    assert len(accepted) >= 3 * BUDGET
+
+
+@pytest.fixture
+def owner(users, organiser_factory):
+    return organiser_factory(username="owner")
+
+
+def organise(owner, event_factory, attendee_factory, in_days) -> Callable[[str], object]:
+    """`organise(operation)`: one organiser's change to a fresh event of theirs, over HTTP."""
+    client = APIClient(REMOTE_ADDR=ALICE)
+    client.force_authenticate(owner)
+
+    def send(operation: str):
+        event = event_factory(owner=owner, start_time=in_days(10))
+        if operation == "change":
+            return client.patch(f"/api/events/{event.pk}/", {"name": "New"}, format="json")
+        if operation == "cancel":
+            return client.post(f"/api/events/{event.pk}/cancel/")
+        attendee = attendee_factory(event=event)
+        return client.delete(f"/api/events/{event.pk}/attendees/{attendee.pk}/")
+
+    return send
+
+
+@pytest.mark.usefixtures("throttled")
+@pytest.mark.parametrize("operation", ["change", "cancel", "remove attendee"])
+def test_an_organisers_changes_spend_a_budget_per_user(
+    operation, owner, event_factory, attendee_factory, in_days
+):
+    send = organise(owner, event_factory, attendee_factory, in_days)
+    statuses = [send(operation).status_code for _ in range(BUDGET)]
+
+    response = send(operation)
+
+    assert set(statuses) <= {200, 204}
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.fixture
+def tokens(event_factory):
+    """`tokens(n)`: n fresh registration tokens, registered through the service."""
+    from core.services import register_attendee
+
+    def make(count: int) -> list[str]:
+        event = event_factory(max_capacity=count)
+        return [
+            register_attendee(event_id=event.pk, name="V", email=f"v{n}@example.com").token
+            for n in range(count)
+        ]
+
+    return make
+
+
+@pytest.mark.usefixtures("throttled")
+def test_cancellations_by_token_spend_a_budget_per_address(tokens):
+    client = APIClient(REMOTE_ADDR=ALICE)
+    *spent, over = tokens(BUDGET + 1)
+    assert [client.delete(f"/api/registrations/{t}/").status_code for t in spent] == [204] * BUDGET
+
+    response = client.delete(f"/api/registrations/{over}/")
+
+    assert response.status_code == 429
+    assert response.json() == {
+        "detail": f"Request was throttled. Expected available in {response['Retry-After']} "
+        "seconds.",
+        "code": "throttled",
+    }
+    assert APIClient(REMOTE_ADDR=BOB).delete(f"/api/registrations/{over}/").status_code == 204
+
+
+@pytest.mark.usefixtures("throttled")
+def test_the_registration_pages_cancel_button_spends_the_same_budget(tokens, client):
+    *spent, over = tokens(BUDGET + 1)
+    api = APIClient(REMOTE_ADDR=ALICE)
+    api.delete(f"/api/registrations/{spent[0]}/")
+    for token in spent[1:]:
+        assert client.post(f"/registrations/{token}/", REMOTE_ADDR=ALICE).status_code == 200
+
+    response = client.post(f"/registrations/{over}/", REMOTE_ADDR=ALICE)
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert b"Too many requests" in response.content
+    # Reading the page spends nothing, and the registration is still there.
+    assert client.get(f"/registrations/{over}/", REMOTE_ADDR=ALICE).status_code == 200
+
+
+@pytest.mark.usefixtures("throttled")
+def test_a_frozen_redis_costs_one_request_its_timeout_then_requests_go_through_uncounted(
+    settings, redis_url, redis_cache, spend, caplog
+):
+    upstream = urlparse(redis_url)
+    settings.THROTTLE_CACHE_RETRY_SECONDS = 2
+    with FreezableProxy((upstream.hostname, upstream.port or 6379)) as proxy:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{proxy.port}{upstream.path}",
+                "KEY_PREFIX": redis_cache,
+                # As settings.py has it with REDIS_URL.
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        }
+        assert spend(REGISTER, user="alice", address=ALICE).status_code == 201
+        proxy.freeze(seconds=60)
+
+        timed = []
+        for _ in range(2 * BUDGET):
+            started = time.monotonic()
+            status = spend(REGISTER, user="alice", address=ALICE).status_code
+            timed.append((status, time.monotonic() - started))
+
+        assert [status for status, _ in timed] == [201] * 2 * BUDGET
+        assert timed[0][1] >= 0.9  # the request that found Redis frozen waited its timeout
+        assert max(seconds for _, seconds in timed[1:]) < 0.5  # the others did not ask it
+        assert caplog.text.count("request budgets cannot be counted") == 1
+
+        proxy.thaw()
+        time.sleep(2.1)
+        # Counted again once the pause is over: one request before the freeze, two now.
+        statuses = [spend(REGISTER, user="alice", address=ALICE).status_code for _ in range(3)]
+        assert statuses == [201, 201, 429]
