@@ -4,6 +4,7 @@ registrations over HTTP (the in-process client), sent by the worker's loop
 each message with its envelope recipients."""
 
 import email
+import logging
 import re
 from dataclasses import dataclass
 from email import policy
@@ -209,3 +210,29 @@ def test_an_event_name_with_line_breaks_and_control_characters_fails_none_of_its
         (vevent,) = calendar.walk("VEVENT")
         assert str(vevent["SUMMARY"]) == "Launch\nBcc: target@third.example party night\u2028"
         assert str(vevent["LOCATION"]) == "Hall A\nupstairs"
+
+
+def test_a_refused_send_is_logged_by_message_id_and_smtp_code_alone(
+    api_client, event_factory, mail_server, caplog, settings
+):
+    event = event_factory()
+    registration = register(api_client, event, "Lovelace, Ada", "ada@example.com")
+    mail_server.refuse.add("ada@example.com")
+    with caplog.at_level(logging.WARNING, logger="core.outbox"):
+        send_emails()
+
+    message = OutgoingMessage.objects.get()
+    assert (message.status, message.attempts) == (MessageStatus.QUEUED, 1)
+    (record,) = [r for r in caplog.records if r.name == "core.outbox"]
+    line = record.getMessage()
+    assert line == (
+        f"Sending message {message.pk} failed (attempt 1 of {settings.EMAIL_MAX_ATTEMPTS}): "
+        "SMTPRecipientsRefused (SMTP 550)"
+    )
+    for private in ("ada@example.com", "Lovelace", registration["token"]):
+        assert private not in line
+        assert private not in str(record.args)
+    assert record.exc_info is None
+    # The row keeps the server's answer for staff, who see the address beside it anyway.
+    assert "550" in message.last_error
+    assert "Recipient address rejected" in message.last_error
