@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 # ending a line.
 FORBIDDEN_CONTROLS = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
-NAME = "Launch\x0bparty\x0c\x00night\x1b\x7f\x85!"
+# No NUL: PostgreSQL stores none.
+NAME = "Launch\x0bparty\x0c\x01night\x1b\x7f\x85!"
 LOCATION = "Hall\tA\r\nupstairs\x0b"
 
 
