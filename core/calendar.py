@@ -2,9 +2,12 @@
 
 One VEVENT per event, whatever carries it: its UID is stable (the event's id at the site's
 host), its SEQUENCE the event's, which grows when the name, place or times change, so a
-calendar replaces the copy it holds.
+calendar replaces the copy it holds. Text is written as RFC 5545 allows it (3.3.11, 3.1): no
+control character but a tab in a TEXT value (line breaks are kept, escaped as `\\n`), none at all
+in a parameter such as a name (CN).
 """
 
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -22,6 +25,25 @@ REQUEST = "REQUEST"
 CANCEL = "CANCEL"
 PUBLISH = "PUBLISH"
 CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+
+# Control characters a TEXT value may not hold: all but HTAB, and CR and LF (which icalendar
+# escapes); the C1 ones too, which some readers take for line breaks.
+_NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
+# And a parameter value holds no line break either.
+_NOT_IN_PARAMETER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def text_value(value: str) -> str:
+    """`value` fit for a TEXT property (SUMMARY, LOCATION, DESCRIPTION): each run of forbidden
+    control characters becomes one space."""
+    return _NOT_IN_TEXT.sub(" ", value)
+
+
+def parameter_value(value: str) -> str:
+    """`value` fit for a parameter (a CN), on one line: each run of control characters and line
+    separators becomes one space."""
+    return _NOT_IN_PARAMETER.sub(" ", value).strip()
 
 
 def event_uid(event: Event) -> str:
@@ -47,8 +69,8 @@ def vevent(
     component.add("uid", event_uid(event))
     component.add("dtstamp", (now or timezone.now()).astimezone(UTC))
     component.add("sequence", event.sequence)
-    component.add("summary", event.name)
-    component.add("location", event.location)
+    component.add("summary", text_value(event.name))
+    component.add("location", text_value(event.location))
     component.add("dtstart", event.start_time.astimezone(UTC))
     component.add("dtend", event.end_time.astimezone(UTC))
     component.add("url", event_url(event))
@@ -58,7 +80,7 @@ def vevent(
     if attendee is not None:
         name, email = attendee
         address = icalendar.vCalAddress(f"mailto:{email}")
-        address.params["CN"] = name
+        address.params["CN"] = parameter_value(name)
         address.params["ROLE"] = "REQ-PARTICIPANT"
         component.add("attendee", address)
     return component

@@ -6,8 +6,11 @@ core/calendar.py) and a link to the registration's cancel page, with its token r
 the stored nonce (core/tokens.py).
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -84,6 +87,28 @@ INVITES = {
 }
 
 
+# What a header line cannot hold: control characters (CR, LF, VT, FF among them; DEL and the C1
+# ones too) and Unicode's line and paragraph separators, each of which some reader takes for a
+# line break.
+_NOT_IN_A_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(text: str) -> str:
+    """`text` fit for one header line (a subject, a display name): each run of control
+    characters and line separators becomes one space."""
+    return _NOT_IN_A_HEADER.sub(" ", text).strip()
+
+
+def mailbox(*, name: str, email: str) -> str:
+    """The recipient `name <email>`, quoted by the standard library so that nothing in the name
+    can add or change an address; the bare address when the name is empty, or when the address
+    does not parse (the mail server is then the one to refuse it, as a failed send)."""
+    try:
+        return str(Address(display_name=header_text(name), addr_spec=email))
+    except (ValueError, IndexError, HeaderParseError):
+        return email
+
+
 def format_utc(moment: datetime) -> str:
     """A moment for people: `Tuesday 1 December 2026, 18:00 UTC`."""
     moment = moment.astimezone(UTC)
@@ -129,10 +154,12 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         "event_url": calendar.event_url(event),
     }
     email = EmailMultiAlternatives(
-        subject=wording.subject.format(event=event.name),
+        # Only the event's name, made one line: an attendee's name is quoted in the greeting,
+        # never in a subject.
+        subject=wording.subject.format(event=header_text(event.name)),
         body=render_to_string("mail/message.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[f"{message.name} <{message.email}>" if message.name else message.email],
+        to=[mailbox(name=message.name, email=message.email)],
     )
     email.attach_alternative(render_to_string("mail/message.html", context), "text/html")
     method = _invite_method(message.kind, seated=seated)

@@ -26,6 +26,7 @@ is recorded sends it again when its lease runs out. Never zero times after a com
 """
 
 import logging
+import smtplib
 import threading
 from collections.abc import Iterable
 from datetime import timedelta
@@ -229,13 +230,16 @@ def _record(message_id: int, **fields) -> None:
 
 def _failed(message: OutgoingMessage, error: Exception) -> str:
     attempts = message.attempts + 1
+    # The row keeps the error's text for staff (the admin shows it beside the address anyway);
+    # the log names the message and the kind of error only, never an address, a name or a token.
     text = f"{type(error).__name__}: {error}"[:ERROR_MAX_LENGTH]
     logger.warning(
-        "Sending message %s failed (attempt %s of %s): %s",
+        "Sending message %s failed (attempt %s of %s): %s%s",
         message.pk,
         attempts,
         settings.EMAIL_MAX_ATTEMPTS,
         type(error).__name__,
+        _smtp_codes(error),
     )
     if attempts >= settings.EMAIL_MAX_ATTEMPTS:
         _record(message.pk, status=MessageStatus.FAILED, attempts=attempts, last_error=text)
@@ -243,3 +247,15 @@ def _failed(message: OutgoingMessage, error: Exception) -> str:
     delay = timedelta(seconds=settings.EMAIL_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
     _record(message.pk, attempts=attempts, last_error=text, available_at=Now() + delay)
     return MessageStatus.QUEUED
+
+
+def _smtp_codes(error: Exception) -> str:
+    """The reply codes of the mail server's refusal, as ` (SMTP 550)`, without its text (which
+    may quote the address); empty for an error that is not a refusal."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        codes = [error.smtp_code]
+    elif isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in error.recipients.values()})
+    else:
+        return ""
+    return f" (SMTP {', '.join(map(str, codes))})"
