@@ -167,12 +167,14 @@ def deliver_message(*, message_id: int) -> str:
             return MessageStatus.SKIPPED
     try:
         email = render_message(message)
+        email.send()
     except MessageObsolete:
         _record(message_id, status=MessageStatus.SKIPPED, last_error="")
         return MessageStatus.SKIPPED
-    try:
-        email.send()
-    except Exception as error:  # noqa: BLE001 - any failure of the mail server is retried
+    except (OperationalError, InterfaceError):
+        raise  # the database's: the worker waits for it, and the lease brings the message back
+    except Exception as error:  # noqa: BLE001 - a mail server's failure, or a message that
+        # cannot be rendered: recorded and retried on its own, never stopping the worker
         return _failed(message, error)
     _record(message_id, status=MessageStatus.SENT, last_error="", sent_at=Now())
     return MessageStatus.SENT

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core import services
+from core import outbox, services
 from core.models import Attendee, AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
 from core.outbox import claim_messages, deliver_message
 from core.services import (
@@ -452,3 +452,25 @@ def test_a_place_promoted_while_its_cancellation_waits_for_the_lock_has_its_invi
         if email.to == ["Bob <bob@example.com>"] and "cancelled" in email.subject
     ]
     assert invite_of(email)[1]["METHOD"] == "CANCEL"
+
+
+def test_a_message_that_cannot_be_rendered_fails_on_its_own(
+    event_factory, deliver_emails, monkeypatch, settings
+):
+    settings.EMAIL_MAX_ATTEMPTS = 1
+    event = event_factory()
+    register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    register_attendee(event_id=event.pk, name="Bob", email="bob@example.com")
+    render = outbox.render_message
+
+    def render_except_ada(message):
+        if message.email == "ada@example.com":
+            raise ValueError("a template that cannot render")
+        return render(message)
+
+    monkeypatch.setattr(outbox, "render_message", render_except_ada)
+    (email,) = deliver_emails()  # the worker goes on past it
+    assert email.to == ["Bob <bob@example.com>"]
+    failed = OutgoingMessage.objects.get(email="ada@example.com")
+    assert (failed.status, failed.attempts) == (MessageStatus.FAILED, 1)
+    assert "ValueError" in failed.last_error
