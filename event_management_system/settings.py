@@ -304,6 +304,7 @@ REST_FRAMEWORK = {
         "register": env["DJANGO_THROTTLE_REGISTER"],
         "token": env["DJANGO_THROTTLE_TOKEN"],
         "create": env["DJANGO_THROTTLE_CREATE"],
+        "feed": env["DJANGO_THROTTLE_FEED"],
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
 }

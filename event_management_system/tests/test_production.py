@@ -106,15 +106,16 @@ def test_throttling_is_on_in_production_and_off_while_debugging():
 def test_budgets_come_from_the_environment():
     rates = "settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
     assert production_settings({}, rates) == (
-        "{'register': '60/min', 'token': '10/min', 'create': '100/hour'}"
+        "{'register': '60/min', 'token': '10/min', 'create': '100/hour', 'feed': '30/min'}"
     )
     custom = {
         "DJANGO_THROTTLE_REGISTER": "5/s",
         "DJANGO_THROTTLE_TOKEN": "3/hour",
         "DJANGO_THROTTLE_CREATE": "1000/day",
+        "DJANGO_THROTTLE_FEED": "2/min",
     }
     assert production_settings(custom, rates) == (
-        "{'register': '5/s', 'token': '3/hour', 'create': '1000/day'}"
+        "{'register': '5/s', 'token': '3/hour', 'create': '1000/day', 'feed': '2/min'}"
     )
 
 
