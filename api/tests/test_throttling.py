@@ -243,6 +243,7 @@ def test_the_schema_documents_429_on_the_throttled_operations(client):
         ("/api/events/", "post"),
         ("/api/events/{id}/register/", "post"),
         ("/api/auth/token/", "post"),
+        ("/api/events.ics", "get"),
     }
     for path, method in throttled:
         response = schema["paths"][path][method]["responses"]["429"]
