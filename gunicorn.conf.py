@@ -8,6 +8,7 @@ docs/configuration.md (GUNICORN_* and the app's own).
 
 import glob
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -41,19 +42,51 @@ forwarded_allow_ips = ",".join(env["FORWARDED_ALLOW_IPS"])
 # the app logs each request itself, without the path (registration tokens travel in paths) or
 # the query string that gunicorn's line holds. A logger class rather than a logconfig_dict,
 # because with one gunicorn builds an access line for every request even when nothing writes it.
-class JSONLogger(glogging.Logger):
-    """gunicorn's logger, its own lines rendered as the app's JSON lines."""
+class Logger(glogging.Logger):
+    """gunicorn's logger, writing of a request it could not read, or failed to answer, what
+    went wrong and from which address, never what the client sent: a request line or a header
+    may hold a registration's token."""
+
+    # "Invalid request from ip=203.0.113.7: Invalid HTTP request line: 'GET /api/...'": the
+    # address, and the error's kind up to the first colon or quote that brings the client's text.
+    MALFORMED = re.compile(r"(Invalid request from ip=\S*?: [^:'\"]*)")
+    FAILED = "Error handling request"
+
+    def warning(self, msg, *args, **kwargs):
+        super().warning(self._private(msg), *args, **kwargs)
+
+    def error(self, msg, *args, **kwargs):
+        msg, args = (self.FAILED, ()) if self._failed(msg) else (self._private(msg), args)
+        super().error(msg, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        msg, args = (self.FAILED, ()) if self._failed(msg) else (self._private(msg), args)
+        super().exception(msg, *args, **kwargs)
+
+    def _private(self, msg):
+        if isinstance(msg, str) and (malformed := self.MALFORMED.match(msg)):
+            return malformed[1].rstrip()
+        return msg
+
+    def _failed(self, msg) -> bool:
+        # "Error handling request %s %s" with the method and the URI.
+        return isinstance(msg, str) and msg.startswith(self.FAILED)
+
+
+class JSONLogger(Logger):
+    """The same, its own lines rendered as the app's JSON lines: with no request's fields, as
+    they are about none of the app's requests (the thread writing one may still hold the fields
+    of the last request it answered)."""
 
     def setup(self, cfg):
         super().setup(cfg)
         from event_management_system.ops.logs import formatter
 
         for handler in self.error_log.handlers:
-            handler.setFormatter(formatter("json"))
+            handler.setFormatter(formatter("json", request_context=False))
 
 
-if env["DJANGO_LOG_FORMAT"] == "json":
-    logger_class = JSONLogger
+logger_class = JSONLogger if env["DJANGO_LOG_FORMAT"] == "json" else Logger
 
 # Metrics: every worker writes its samples to files in one directory, and /metrics, answered by
 # whichever worker takes the scrape, sums them all (prometheus_client's multiprocess mode). The

@@ -27,7 +27,7 @@ are counted in the metrics (`events_response_cache_requests_total`, ops.metrics)
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,7 +42,7 @@ from core.versions import Stamp, catalog_version, read_versions, snapshot, versi
 from event_management_system.ops.metrics import CACHE_HITS, CACHE_MISSES
 from event_management_system.paths import API_PREFIX
 
-CACHED_PATHS = f"{API_PREFIX}events/"
+CACHED_PATHS = (f"{API_PREFIX}events/", f"{API_PREFIX}events.ics")
 # What decides who is asking, and so what an answer may show.
 PRINCIPAL_HEADERS = ("Authorization", "Cookie")
 
@@ -111,6 +111,9 @@ class CountEntry:
 
 
 response_cache = LeastRecentlyUsed(max_entries=1024)
+# Streamed answers (the iCalendar feed, up to a few MB each) are kept apart, and fewer of them:
+# a client varying the query string must not fill a worker's memory with feeds.
+stream_cache = LeastRecentlyUsed(max_entries=16)
 count_cache = LeastRecentlyUsed(max_entries=1024)
 
 
@@ -161,8 +164,9 @@ class ResponseCacheMiddleware:
         ):
             return self._varied(self.get_response(request))
         key = request.build_absolute_uri()
+        cache = self._cache_for(request)
         try:
-            entry = response_cache.get(key)
+            entry = cache.get(key)
             if (
                 entry is not None
                 and not entry.expired(timezone.now())
@@ -173,7 +177,7 @@ class ResponseCacheMiddleware:
             CACHE_MISSES.inc()
             with snapshot():
                 response = self._varied(self.get_response(request))
-                self._keep(key, response)
+                self._keep(cache, key, response)
         except UNAVAILABLE_ERRORS as error:
             return self._varied(service_unavailable_response(error))
         return response
@@ -196,12 +200,43 @@ class ResponseCacheMiddleware:
         return response
 
     @staticmethod
-    def _keep(key: str, response) -> None:
+    def _cache_for(request) -> LeastRecentlyUsed:
+        return stream_cache if request.path_info.endswith(".ics") else response_cache
+
+    @classmethod
+    def _keep(cls, cache: LeastRecentlyUsed, key: str, response) -> None:
         marked = getattr(response, "cache_stamp", None)
         if marked is None or response.status_code != 200:
             return
         stamp, until = marked
-        entry = Entry(
-            stamp, read_versions(stamp), until(), response.content, dict(response.items())
+        # Read in the snapshot the view read in: what it has read so far is of these versions.
+        versions = read_versions(stamp)
+        if response.streaming:
+            response.streaming_content = cls._kept_once_streamed(
+                cache,
+                key,
+                response,
+                response.streaming_content,
+                Entry(stamp, versions, until(), b"", {}),
+            )
+            return
+        cache.put(key, Entry(stamp, versions, until(), response.content, dict(response.items())))
+
+    @staticmethod
+    def _kept_once_streamed(
+        cache: LeastRecentlyUsed, key: str, response, streamed: Iterator[bytes], entry: Entry
+    ):
+        """`response`'s pieces, passed on as they come (its rows are read, a chunk per query,
+        after the snapshot has ended), and kept whole once the last has gone out, if the versions
+        read back unchanged: then no change was committed while the rows were read, and the
+        answer is what the snapshot's versions show. A stream cut short is never kept."""
+        pieces = []
+        for piece in streamed:
+            pieces.append(piece)
+            yield piece
+        if read_versions(entry.stamp) != entry.versions:
+            return
+        headers = {**dict(response.items()), "Content-Length": str(sum(map(len, pieces)))}
+        cache.put(
+            key, Entry(entry.stamp, entry.versions, entry.valid_until, b"".join(pieces), headers)
         )
-        response_cache.put(key, entry)

@@ -1,5 +1,6 @@
 """JSON request bodies read with orjson, refused cheaply when too large or too deeply nested."""
 
+import codecs
 import re
 
 import orjson
@@ -12,9 +13,29 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32
 
 TOO_LARGE_MESSAGE = f"JSON parse error - the body is larger than {MAX_BODY_BYTES:,} bytes."
+# DRF's words for a charset it refuses, so every refused charset reads the same.
+UNSUPPORTED_CHARSET_MESSAGE = 'Unsupported charset "{}" in request Content-Type header.'
 TOO_DEEP_MESSAGE = (
     f"JSON parse error - the body nests deeper than {MAX_DEPTH} levels of arrays and objects."
 )
+
+# Codecs Python counts as text encodings that are no character set a body is written in: they
+# transform text (and punycode decodes in quadratic time) rather than read bytes as characters.
+NOT_CHARSETS = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
+
+
+def body_encoding(parser_context: dict) -> str:
+    """The charset the request's Content-Type names, or the default: a parse error (400) if it
+    names one that is unknown, no text encoding (`base64`, `zlib`) or no character set
+    (`punycode`), rather than a guess or a 500."""
+    request = parser_context.get("request")
+    named = getattr(request, "content_params", {}).get("charset") if request else None
+    # DRF's check refuses unknown and bytes-to-bytes codecs; Django would ignore an unknown one.
+    encoding = parsers.get_encoding({"encoding": named} if named else parser_context)
+    if codecs.lookup(encoding).name in NOT_CHARSETS:
+        raise ParseError(UNSUPPORTED_CHARSET_MESSAGE.format(encoding))
+    return encoding
+
 
 # What moves the nesting level: a quote opens or closes a string, a bracket outside one opens or
 # closes a level, and an escaped character (`\"` above all) does neither.
@@ -50,17 +71,18 @@ class JSONParser(parsers.JSONParser):
 
     A subclass so that DRF hands it the body after Django's own size check
     (`DATA_UPLOAD_MAX_MEMORY_SIZE`). As with DRF's: a charset the request names is honoured,
-    bytes that are not text in it, `NaN` and `Infinity` are parse errors.
+    bytes that are not text in it, `NaN` and `Infinity` are parse errors; so is a charset that
+    cannot be honoured (body_encoding).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = body_encoding(parser_context or {})
         body = stream.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
             raise ParseError(TOO_LARGE_MESSAGE)
         try:
             text = body.decode(encoding)
-        except UnicodeDecodeError as error:
+        except UnicodeError as error:
             raise ParseError(f"JSON parse error - {error}") from None
         if nests_deeper_than(text, MAX_DEPTH):
             raise ParseError(TOO_DEEP_MESSAGE)

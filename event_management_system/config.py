@@ -335,6 +335,11 @@ SETTINGS: tuple[Setting, ...] = (
             "every request.",
         ),
         Setting(
+            "DJANGO_THROTTLE_FEED", RATE, "30/min",
+            "Budget of iCalendar feeds (`/api/events.ics`) computed per client address; a feed "
+            "answered from the response cache spends none.",
+        ),
+        Setting(
             "REDIS_URL", TEXT, "",
             "Where the budgets are counted, shared by every worker and host, e.g. "
             "`redis://127.0.0.1:6379/0`. Empty: each process counts alone in its own memory.",

@@ -104,9 +104,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env["DJANGO_AXES_FAILURE_LIMIT"]
 AXES_COOLOFF_TIME = timedelta(minutes=env["DJANGO_AXES_COOLOFF_MINUTES"])
 AXES_RESET_ON_SUCCESS = True
-# The admin's sign-in only: the API's token requests have their own budget per address
-# (api/throttling.py), and their refusals stay the API's JSON.
-AXES_ONLY_ADMIN_SITE = True
+# Every sign-in, the admin's and the API's token requests alike: one count, one lock. The API
+# answers a lock-out with its own JSON (403 `locked_out`, api/auth/views.py), never the page.
+AXES_ONLY_ADMIN_SITE = False
 # The same client address the API's throttles use, so DJANGO_TRUSTED_PROXIES governs both.
 AXES_CLIENT_IP_CALLABLE = "event_management_system.ops.clients.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
@@ -308,6 +308,7 @@ REST_FRAMEWORK = {
         "create": env["DJANGO_THROTTLE_CREATE"],
         "cancel": env["DJANGO_THROTTLE_CANCEL"],
         "organise": env["DJANGO_THROTTLE_ORGANISE"],
+        "feed": env["DJANGO_THROTTLE_FEED"],
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
 }

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_view
 from knox.settings import knox_settings
 
+from api.auth.lockout import locked_out_message
 from api.auth.serializers import CredentialsSerializer, TokenSerializer
 from api.authentication import INVALID_CREDENTIALS_MESSAGE
 from api.openapi import (
@@ -20,6 +21,16 @@ INVALID_CREDENTIALS = ErrorCase(
     "The username and password are not those of an active user. An unknown username gets the "
     "same answer, after the same work, as a wrong password.",
     INVALID_CREDENTIALS_MESSAGE,
+)
+
+LOCKED_OUT = ErrorCase(
+    403,
+    "locked_out",
+    "Too many failed sign-ins for this username from this address (`DJANGO_AXES_FAILURE_LIMIT`, "
+    "the admin's counted too): refused, the right password too, until the cool-off ends "
+    "(`DJANGO_AXES_COOLOFF_MINUTES`) or `manage.py axes_reset` lifts it. The failure that "
+    "reaches the limit answers this already.",
+    locked_out_message(),
 )
 
 token_view_schema = extend_schema_view(
@@ -41,6 +52,7 @@ token_view_schema = extend_schema_view(
                 password=["This field is required."],
             ),
             INVALID_CREDENTIALS,
+            LOCKED_OUT,
             throttled(
                 f"token requests per client address ({rate_in_words('token')} unless configured "
                 "otherwise)"

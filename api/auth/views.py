@@ -1,12 +1,15 @@
 """Signing in: a username and password exchanged for a bearer token, and the token revoked."""
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_credentials
 from django.contrib.auth import authenticate
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.auth.lockout import locked_out_message
 from api.auth.schema import token_view_schema
 from api.auth.serializers import CredentialsSerializer, TokenSerializer
 from api.authentication import INVALID_CREDENTIALS_MESSAGE, BearerTokenAuthentication
@@ -40,8 +43,12 @@ class TokenView(APIView):
         credentials.is_valid(raise_exception=True)
         # Django hashes the password given even for an unknown username, so a wrong name
         # costs what a wrong password does.
+        # django-axes counts every failure and its backend refuses a locked-out username here,
+        # the right password too: one rule for the API and the admin (settings.AXES_*).
         user = authenticate(request, **credentials.validated_data)
         if user is None:
+            if AxesProxyHandler.is_locked(request, get_credentials(**credentials.validated_data)):
+                raise PermissionDenied(locked_out_message(), code="locked_out")
             raise AuthenticationFailed(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
         issued = issue_token(user=user)
         return Response(TokenSerializer(issued).data, status=status.HTTP_201_CREATED)

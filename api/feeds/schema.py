@@ -6,7 +6,15 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 
 from api.datetimes import NAIVE_DATETIME_MESSAGE
 from api.events.filters import EventFilter
-from api.openapi import EVENT_ID, EVENT_NOT_FOUND, NO_SUCH_ADDRESS, documented, invalid
+from api.openapi import (
+    EVENT_ID,
+    EVENT_NOT_FOUND,
+    NO_SUCH_ADDRESS,
+    documented,
+    invalid,
+    rate_in_words,
+    throttled,
+)
 
 CALENDAR_EXAMPLE = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -61,7 +69,8 @@ feed_schema = documented(
         "feed says so in its "
         "`X-Feed-Truncated-At` header, the number of events it holds. Each event's `UID` is "
         "stable and its `SEQUENCE` grows when its name, place or times change. Answered as "
-        "`text/calendar` whatever the `Accept` header asks; errors are JSON."
+        "`text/calendar` whatever the `Accept` header asks; errors are JSON. Kept and answered "
+        "again like the event list until an upcoming event changes or the soonest one starts."
     ),
     responses=calendar_response("The upcoming events, one VEVENT each."),
     parameters=FEED_FILTERS,
@@ -69,6 +78,10 @@ feed_schema = documented(
         invalid(
             "A filter value is malformed, as for the event list.",
             starts_after=[NAIVE_DATETIME_MESSAGE],
+        ),
+        throttled(
+            f"feeds computed per client address ({rate_in_words('feed')} unless configured "
+            "otherwise; a feed answered from the cache spends none)"
         ),
     ],
 )

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from api.caching import stream_cache
 from core.models import EventStatus
 from core.selectors import in_start_order, upcoming_events
 
@@ -101,6 +102,7 @@ def test_the_feed_holds_the_soonest_events_up_to_its_limit_and_says_so(
     assert response["X-Feed-Truncated-At"] == "3"
 
     settings.CALENDAR_FEED_MAX_EVENTS = 5
+    stream_cache.clear()  # a setting is read at start-up; here it changes mid-test
     response = api_client.get("/api/events.ics")
     assert len(summaries(parsed(response))) == 5
     assert "X-Feed-Truncated-At" not in response
@@ -116,3 +118,131 @@ def test_a_limit_cuts_the_chunks_it_reads(event_factory, in_days):
         queryset.order_by("start_time", "id").values_list("pk", flat=True)[:5]
     )
     assert len(queries) == 3  # 2 + 2 + 1 rows, never the rest
+
+
+# The feed, cached like the list (api/caching.py) and budgeted per client address.
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="change versions are kept on PostgreSQL only"
+)
+FEED = "/api/events.ics"
+
+
+def fetch_feed(client, path=FEED, **params) -> tuple[bytes, list[str], object]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, params)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert response.status_code == 200, body
+    return body, [query["sql"] for query in queries], response
+
+
+def feed_hit(client, **params) -> bytes:
+    """A feed answered from the cache: one small query, the versions' read."""
+    body, queries, response = fetch_feed(client, **params)
+    assert len(queries) == 1, queries
+    assert "core_event_catalog" in queries[0]
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert int(response["Content-Length"]) == len(body)
+    return body
+
+
+@postgresql_only
+def test_the_feed_is_streamed_then_served_from_the_cache(api_client, event_factory, in_days):
+    for day in range(1, 4):
+        event_factory(name=f"Day {day}", start_time=in_days(day), end_time=in_days(day, hours=2))
+
+    first, _, response = fetch_feed(api_client)
+    assert response.streaming
+
+    assert feed_hit(api_client) == first
+    assert summaries(icalendar.Calendar.from_ical(feed_hit(api_client))) == [
+        "Day 1",
+        "Day 2",
+        "Day 3",
+    ]
+    # Another filter is another answer, kept on its own.
+    fetch_feed(api_client, search="Day 2")
+    assert summaries(icalendar.Calendar.from_ical(feed_hit(api_client, search="Day 2"))) == [
+        "Day 2"
+    ]
+
+
+@postgresql_only
+@pytest.mark.parametrize(
+    "change",
+    [
+        # A field only the event's version moves (not the catalog's).
+        lambda event, in_days: event.__class__.objects.filter(pk=event.pk).update(
+            end_time=in_days(2, hours=5)
+        ),
+        lambda event, in_days: event.__class__.objects.filter(pk=event.pk).update(name="Renamed"),
+        lambda event, in_days: event.__class__.objects.filter(pk=event.pk).update(
+            status=EventStatus.CANCELLED
+        ),
+        lambda event, in_days: event.delete(),
+    ],
+    ids=["end time", "name", "cancelled", "deleted"],
+)
+def test_a_committed_change_to_an_event_of_the_feed_is_seen_by_the_next_read(
+    api_client, event_factory, in_days, change
+):
+    event_factory(name="Stays", start_time=in_days(1), end_time=in_days(1, hours=2))
+    event = event_factory(name="Changes", start_time=in_days(2), end_time=in_days(2, hours=2))
+    fetch_feed(api_client)
+    before = feed_hit(api_client)
+
+    change(event, in_days)
+
+    after, queries, _ = fetch_feed(api_client)
+    assert len(queries) > 1  # computed afresh
+    assert after != before
+    assert after == fetch_feed(api_client)[0] == feed_hit(api_client)
+
+
+@postgresql_only
+def test_a_feed_whose_events_changed_while_it_streamed_is_not_kept(
+    api_client, event_factory, in_days
+):
+    event = event_factory(name="Changes", start_time=in_days(2), end_time=in_days(2, hours=2))
+    response = api_client.get(FEED)
+    pieces = iter(response.streaming_content)
+    next(pieces)  # the calendar's head; the events are read after it
+    type(event).objects.filter(pk=event.pk).update(end_time=in_days(2, hours=5))
+    b"".join(pieces)
+
+    _, queries, _ = fetch_feed(api_client)
+    assert len(queries) > 1  # computed afresh, not the stale stream
+
+
+@pytest.mark.usefixtures("fast_passwords")
+def test_computed_feeds_spend_a_budget_of_their_own(api_client, settings, event_factory):
+    event_factory()
+    settings.API_THROTTLE = True
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "feed": "2/min",
+        },
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+
+    def status(word: str) -> int:
+        response = api_client.get(FEED, {"search": word})
+        if response.streaming:
+            b"".join(response.streaming_content)  # read whole, as a client does
+        return response.status_code
+
+    statuses = [status(word) for word in ("a", "b", "c")]
+
+    assert statuses == [200, 200, 429]
+    refused = api_client.get(FEED, {"search": "d"})
+    assert refused.json()["code"] == "throttled"
+    assert "Retry-After" in refused
+    # Other reads spend no feed budget.
+    assert api_client.get("/api/events/").status_code == 200
+    if connection.vendor == "postgresql":
+        # A feed answered from the cache costs nothing, and spends nothing.
+        feed_hit(api_client, search="a")

@@ -118,3 +118,51 @@ def test_a_hostile_body_costs_little_cpu(client, event_factory, body):
 
     assert response.status_code == 400
     assert spent < 0.1, f"{spent * 1000:.0f} ms of CPU"
+
+
+@pytest.fixture
+def sign_in_user(user_factory, fast_passwords):
+    user = user_factory(username="nina")
+    user.set_password("correct horse battery staple")
+    user.save()
+    return user
+
+
+@pytest.mark.parametrize(
+    "charset", ["punycode", "idna", "unicode_escape", "base64", "rot13", "zlib", "no-such-charset"]
+)
+def test_a_charset_no_body_is_written_in_is_a_parse_error(
+    client, event_factory, organiser_factory, token_client, sign_in_user, charset
+):
+    """Registration, sign-in and PATCH: a charset that is unknown, no text encoding or no
+    character set answers the API's 400, not a 500 (punycode) nor a guess, and writes nothing."""
+    owner = organiser_factory()
+    event = event_factory(owner=owner, name="Before")
+    content_type = f"application/json; charset={charset}"
+    # Sent as bytes, as a client would: the test client would encode a text body in the charset.
+    answers = [
+        client.generic(
+            "POST",
+            f"/api/events/{event.pk}/register/",
+            b'{"name": "Ada", "email": "ada@example.com"}',
+            content_type,
+        ),
+        client.generic(
+            "POST",
+            "/api/auth/token/",
+            b'{"username": "nina", "password": "correct horse battery staple"}',
+            content_type,
+        ),
+        token_client(owner).generic(
+            "PATCH", f"/api/events/{event.pk}/", b'{"name": "After"}', content_type
+        ),
+    ]
+    for response in answers:
+        assert response.status_code == 400, response.content
+        assert response.json() == {
+            "detail": f'Unsupported charset "{charset}" in request Content-Type header.',
+            "code": "parse_error",
+        }
+    event.refresh_from_db()
+    assert event.name == "Before"
+    assert not Attendee.objects.exists()

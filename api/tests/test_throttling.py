@@ -77,7 +77,8 @@ def throttled(settings, redis_cache, clock):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {
-            name: f"{BUDGET}/min" for name in ("register", "token", "create", "cancel", "organise")
+            name: f"{BUDGET}/min"
+            for name in ("register", "token", "create", "cancel", "organise", "feed")
         },
     }
 
@@ -252,6 +253,7 @@ def test_the_schema_documents_429_on_the_throttled_operations(client):
         ("/api/events/{id}/cancel/", "post"),
         ("/api/events/{id}/attendees/{attendee_id}/", "delete"),
         ("/api/registrations/{token}/", "delete"),
+        ("/api/events.ics", "get"),
     }
     for path, method in throttled:
         response = schema["paths"][path][method]["responses"]["429"]

@@ -7,9 +7,12 @@ import sys
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.db import connection
+from django.db.models import F
+from django.test import Client
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -118,12 +121,53 @@ def test_wrong_credentials_get_one_answer_at_one_cost(
     assert not AuthToken.objects.exists()
 
 
-def test_wrong_passwords_never_turn_the_api_into_the_admins_lock_out_page(api_client, nina):
-    """The admin's sign-in locks out after repeated failures; the API's budget is its throttle."""
-    for _ in range(django_settings.AXES_FAILURE_LIMIT + 5):
-        refused = sign_in(api_client, password="wrong")
-        assert refused.status_code == 401
-        assert refused.json()["code"] == "invalid_credentials"
+LOCKED_OUT = {
+    "detail": (
+        "Too many failed sign-ins for this username from this address: it is locked out for "
+        "15 minutes, as at the admin's sign-in."
+    ),
+    "code": "locked_out",
+}
+
+
+def test_wrong_passwords_lock_the_username_out_of_the_api_as_of_the_admin(api_client, nina):
+    """The admin's rule: the limit's failure locks the username out from that address, even
+    with the right password, in the API's JSON (never the admin's lock-out page)."""
+    limit = django_settings.AXES_FAILURE_LIMIT
+    answers = [sign_in(api_client, password=f"guess-{i}") for i in range(limit + 2)]
+    right = sign_in(api_client)
+
+    assert [answer.status_code for answer in answers] == [401] * (limit - 1) + [403] * 3
+    assert {answer.json()["code"] for answer in answers[: limit - 1]} == {"invalid_credentials"}
+    for answer in [*answers[limit - 1 :], right]:
+        assert answer.status_code == 403
+        assert answer.json() == LOCKED_OUT
+    assert not AuthToken.objects.exists()
+    # The admin refuses the same username from the same address.
+    admin = Client().post("/admin/login/?next=/admin/", {"username": "nina", "password": PASSWORD})
+    assert admin.status_code == 429
+    # Another address is not locked out.
+    assert sign_in(APIClient(REMOTE_ADDR="198.51.100.20")).status_code == 201
+
+
+def test_a_username_locked_out_at_the_admin_gets_no_token(api_client, nina):
+    admin = Client()
+    for i in range(django_settings.AXES_FAILURE_LIMIT):
+        admin.post("/admin/login/?next=/admin/", {"username": "nina", "password": f"guess-{i}"})
+
+    refused = sign_in(api_client)
+
+    assert refused.status_code == 403
+    assert refused.json() == LOCKED_OUT
+    assert not AuthToken.objects.exists()
+
+
+def test_a_lock_out_ends_with_its_cool_off(api_client, nina):
+    for i in range(django_settings.AXES_FAILURE_LIMIT):
+        sign_in(api_client, password=f"guess-{i}")
+    assert sign_in(api_client).status_code == 403
+
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - django_settings.AXES_COOLOFF_TIME)
 
     assert sign_in(api_client).status_code == 201
 

@@ -48,6 +48,10 @@ _SHARED = [
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
 ]
 
+_WITHOUT_REQUEST_CONTEXT = [
+    step for step in _SHARED if step is not structlog.contextvars.merge_contextvars
+]
+
 
 def _dumps(value, **kwargs) -> str:
     # default=str: an object no JSON type fits is logged by its text, not dropped with an error.
@@ -133,11 +137,17 @@ class StreamHandler(logging.StreamHandler):
         return True
 
 
-def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig passes it by name
-    """The handler's formatter: one JSON object per line, or structlog's console rendering."""
+def formatter(format: str, *, request_context: bool = True) -> logging.Formatter:  # noqa: A002 - dictConfig passes it by name
+    """The handler's formatter: one JSON object per line, or structlog's console rendering.
+
+    Without `request_context`, lines carry none of the request's bound fields (`request_id`):
+    for a writer whose lines are about no request of the app's, such as gunicorn's own, which a
+    worker thread writes with the fields of the last request it answered still bound.
+    """
+    shared = _SHARED if request_context else _WITHOUT_REQUEST_CONTEXT
     if format == "json":
         return JSONFormatter(
-            foreign_pre_chain=[*_SHARED, add_request_fields, hide_request_path],
+            foreign_pre_chain=[*shared, add_request_fields, hide_request_path],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
@@ -149,7 +159,7 @@ def formatter(format: str) -> logging.Formatter:  # noqa: A002 - dictConfig pass
         colors=False, exception_formatter=structlog.dev.plain_traceback, timestamp_key="time"
     )
     return ConsoleFormatter(
-        foreign_pre_chain=[*_SHARED, add_request_fields, hide_request_path],
+        foreign_pre_chain=[*shared, add_request_fields, hide_request_path],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, console],
     )
 

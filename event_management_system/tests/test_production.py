@@ -107,7 +107,7 @@ def test_budgets_come_from_the_environment():
     rates = "settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']"
     assert production_settings({}, rates) == (
         "{'register': '60/min', 'token': '10/min', 'create': '100/hour', "
-        "'cancel': '60/min', 'organise': '60/min'}"
+        "'cancel': '60/min', 'organise': '60/min', 'feed': '30/min'}"
     )
     custom = {
         "DJANGO_THROTTLE_REGISTER": "5/s",
@@ -115,10 +115,11 @@ def test_budgets_come_from_the_environment():
         "DJANGO_THROTTLE_CREATE": "1000/day",
         "DJANGO_THROTTLE_CANCEL": "20/min",
         "DJANGO_THROTTLE_ORGANISE": "500/hour",
+        "DJANGO_THROTTLE_FEED": "2/min",
     }
     assert production_settings(custom, rates) == (
         "{'register': '5/s', 'token': '3/hour', 'create': '1000/day', "
-        "'cancel': '20/min', 'organise': '500/hour'}"
+        "'cancel': '20/min', 'organise': '500/hour', 'feed': '2/min'}"
     )
 
 

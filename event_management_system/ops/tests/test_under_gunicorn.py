@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -221,3 +222,47 @@ def test_gunicorn_s_own_lines_are_json_too():
     }.items() <= next(line for line in lines if line["logger"] == "gunicorn.error").items()
     # gunicorn's access line, which would name paths, stays off.
     assert not [line for line in lines if line["logger"] == "gunicorn.access"]
+
+
+SECRET_LOOKING = "rT0k-3nS3cr3tV4lu3-9f8e7d6c5b4a"
+MALFORMED = [
+    f"GET /api/registrations/{SECRET_LOOKING}/\r\n\r\n",  # no version: a request line
+    f"GET /api/registrations/{SECRET_LOOKING}/\x7f HTTP/1.1\r\n\r\n",  # a target
+    f"GET /api/events/ HTTP/1.1 /api/registrations/{SECRET_LOOKING}/\r\n\r\n",  # a version
+    f"G\x01T/api/registrations/{SECRET_LOOKING}/ HTTP/1.1\r\n\r\n",  # a method
+    f"GET /api/events/ HTTP/1.1\r\nX{SECRET_LOOKING}\x01: x\r\n\r\n",  # a header
+]
+
+
+def send_raw(url: str, data: str) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data.encode("latin-1"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_malformed_request_is_logged_without_what_it_sent_nor_a_stale_request_id(log_format):
+    """gunicorn's line about a malformed request names its kind and address only: the request
+    line (a registration's token travels in its path) and headers stay out of the log, and no
+    request id of an earlier request in the same thread is attached to it."""
+    logs: list[str] = []
+    env = {"DJANGO_LOG_FORMAT": log_format, "GUNICORN_THREADS": "1"}
+    with gunicorn(workers=1, env=env, logs=logs) as url:
+        for data in MALFORMED:
+            # A request answered first, in the one thread that then reads the malformed one.
+            assert fetch(f"{url}/api/events/")[0] == 200
+            assert send_raw(url, data).startswith(b"HTTP/1.1 400 Bad Request")
+    log = logs[0]
+
+    assert SECRET_LOOKING not in log
+    assert "/api/registrations/" not in log
+    assert log.count("Invalid request from ip=127.0.0.1") == len(MALFORMED)
+    if log_format == "json":
+        invalid = [line for line in json_lines(log) if "Invalid request" in line["event"]]
+        assert len(invalid) == len(MALFORMED)
+        assert [line.get("request_id") for line in invalid] == [None] * len(MALFORMED)
+        assert {line["logger"] for line in invalid} == {"gunicorn.error"}
