@@ -34,17 +34,18 @@ class Stamp:
     starting_after: datetime | None = None
 
 
-# The newest version among some events, one primary-key lookup each: the plan cannot turn into
-# a scan of the table, whatever the planner's statistics say of it.
-NEWEST_OF = (
-    "SELECT max((SELECT change_version FROM core_event WHERE core_event.id = wanted.id))"
+# The sum of some events' versions, one primary-key lookup each: the plan cannot turn into a
+# scan of the table, whatever the planner's statistics say of it. A sum, not the newest:
+# versions are numbered when written but seen when committed, so an event may commit a number
+# below another's already seen, which the newest would hide; a sum still grows (a row's new
+# number is above its old one, taken under its lock).
+SUM_OF = (
+    "SELECT sum((SELECT change_version FROM core_event WHERE core_event.id = wanted.id))"
     " FROM unnest(%s::text::bigint[]) AS wanted(id)"
 )
 
-# The catalog's version and the sum of the versions of every event starting after a time. A sum,
-# not the newest: versions are numbered when written but seen when committed, so an event may
-# commit a number below another's already seen; a sum still grows (a row's new number is above
-# its old one, taken under its lock). Rows that come, go or move in time move the catalog.
+# The catalog's version and the sum of the versions of every event starting after a time (a
+# sum, as above). Rows that come, go or move in time move the catalog.
 SUM_STARTING_AFTER = (
     "SELECT version, (SELECT coalesce(sum(change_version), 0) FROM core_event"
     " WHERE start_time > %s) FROM core_event_catalog"
@@ -54,7 +55,7 @@ SUM_STARTING_AFTER = (
 def read_versions(stamp: Stamp) -> tuple:
     """The versions `stamp` names, as they stand now: equal tuples mean nothing changed.
 
-    Versions only grow, so the newest of some events' versions moves whenever any of them does.
+    Versions only grow, so the sum of some events' versions moves whenever any of them does.
     """
     with _unlogged_cursor() as cursor:
         if stamp.starting_after is not None:
@@ -67,9 +68,9 @@ def read_versions(stamp: Stamp) -> tuple:
         # parameter, and this runs on every cache hit.
         ids = "{" + ",".join(str(int(event_id)) for event_id in stamp.event_ids) + "}"
         if stamp.catalog:
-            cursor.execute(f"SELECT version, ({NEWEST_OF}) FROM core_event_catalog", [ids])
+            cursor.execute(f"SELECT version, ({SUM_OF}) FROM core_event_catalog", [ids])
         else:
-            cursor.execute(NEWEST_OF, [ids])
+            cursor.execute(SUM_OF, [ids])
         return tuple(cursor.fetchone())
 
 

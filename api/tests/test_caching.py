@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -18,7 +18,7 @@ from api.caching import response_cache
 from api.tokens import issue_token
 from core.models import Attendee, Event
 from core.services import cancel_event, register_attendee, remove_attendee, update_event
-from core.versions import NEWEST_OF
+from core.versions import SUM_OF
 
 pytestmark = [
     pytest.mark.django_db,
@@ -371,7 +371,7 @@ def test_a_hit_reads_each_events_version_by_its_key_whatever_the_statistics(even
     ids = "{" + ",".join(str(event_factory().pk) for _ in range(20)) + "}"
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        statement = NEWEST_OF.replace("%s", "$1")
+        statement = SUM_OF.replace("%s", "$1")
         cursor.execute(
             f"PREPARE newest(text) AS SELECT version, ({statement}) FROM core_event_catalog"
         )
@@ -416,3 +416,29 @@ def test_a_waiting_list_page_never_outlives_a_change(api_client, event_factory):
     assert grace.attendee.pk in [
         row["id"] for row in get(api_client, f"/api/events/{event.pk}/attendees/")[0]["results"]
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_after_a_newer_one_is_not_hidden_from_a_cached_page(
+    api_client, event_factory, in_days
+):
+    """Versions are numbered when written and seen when committed: here the first event's
+    change takes its number before the second's, and commits after the page was cached."""
+    first = event_factory(name="First", start_time=in_days(1))
+    second = event_factory(name="Second", start_time=in_days(2))
+    early, late = connections.create_connection("default"), connections.create_connection("default")
+    try:
+        early.set_autocommit(False)
+        with early.cursor() as cursor:  # numbered first, committed last
+            cursor.execute("UPDATE core_event SET max_capacity = 77 WHERE id = %s", [first.pk])
+        with late.cursor() as cursor:  # numbered later, committed at once
+            cursor.execute("UPDATE core_event SET max_capacity = 88 WHERE id = %s", [second.pk])
+        cached, _ = get(api_client, "/api/events/")
+        assert [row["max_capacity"] for row in cached["results"]] == [first.max_capacity, 88]
+        early.commit()
+    finally:
+        early.close()
+        late.close()
+
+    after, _ = get(api_client, "/api/events/")
+    assert [row["max_capacity"] for row in after["results"]] == [77, 88]
