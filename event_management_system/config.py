@@ -423,6 +423,12 @@ SETTINGS: tuple[Setting, ...] = (
             "others serving reads.",
         ),
         Setting(
+            "GUNICORN_QUEUE_TIMEOUT", SECONDS, 3,
+            "Seconds a request may wait for a free thread (every one busy, e.g. on a frozen "
+            "database); past it, it answers 503 service_unavailable at once (0: it waits). "
+            "/healthz and /readyz never wait: threads of their own answer them.",
+        ),
+        Setting(
             "GUNICORN_KEEPALIVE", INTEGER, 5,
             "Seconds an idle client connection is kept open.",
         ),
