@@ -117,8 +117,11 @@ class BoundedThreadWorker(ThreadWorker):
     def _sweep(self) -> None:
         while self.alive:
             time.sleep(SWEEP_SECONDS)
-            oldest = self.queued[0] if self.queued else None
-            if oldest and time.monotonic() - oldest[2] > self.queue_timeout:
+            try:
+                oldest = self.queued[0]  # the main thread may pop it meanwhile
+            except IndexError:
+                continue
+            if time.monotonic() - oldest[2] > self.queue_timeout:
                 self.method_queue.defer(self._shed_overdue)
 
     def _shed_overdue(self) -> None:
