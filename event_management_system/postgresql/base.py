@@ -210,7 +210,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _send_read_bound(self) -> None:
         """Give the session the read bound, or back the write bound, as this request needs."""
         connection = self.connection
-        with self.wrap_database_errors, self._bounded(self.call_bound):
+        # A read's bound, either way: a frozen server must not hold a read for a write's.
+        with self.wrap_database_errors, self._bounded(self.read_call_bound):
             connection.execute(
                 self.read_bound_sql if self.reading else "RESET statement_timeout", prepare=False
             )
