@@ -26,7 +26,9 @@ env = read()
 
 bind = env["GUNICORN_BIND"]
 workers = env["GUNICORN_WORKERS"]
-worker_class = "gthread"
+# gthread, with the probes on threads of their own and requests that waited for a thread past
+# GUNICORN_QUEUE_TIMEOUT answered 503 (event_management_system/ops/workers.py).
+worker_class = "event_management_system.ops.workers.BoundedThreadWorker"
 threads = env["GUNICORN_THREADS"]
 keepalive = env["GUNICORN_KEEPALIVE"]
 wsgi_app = "event_management_system.wsgi"

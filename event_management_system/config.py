@@ -228,6 +228,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Behind PgBouncer, set by its connect_query instead (deploy/cluster.py writes it).",
         ),
         Setting(
+            "DJANGO_DB_READ_STATEMENT_TIMEOUT", SECONDS, 5,
+            "PostgreSQL: seconds one SQL statement of a read (a GET, HEAD or OPTIONS request) may "
+            "run, so a read gives up before a write would (0: DJANGO_DB_STATEMENT_TIMEOUT's "
+            "bound). Behind PgBouncer, enforced by the app's watchdog only.",
+        ),
+        Setting(
             "DJANGO_DB_LOCK_TIMEOUT", SECONDS, 5,
             "PostgreSQL: seconds a statement waits for a lock, e.g. on an event another "
             "transaction holds (0: the server's own setting).",
@@ -442,6 +448,12 @@ SETTINGS: tuple[Setting, ...] = (
             "GUNICORN_THREADS", INTEGER, 4,
             "Threads in each worker process: one waiting on a registration's commit leaves the "
             "others serving reads.",
+        ),
+        Setting(
+            "GUNICORN_QUEUE_TIMEOUT", SECONDS, 3,
+            "Seconds a request may wait for a free thread (every one busy, e.g. on a frozen "
+            "database); past it, it answers 503 service_unavailable at once (0: it waits). "
+            "/healthz and /readyz never wait: threads of their own answer them.",
         ),
         Setting(
             "GUNICORN_KEEPALIVE", INTEGER, 5,

@@ -73,6 +73,9 @@ MIDDLEWARE = [
     # /healthz, /readyz and /metrics, answered before host validation and the HTTPS redirect:
     # probes come from inside, over plain HTTP, by whatever address they know (ops/endpoints.py).
     "event_management_system.ops.endpoints.OperationsMiddleware",
+    # Before anything reads the database: a GET's statements get DJANGO_DB_READ_STATEMENT_TIMEOUT,
+    # shorter than a write's (event_management_system/postgresql/).
+    "event_management_system.postgresql.middleware.ReadBoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Refuses a malformed /api/ request (unknown host, too many query parameters) with the API's
     # JSON 400 before anything else reads it, in debug mode too (see api/exceptions.py).
@@ -164,6 +167,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # frozen server (see event_management_system/postgresql).
         "connect_timeout": env["DJANGO_DB_CONNECT_TIMEOUT"],
         "statement_timeout": env["DJANGO_DB_STATEMENT_TIMEOUT"],
+        "read_statement_timeout": env["DJANGO_DB_READ_STATEMENT_TIMEOUT"],
         # A registration holds its event's row for about a millisecond: 64 clients racing for
         # one event on two cores wait well under 50 ms. Only a stuck transaction reaches this.
         "lock_timeout": env["DJANGO_DB_LOCK_TIMEOUT"],

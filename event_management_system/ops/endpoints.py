@@ -9,7 +9,12 @@ never cached (`Cache-Control: no-store`) and always JSON (the metrics excepted),
 - /healthz: 200 while the process can answer; it reads nothing else.
 - /readyz: 200 when the database answers `SELECT 1`, and Redis (when REDIS_URL is set) a PING,
   within settings.READINESS_TIMEOUT seconds; otherwise 503, with each dependency's result:
-  `ok`, `timeout` or `error` (the error itself is logged, as a warning, not sent).
+  `ok`, `timeout` or `error` (the error itself is logged, as a warning, not sent). Checked by a
+  thread per dependency on a connection it keeps, at most once per READINESS_FRESH seconds:
+  probes share the latest answer (see readiness() below).
+
+Under gunicorn the probes have threads of their own (ops/workers.py): they never wait behind
+requests holding every request thread.
 - /metrics: Prometheus' text format, or OpenMetrics when asked for (ops/metrics.py). With
   DJANGO_METRICS_TOKEN set, only for `Authorization: Bearer <token>`; without it, only for a
   client on this host: the connection comes from a loopback address and, unless
@@ -21,8 +26,10 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import suppress
 
 import redis
 from django.conf import settings
@@ -127,18 +134,31 @@ def _from_this_host(request) -> bool:
     return (mapped or ip).is_loopback
 
 
-# Readiness: each dependency is asked in a thread of its own, so a frozen one costs the probe
-# READINESS_TIMEOUT, not the connect or statement timeouts a request would wait.
+# Readiness: each dependency is checked by a thread of its own, so a frozen one costs a probe
+# READINESS_TIMEOUT at most, never the connect or statement timeouts a request would wait. A
+# check's answer serves every probe for READINESS_FRESH seconds, and a check still running is
+# waited for, never doubled: however many probes arrive (the path is public), a process sends
+# each dependency one check at a time and at most one a second.
+READINESS_FRESH = 1.0
 
 
 def _database() -> None:
+    # The check's thread keeps its connection, as a request thread does (DJANGO_CONN_MAX_AGE):
+    # one the server closed meanwhile is replaced at its first statement by the backend.
+    connection.close_if_unusable_or_obsolete()
+    if bound_statements := getattr(connection, "bound_statements", None):
+        bound_statements(read=True)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
+    except Exception:
+        with suppress(Exception):
+            connection.close()  # cut or broken: the next check connects afresh
+        raise
     finally:
-        # A fresh connection each time: what a restarted worker would need, and none left open.
-        connection.close()
+        if connection.settings_dict["OPTIONS"].get("pool"):
+            connection.close()  # lent back: the pool's connections are the requests'
 
 
 _redis_clients: dict[str, redis.Redis] = {}
@@ -158,37 +178,57 @@ def _redis() -> None:
 DEPENDENCIES = {"database": _database, "redis": _redis}
 
 _executors: dict[str, ThreadPoolExecutor] = {}
-_executors_lock = threading.Lock()
+# Each dependency's latest check: its future (the seconds it took) and when it started.
+_checks: dict[str, tuple[Future, float]] = {}
+_checks_lock = threading.Lock()
 
 
-def _executor(name: str) -> ThreadPoolExecutor:
-    # One thread per dependency, started at the first probe (so after gunicorn forks): a check
-    # still stuck from an earlier probe leaves the next one queued behind it, then cancelled.
-    with _executors_lock:
-        if name not in _executors:
-            _executors[name] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ready-{name}")
-        return _executors[name]
+def _timed(check: Callable[[], None]) -> float:
+    start = time.monotonic()
+    check()
+    return time.monotonic() - start
+
+
+def _latest_check(name: str) -> tuple[Future, float]:
+    """The check of `name` to answer from: the one running, a fresh one's, or a new one."""
+    with _checks_lock:
+        now = time.monotonic()
+        latest = _checks.get(name)
+        if latest is None or (latest[0].done() and now - latest[1] >= READINESS_FRESH):
+            if name not in _executors:  # started at the first probe, so after gunicorn forks
+                _executors[name] = ThreadPoolExecutor(1, thread_name_prefix=f"ready-{name}")
+            latest = _checks[name] = (_executors[name].submit(_timed, DEPENDENCIES[name]), now)
+        return latest
 
 
 def readiness() -> dict[str, str]:
     """Each configured dependency's answer within READINESS_TIMEOUT: ok, timeout or error."""
     names = ["database", *(["redis"] if settings.REDIS_URL else [])]
-    futures: dict[str, Future] = {
-        name: _executor(name).submit(DEPENDENCIES[name]) for name in names
-    }
-    deadline = time.monotonic() + settings.READINESS_TIMEOUT
+    checks = {name: _latest_check(name) for name in names}
+    limit = settings.READINESS_TIMEOUT
     results = {}
-    for name, future in futures.items():
+    for name, (future, started) in checks.items():
         try:
-            future.result(timeout=max(0.0, deadline - time.monotonic()))
-            results[name] = "ok"
+            took = future.result(timeout=max(0.0, started + limit - time.monotonic()))
+            results[name] = "ok" if took <= limit else "timeout"
         except FutureTimeout:
-            future.cancel()
-            logger.warning(
-                "Not ready: %s did not answer within %ss", name, settings.READINESS_TIMEOUT
-            )
             results[name] = "timeout"
         except Exception as error:  # whatever the dependency raised, the probe answers 503
             logger.warning("Not ready: %s failed: %s", name, error)
             results[name] = "error"
+        if results[name] == "timeout":
+            logger.warning("Not ready: %s did not answer within %ss", name, limit)
     return results
+
+
+def forget_readiness() -> None:
+    """Close the checks' connections, stop their threads and forget their answers: a process
+    that served probes and goes on without (a test run) keeps no connection open."""
+    with _checks_lock:
+        for name, executor in _executors.items():
+            if name == "database":
+                with suppress(Exception):  # a check still stuck is given a second
+                    executor.submit(connection.close).result(timeout=1)
+            executor.shutdown(wait=False)
+        _executors.clear()
+        _checks.clear()

@@ -8,7 +8,16 @@ OPTIONS take three bounds, in seconds (0 or absent: the app sets none):
   With `send_timeouts: False` (behind PgBouncer, which refuses startup `options`) they are not
   sent: the pooler sets them on its server connections; the watchdog below still applies.
 
-The server enforces the last two, and a frozen server enforces nothing. So the process's
+A fourth, `read_statement_timeout`, bounds the statements of reads (requests marked by
+ReadBoundMiddleware, and the readiness check) more tightly than writes; it never exceeds
+statement_timeout. The startup packet carries the write bound; a connection switches with one
+`SET statement_timeout` (to the read bound) or `RESET statement_timeout` (back), sent outside
+any transaction and only when the kind of request using the connection changes: a thread that
+serves reads, or writes, one after another pays nothing per request. A transaction keeps the
+bound it began with. Behind PgBouncer nothing is set on a session (it would leak to other
+clients): the read bound is the watchdog's alone.
+
+The server enforces these, and a frozen server enforces nothing. So the process's
 watchdog (watchdog.py) also cuts any call still waiting once the server should have answered:
 a statement, commit or rollback GRACE seconds after statement_timeout, the health check and
 the connection's set-up after connect_timeout. Either way psycopg raises OperationalError,
@@ -38,6 +47,8 @@ GRACE = 1.0
 
 LIBPQ_MINIMUM_CONNECT_TIMEOUT = 2
 SERVER_TIMEOUTS = ("statement_timeout", "lock_timeout")
+# On a psycopg connection: True once its session has the read bound (see the module).
+READ_BOUND_SET = "events_read_bound_set"
 # What Django's connect() resets, and a connection replaced inside a request's Atomic keeps.
 TRANSACTION_STATE = (
     "in_atomic_block",
@@ -56,6 +67,15 @@ def connect_timeout(options: dict) -> int | None:
     return max(LIBPQ_MINIMUM_CONNECT_TIMEOUT, math.ceil(seconds)) if seconds else None
 
 
+def read_statement_timeout(options: dict) -> float | None:
+    """The statement bound of reads for OPTIONS: read_statement_timeout, never above
+    statement_timeout; None when reads have the same bound as writes."""
+    read, write = options.get("read_statement_timeout"), options.get("statement_timeout")
+    if not read or (write and read >= write):
+        return None
+    return read
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     """PostgreSQL with bounded connects, statements, lock waits and calls (see the module)."""
 
@@ -63,6 +83,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.reach_bound: float | None = None
         self.call_bound: float | None = None
+        self.read_call_bound: float | None = None
+        # The SET giving a session the read bound; None when reads have the write bound.
+        self.read_bound_sql: str | None = None
+        # Whether the statements to come are a read's (ReadBoundMiddleware decides per request).
+        self.reading = False
         self.cut_by_watchdog = False
         # Kept from an earlier request, and nothing sent on it in this one yet.
         self.replaceable = False
@@ -75,6 +100,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             params["connect_timeout"] = timeout
         else:
             params.pop("connect_timeout", None)
+        params.pop("read_statement_timeout", None)
         send_timeouts = params.pop("send_timeouts", True)
         settings = [
             f"-c {name}={max(1, round(seconds * 1000))}"
@@ -96,9 +122,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.reach_bound = connect_timeout(options)
         statement = options.get("statement_timeout")
         self.call_bound = statement + GRACE if statement else None
+        read = read_statement_timeout(options)
+        self.read_call_bound = read + GRACE if read else self.call_bound
+        self.read_bound_sql = (
+            f"SET statement_timeout = {max(1, round(read * 1000))}"
+            if read and options.get("send_timeouts", True)
+            else None
+        )
         watchdog.start()
         super().connect()
         self.replaceable = False
+
+    def bound_statements(self, *, read: bool) -> None:
+        """The statements to come on this thread are a read's (True) or may write (False)."""
+        self.reading = read
 
     def close_if_unusable_or_obsolete(self):
         self.cut_by_watchdog = False  # a request starts or ends: a new one may wait again
@@ -151,6 +188,35 @@ class DatabaseWrapper(base.DatabaseWrapper):
         with self._bounded(self.reach_bound):
             return super().is_usable()
 
+    def _set_autocommit(self, autocommit):
+        # A transaction keeps the bound it begins with: it begins with this request's.
+        if (
+            not autocommit
+            and self.read_bound_sql
+            and self.connection is not None
+            and getattr(self.connection, READ_BOUND_SET, False) is not self.reading
+        ):
+            try:
+                self._send_read_bound()
+            except (OperationalError, InterfaceError):
+                # The request's first statement: a kept connection the server closed is
+                # replaced, as in _replacing_execute.
+                if not (self.replaceable and self._replace_broken_connection()):
+                    raise
+                self._send_read_bound()
+            self.replaceable = False
+        super()._set_autocommit(autocommit)
+
+    def _send_read_bound(self) -> None:
+        """Give the session the read bound, or back the write bound, as this request needs."""
+        connection = self.connection
+        # A read's bound, either way: a frozen server must not hold a read for a write's.
+        with self.wrap_database_errors, self._bounded(self.read_call_bound):
+            connection.execute(
+                self.read_bound_sql if self.reading else "RESET statement_timeout", prepare=False
+            )
+        setattr(connection, READ_BOUND_SET, self.reading)
+
     def _commit(self):
         with self._bounded(self.call_bound):
             return super()._commit()
@@ -161,9 +227,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _bounded_execute(self, execute, sql, params, many, context):
         # The hot path: the same as _bounded, without a generator per statement.
-        if self.call_bound is None:
+        connection = self.connection
+        if self.read_bound_sql is None:
+            bound = self.read_call_bound if self.reading else self.call_bound
+        else:
+            if self.autocommit and getattr(connection, READ_BOUND_SET, False) is not self.reading:
+                self._send_read_bound()
+            bound = (
+                self.read_call_bound
+                if getattr(connection, READ_BOUND_SET, False)
+                else self.call_bound
+            )
+        if bound is None:
             return execute(sql, params, many, context)
-        key = watchdog.watch(self.connection.fileno(), self.call_bound, self._on_cut)
+        key = watchdog.watch(connection.fileno(), bound, self._on_cut)
         try:
             return execute(sql, params, many, context)
         finally:

@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection
 from core.models import Attendee, Event
 from core.tests.admin_pages import event_form
 from core.tests.racing import race
+from event_management_system.ops.endpoints import READINESS_FRESH
 from event_management_system.tests.tcp_proxy import FreezableProxy
 from testing.servers import database_url, gunicorn
 
@@ -306,3 +307,109 @@ def test_every_request_answers_503_while_the_server_is_down(
     assert_unavailable(api_client.get(f"/api/events/{event.pk}/"))
     assert_unavailable(api_client.get(f"/api/events/{event.pk}/attendees/"))
     assert_unavailable(register(api_client, event))
+
+
+# The README's bounds measured at the client, with gunicorn in between: a request waits for a
+# thread, then for the database, and the client sees both.
+
+BUSY_SERVER = {
+    "DJANGO_DB_CONNECT_TIMEOUT": "2",
+    "DJANGO_DB_STATEMENT_TIMEOUT": "15",
+    "DJANGO_DB_READ_STATEMENT_TIMEOUT": "1",
+    "DJANGO_DB_LOCK_TIMEOUT": "0",
+    "GUNICORN_QUEUE_TIMEOUT": "1",
+    "GUNICORN_THREADS": "2",
+}
+
+
+def in_background(call, count: int) -> tuple[list, list[threading.Thread]]:
+    """Start `count` threads each making `call()`; their results, in a list filled as they end."""
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return results, threads
+
+
+def test_frozen_server_probes_and_reads_answer_within_their_bounds_at_the_client(proxy):
+    proxied = database_url(host="127.0.0.1", port=proxy.port)
+    with gunicorn(workers=1, env={**BUSY_SERVER, "DATABASE_URL": proxied}) as url:
+        # Every thread keeps a connection, and /readyz its own.
+        race(8, lambda i: get(f"{url}/api/events/"))
+        assert get(f"{url}/readyz")[0] == 200
+        time.sleep(READINESS_FRESH)  # that answer has aged out: the next probe checks again
+
+        proxy.freeze(seconds=3 * RELEASE_AFTER)
+        # Both threads held by reads waiting on the frozen server, then one more read.
+        held, threads = in_background(lambda: get(f"{url}/api/events/"), 2)
+        time.sleep(0.2)
+        queued, more = in_background(lambda: get(f"{url}/api/events/"), 1)
+        healthz = get(f"{url}/healthz")
+        readyz = get(f"{url}/readyz")
+        for thread in threads + more:
+            thread.join()
+        proxy.thaw()
+        queued = queued[0]
+
+        # The probes never wait for a thread: /healthz at once, /readyz within its 2 s.
+        assert healthz[0] == 200
+        assert healthz[3] < SLACK
+        assert readyz[0] == 503
+        assert readyz[2]["checks"]["database"] == "timeout"
+        assert readyz[3] < 2 + SLACK
+        # A read that waited for a thread past GUNICORN_QUEUE_TIMEOUT answers 503 then.
+        assert (queued[0], queued[2]["code"], queued[1]["Retry-After"]) == (
+            503,
+            "service_unavailable",
+            "1",
+        )
+        assert queued[3] < 1 + SLACK
+        # The held reads answer 503 after the read bound and the watchdog's grace, not 15 s.
+        assert [status for status, *_ in held] == [503, 503]
+        assert all(elapsed < 1 + 1.1 + SLACK for *_, elapsed in held)
+
+        assert get(f"{url}/api/events/")[0] == 200
+        assert get(f"{url}/readyz")[0] == 200
+
+
+def test_a_read_has_the_read_bound_and_a_write_keeps_the_statement_bound(event_factory):
+    event = event_factory(max_capacity=5)
+    env = {**BUSY_SERVER, "DJANGO_DB_READ_STATEMENT_TIMEOUT": "0.5", "GUNICORN_THREADS": "4"}
+    with gunicorn(workers=1, env=env) as url:
+        assert get(f"{url}/api/events/")[0] == 200  # the thread's connection is now a reader's
+        with holding("LOCK TABLE core_event IN ACCESS EXCLUSIVE MODE"):
+            status, _, body, elapsed = get(f"{url}/api/events/")
+            assert (status, body["code"]) == (503, "service_unavailable")
+            assert elapsed < 0.5 + SLACK
+            # A registration waits for the lock (held for RELEASE_AFTER s) under the 15 s bound.
+            start = time.monotonic()
+            registered = post(
+                f"{url}/api/events/{event.pk}/register/", {"name": "Ada", "email": "a@example.com"}
+            )
+            assert (registered, time.monotonic() - start > 0.5) == (201, True)
+        assert get(f"{url}/api/events/")[0] == 200
+
+
+def server_sessions() -> set[tuple[int, object]]:
+    """(pid, start) of each connection to the test database other than this one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return set(cursor.fetchall())
+
+
+def test_readyz_reuses_one_connection_and_checks_at_most_once_a_second():
+    others = server_sessions()
+    with gunicorn(workers=1) as url:
+        statuses = race(20, lambda i: get(f"{url}/readyz")[0])
+        first = server_sessions() - others
+        time.sleep(READINESS_FRESH + 0.2)
+        assert get(f"{url}/readyz")[0] == 200
+        second = server_sessions() - others
+
+    assert statuses == [200] * 20
+    # One connection of /readyz's own, kept: the same server process answered both times.
+    assert len(first) == 1
+    assert second == first

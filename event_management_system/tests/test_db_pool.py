@@ -2,6 +2,7 @@
 threads connections from a psycopg pool, and every guarantee of a direct connection holds."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -65,3 +66,28 @@ def test_a_lock_wait_is_bounded_on_the_pool_too(event_factory):
         assert (status, body["code"]) == (503, "service_unavailable")
         assert elapsed < 0.3 + SLACK
         assert register(url, event.pk, "ada@example.com")[0] == 201
+
+
+def test_a_request_that_cannot_get_a_connection_in_time_answers_503(event_factory):
+    event = event_factory()
+    env = {
+        **POOLED,
+        "DJANGO_DB_POOL_MAX_SIZE": "1",
+        "DJANGO_DB_POOL_TIMEOUT": "0.5",
+        "DJANGO_DB_LOCK_TIMEOUT": "0",
+        "DJANGO_DB_READ_STATEMENT_TIMEOUT": "4",
+    }
+    with gunicorn(workers=1, env=env) as url:
+        with holding("LOCK TABLE core_event IN ACCESS EXCLUSIVE MODE"):
+            # The pool's one connection waits on the lock for another request...
+            waiting = ThreadPoolExecutor(1).submit(send_json, "GET", f"{url}/api/events/")
+            time.sleep(0.5)
+            # ...so this one waits for a connection until the pool's timeout.
+            start = time.monotonic()
+            status, body = send_json("GET", f"{url}/api/events/{event.pk}/")
+            elapsed = time.monotonic() - start
+        waiting.result()
+
+        assert (status, body["code"]) == (503, "service_unavailable")
+        assert elapsed < 0.5 + SLACK
+        assert send_json("GET", f"{url}/api/events/{event.pk}/")[0] == 200

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from event_management_system.ops.endpoints import READINESS_FRESH
 from event_management_system.ops.tests.scraping import value
 from event_management_system.tests.tcp_proxy import FreezableProxy
 from testing.servers import NoRedirect, database_url, free_port, gunicorn, send_json
@@ -174,6 +175,7 @@ def test_readyz_is_503_within_its_timeout_when_the_database_is_frozen():
         env["DATABASE_URL"] = database_url(host="127.0.0.1", port=proxy.port)
         with gunicorn(workers=1, env=env) as url:
             ready = fetch(f"{url}/readyz")
+            time.sleep(READINESS_FRESH)  # that answer serves probes for as long
             proxy.freeze(seconds=10)
             frozen = fetch(f"{url}/readyz")
             alive = fetch(f"{url}/healthz")

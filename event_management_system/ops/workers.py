@@ -1,0 +1,157 @@
+"""gunicorn's threaded worker with two bounds a client can see, set in gunicorn.conf.py.
+
+- The probes (/healthz and /readyz, GET or HEAD) are served by threads of their own, never
+  queued behind requests that hold every request thread (all waiting on a frozen database, say).
+  The main thread reads the request line without consuming it (MSG_PEEK) when the request
+  arrives, and hands a probe to PROBE_THREADS threads, anything else to the usual pool.
+- A request that waited for a request thread longer than GUNICORN_QUEUE_TIMEOUT seconds is
+  answered `503 service_unavailable` with `Retry-After: 1` by the main thread, and its
+  connection closed; the app never sees it. A sweeper thread looks every SWEEP_SECONDS.
+
+Neither applies to TLS served by gunicorn itself (the bytes cannot be read before the
+handshake): there every request queues as in gunicorn's own worker.
+"""
+
+import json
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from concurrent import futures
+
+from gunicorn.workers.gthread import ThreadWorker
+
+from event_management_system.config import read
+
+PROBE_THREADS = 2
+SWEEP_SECONDS = 0.1
+# The longest probe request line start: "HEAD /healthz?" and a margin.
+PEEK_BYTES = 32
+PROBE_STARTS = tuple(
+    f"{method} {path}{after}".encode()
+    for method in ("GET", "HEAD")
+    for path in ("/healthz", "/readyz")
+    for after in (" ", "?")
+)
+BUSY_BODY = json.dumps(
+    {"detail": "The server is busy; try again shortly.", "code": "service_unavailable"}
+).encode()
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Retry-After: 1\r\n"
+    b"Cache-Control: no-store\r\n"
+    b"Connection: close\r\n" + f"Content-Length: {len(BUSY_BODY)}\r\n\r\n".encode() + BUSY_BODY
+)
+
+
+def is_probe(head: bytes) -> bool:
+    """Whether a request's first bytes are a probe's request line."""
+    return head.startswith(PROBE_STARTS)
+
+
+class BoundedThreadWorker(ThreadWorker):
+    """gthread, with probes on threads of their own and a bound on the wait for a thread."""
+
+    def init_process(self):
+        self.queue_timeout = read()["GUNICORN_QUEUE_TIMEOUT"]
+        self.probe_pool = futures.ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="probe")
+        # (future, connection, when queued) of requests given to the request pool, oldest first.
+        self.queued: deque = deque()
+        if self.queue_timeout and not self.cfg.is_ssl:
+            threading.Thread(target=self._sweep, name="queue-sweeper", daemon=True).start()
+        super().init_process()
+
+    def enqueue_req(self, conn):
+        if self.cfg.is_ssl or conn.is_http2:
+            return super().enqueue_req(conn)
+        head = self._peek(conn)
+        if head is None:
+            # Nothing arrived yet: wait on the poller, as gunicorn does after its data timeout,
+            # then come back here when the socket is readable.
+            self._wait_for_data(conn)
+            return
+        if is_probe(head):
+            future = self.probe_pool.submit(self.handle, conn)
+        else:
+            now = time.monotonic()
+            while self.queued and (self.queued[0][0].running() or self.queued[0][0].done()):
+                self.queued.popleft()
+            future = self.tpool.submit(self.handle, conn)
+            self.queued.append((future, conn, now))
+        future.add_done_callback(
+            lambda done: self.method_queue.defer(self.finish_request, conn, done)
+        )
+
+    def finish_request(self, conn, fs):
+        if fs.cancelled():  # only _shed_overdue cancels
+            self.nr_conns -= 1
+            self._answer_busy(conn)
+            return
+        super().finish_request(conn, fs)
+
+    def _peek(self, conn) -> bytes | None:
+        """The request's first bytes, left unread; None while none arrived."""
+        if conn.parser is not None:
+            buffered = conn.parser.unreader.buf.getvalue()
+            if buffered:
+                return buffered[:PEEK_BYTES]
+        try:
+            return conn.sock.recv(PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""  # the request pool's thread meets the error and closes the connection
+
+    def _wait_for_data(self, conn) -> None:
+        conn.sock.setblocking(False)
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(
+            conn.sock,
+            selectors.EVENT_READ,
+            lambda sock: self.on_pending_socket_readable(conn, sock),
+        )
+
+    def _sweep(self) -> None:
+        while self.alive:
+            time.sleep(SWEEP_SECONDS)
+            try:
+                oldest = self.queued[0]  # the main thread may pop it meanwhile
+            except IndexError:
+                continue
+            if time.monotonic() - oldest[2] > self.queue_timeout:
+                self.method_queue.defer(self._shed_overdue)
+
+    def _shed_overdue(self) -> None:
+        """In the main thread: cancel every request still waiting for a thread past the bound;
+        finish_request answers each."""
+        deadline = time.monotonic() - self.queue_timeout
+        shed = 0
+        while self.queued and self.queued[0][2] <= deadline:
+            future, _, _ = self.queued.popleft()
+            if future.cancel():
+                shed += 1
+        if shed:
+            self.log.warning(
+                "Answered 503 to %d request(s) that waited over %gs for a thread",
+                shed,
+                self.queue_timeout,
+            )
+
+    def _answer_busy(self, conn) -> None:
+        sock = conn.sock
+        try:
+            sock.setblocking(False)
+            sock.send(BUSY_RESPONSE)  # a fresh send buffer takes it whole
+            sock.shutdown(socket.SHUT_WR)
+            # Read what the client sent, so closing sends FIN rather than a reset that could
+            # destroy the answer before the client reads it.
+            for _ in range(16):
+                if not sock.recv(65536):
+                    break
+        except OSError:
+            pass
+        finally:
+            sock.close()
