@@ -231,7 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
             "DJANGO_DB_READ_STATEMENT_TIMEOUT", SECONDS, 5,
             "PostgreSQL: seconds one SQL statement of a read (a GET, HEAD or OPTIONS request) may "
             "run, so a read gives up before a write would (0: DJANGO_DB_STATEMENT_TIMEOUT's "
-            "bound). Behind PgBouncer, enforced by the app's watchdog only.",
+            "bound). Enforced by the app's watchdog, which cuts the statement: no round trip.",
         ),
         Setting(
             "DJANGO_DB_LOCK_TIMEOUT", SECONDS, 5,

@@ -152,9 +152,12 @@ def _database() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception:
+    except Exception as error:
+        cut = getattr(connection, "cut_by_watchdog", False)
         with suppress(Exception):
             connection.close()  # cut or broken: the next check connects afresh
+        if cut:  # the backend's watchdog ended the wait: the server did not answer in time
+            raise TimeoutError("The database did not answer in time.") from error
         raise
     finally:
         if connection.settings_dict["OPTIONS"].get("pool"):
@@ -211,7 +214,7 @@ def readiness() -> dict[str, str]:
         try:
             took = future.result(timeout=max(0.0, started + limit - time.monotonic()))
             results[name] = "ok" if took <= limit else "timeout"
-        except FutureTimeout:
+        except (FutureTimeout, TimeoutError):
             results[name] = "timeout"
         except Exception as error:  # whatever the dependency raised, the probe answers 503
             logger.warning("Not ready: %s failed: %s", name, error)

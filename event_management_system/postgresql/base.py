@@ -10,12 +10,11 @@ OPTIONS take three bounds, in seconds (0 or absent: the app sets none):
 
 A fourth, `read_statement_timeout`, bounds the statements of reads (requests marked by
 ReadBoundMiddleware, and the readiness check) more tightly than writes; it never exceeds
-statement_timeout. The startup packet carries the write bound; a connection switches with one
-`SET statement_timeout` (to the read bound) or `RESET statement_timeout` (back), sent outside
-any transaction and only when the kind of request using the connection changes: a thread that
-serves reads, or writes, one after another pays nothing per request. A transaction keeps the
-bound it began with. Behind PgBouncer nothing is set on a session (it would leak to other
-clients): the read bound is the watchdog's alone.
+statement_timeout. It costs no round trip: the watchdog below cuts a read's statement once the
+read bound has passed, and the session keeps the write bound (switching it would cost a round
+trip each time a thread went from reads to writes). The server then stops the abandoned
+statement itself: the startup packet also sends `client_connection_check_interval`, so a
+statement whose client is gone ends within CLIENT_CHECK_MS, not at the write bound.
 
 The server enforces these, and a frozen server enforces nothing. So the process's
 watchdog (watchdog.py) also cuts any call still waiting once the server should have answered:
@@ -44,11 +43,12 @@ from event_management_system.postgresql.watchdog import watchdog
 # How long past statement_timeout a call may wait before the watchdog cuts it: the server's
 # own cancellation arrives within milliseconds, so only a server that cannot answer needs this.
 GRACE = 1.0
+# How often the server looks whether a running statement's client has gone (a read the watchdog
+# cut): its work stops that soon after.
+CLIENT_CHECK_MS = 1000
 
 LIBPQ_MINIMUM_CONNECT_TIMEOUT = 2
 SERVER_TIMEOUTS = ("statement_timeout", "lock_timeout")
-# On a psycopg connection: True once its session has the read bound (see the module).
-READ_BOUND_SET = "events_read_bound_set"
 # What Django's connect() resets, and a connection replaced inside a request's Atomic keeps.
 TRANSACTION_STATE = (
     "in_atomic_block",
@@ -85,7 +85,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.call_bound: float | None = None
         self.read_call_bound: float | None = None
         # The SET giving a session the read bound; None when reads have the write bound.
-        self.read_bound_sql: str | None = None
         # Whether the statements to come are a read's (ReadBoundMiddleware decides per request).
         self.reading = False
         self.cut_by_watchdog = False
@@ -107,6 +106,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
             for name in SERVER_TIMEOUTS
             if (seconds := params.pop(name, 0))
         ]
+        if settings:
+            settings.append(f"-c client_connection_check_interval={CLIENT_CHECK_MS}")
         if settings and send_timeouts:
             params["options"] = " ".join([params.get("options", ""), *settings]).strip()
         return params
@@ -123,12 +124,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         statement = options.get("statement_timeout")
         self.call_bound = statement + GRACE if statement else None
         read = read_statement_timeout(options)
-        self.read_call_bound = read + GRACE if read else self.call_bound
-        self.read_bound_sql = (
-            f"SET statement_timeout = {max(1, round(read * 1000))}"
-            if read and options.get("send_timeouts", True)
-            else None
-        )
+        # The server does not enforce it: the watchdog's cut is the read's bound.
+        self.read_call_bound = read if read else self.call_bound
         watchdog.start()
         super().connect()
         self.replaceable = False
@@ -159,6 +156,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         """Open a new connection in place of one its first statement found broken, in the same
         transaction state (none sent yet); whether it did."""
         old = self.connection
+        if self.cut_by_watchdog:
+            return False  # a frozen server, not a closed connection: never waited for twice
         if old is None or not (old.broken or old.closed) or self.savepoint_ids:
             return False
         kept = {name: getattr(self, name) for name in TRANSACTION_STATE}
@@ -188,35 +187,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         with self._bounded(self.reach_bound):
             return super().is_usable()
 
-    def _set_autocommit(self, autocommit):
-        # A transaction keeps the bound it begins with: it begins with this request's.
-        if (
-            not autocommit
-            and self.read_bound_sql
-            and self.connection is not None
-            and getattr(self.connection, READ_BOUND_SET, False) is not self.reading
-        ):
-            try:
-                self._send_read_bound()
-            except (OperationalError, InterfaceError):
-                # The request's first statement: a kept connection the server closed is
-                # replaced, as in _replacing_execute.
-                if not (self.replaceable and self._replace_broken_connection()):
-                    raise
-                self._send_read_bound()
-            self.replaceable = False
-        super()._set_autocommit(autocommit)
-
-    def _send_read_bound(self) -> None:
-        """Give the session the read bound, or back the write bound, as this request needs."""
-        connection = self.connection
-        # A read's bound, either way: a frozen server must not hold a read for a write's.
-        with self.wrap_database_errors, self._bounded(self.read_call_bound):
-            connection.execute(
-                self.read_bound_sql if self.reading else "RESET statement_timeout", prepare=False
-            )
-        setattr(connection, READ_BOUND_SET, self.reading)
-
     def _commit(self):
         with self._bounded(self.call_bound):
             return super()._commit()
@@ -228,16 +198,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _bounded_execute(self, execute, sql, params, many, context):
         # The hot path: the same as _bounded, without a generator per statement.
         connection = self.connection
-        if self.read_bound_sql is None:
-            bound = self.read_call_bound if self.reading else self.call_bound
-        else:
-            if self.autocommit and getattr(connection, READ_BOUND_SET, False) is not self.reading:
-                self._send_read_bound()
-            bound = (
-                self.read_call_bound
-                if getattr(connection, READ_BOUND_SET, False)
-                else self.call_bound
-            )
+        bound = self.read_call_bound if self.reading else self.call_bound
         if bound is None:
             return execute(sql, params, many, context)
         key = watchdog.watch(connection.fileno(), bound, self._on_cut)

@@ -199,7 +199,10 @@ CONNECTION_PARAMS = (
 def test_the_backend_sends_startup_options_unless_behind_pgbouncer():
     direct = settings_under(POSTGRES, CONNECTION_PARAMS)
     bounced = settings_under({**POSTGRES, "DJANGO_DB_POOLER": "pgbouncer"}, CONNECTION_PARAMS)
-    options = "-c statement_timeout=15000 -c lock_timeout=5000"
+    # client_connection_check_interval: a statement whose client the watchdog cut stops soon.
+    options = (
+        "-c statement_timeout=15000 -c lock_timeout=5000 -c client_connection_check_interval=1000"
+    )
     assert direct.stdout.strip() == repr((options, 5, False)), direct.stderr
     assert bounced.stdout.strip() == repr((None, None, False)), bounced.stderr
 
