@@ -10,7 +10,6 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core import outbox, services
@@ -27,6 +26,9 @@ from core.services import (
 from core.tokens import hash_token
 
 pytestmark = pytest.mark.django_db
+
+# SQLite's clock, which stamps due times and leases, reads in milliseconds.
+MILLISECOND = timedelta(milliseconds=1)
 
 LINK = re.compile(r"http://testserver\.example/registrations/([A-Za-z0-9_-]+)/")
 
@@ -320,7 +322,7 @@ def test_a_failed_send_is_retried_later_with_back_off(
 ):
     event = event_factory()
     register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
-    before = timezone.now()
+    before = timezone.now() - MILLISECOND
     assert deliver_emails() == []
     after = timezone.now()
 
@@ -331,7 +333,7 @@ def test_a_failed_send_is_retried_later_with_back_off(
 
     # Due again: the second try waits twice as long.
     make_due()
-    before = timezone.now()
+    before = timezone.now() - MILLISECOND
     deliver_emails()
     after = timezone.now()
     message.refresh_from_db()
@@ -385,7 +387,7 @@ def test_a_claimed_message_is_held_for_its_lease_then_due_again(event_factory, s
     settings.EMAIL_LEASE_SECONDS = 120
     event = event_factory()
     register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
-    before = timezone.now()
+    before = timezone.now() - MILLISECOND
     (claimed,) = claim_messages()
     # Its worker died holding it: no other claim takes it until the lease runs out.
     assert claim_messages() == []
@@ -398,7 +400,10 @@ def test_a_claimed_message_is_held_for_its_lease_then_due_again(event_factory, s
 
 def make_due() -> None:
     """Bring every queued message's next try (a back-off, or a lease) forward to now."""
-    OutgoingMessage.objects.filter(status=MessageStatus.QUEUED).update(available_at=F("created_at"))
+    # A second back: SQLite's clock, which stamps the due times, reads in milliseconds.
+    OutgoingMessage.objects.filter(status=MessageStatus.QUEUED).update(
+        available_at=timezone.now() - timedelta(seconds=1)
+    )
 
 
 def test_seated_state_of_a_promoted_attendee_is_recorded(event_factory, deliver_emails):
