@@ -26,12 +26,15 @@ are counted in the metrics (`events_response_cache_requests_total`, ops.metrics)
 """
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import DatabaseError, connection
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -40,6 +43,14 @@ from django.utils.cache import patch_vary_headers
 from api.exceptions import UNAVAILABLE_ERRORS, service_unavailable_response
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
 from event_management_system.ops.metrics import CACHE_HITS, CACHE_MISSES
+from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
+from event_management_system.ops.requests import (
+    MetaOnly,
+    begin_request,
+    client_of,
+    record_answer,
+    route_of_path,
+)
 from event_management_system.paths import API_PREFIX
 
 CACHED_PATHS = (f"{API_PREFIX}events/", f"{API_PREFIX}events.ics")
@@ -47,6 +58,9 @@ CACHED_PATHS = (f"{API_PREFIX}events/", f"{API_PREFIX}events.ics")
 PRINCIPAL_HEADERS = ("Authorization", "Cookie")
 
 Until = Callable[[], datetime | None]
+# The WSGI environ key under which CachedAnswers hands the stack the database error its version
+# read met: the stack answers that request 503 at once, without waiting on the database again.
+VERSION_READ_FAILED = "events.version_read_failed"
 
 
 def caching_on() -> bool:
@@ -84,7 +98,7 @@ class LeastRecentlyUsed:
             return list(self._entries)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Entry:
     """A rendered answer, the versions it was computed at, and when the clock retires it."""
 
@@ -93,6 +107,9 @@ class Entry:
     valid_until: datetime | None
     body: bytes
     headers: dict[str, str]
+    # The status line and headers the whole middleware stack sent with this body (its request
+    # id left out), once one answer has gone out through it: what CachedAnswers replays.
+    sent_headers: list[tuple[str, str]] | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.valid_until is not None and now >= self.valid_until
@@ -115,6 +132,28 @@ response_cache = LeastRecentlyUsed(max_entries=1024)
 # a client varying the query string must not fill a worker's memory with feeds.
 stream_cache = LeastRecentlyUsed(max_entries=16)
 count_cache = LeastRecentlyUsed(max_entries=1024)
+
+
+def answer_key(meta) -> tuple | None:
+    """What an anonymous GET's answer depends on, read from its WSGI environ (a request's META):
+    the scheme and host it was asked under (pagination links are absolute), the path and the
+    query string. None for a path or query that is not ASCII, which the cache never keeps:
+    Django decodes a path in META, so such a key would read differently before and after."""
+    path, query = meta.get("PATH_INFO", ""), meta.get("QUERY_STRING", "")
+    if not (path.isascii() and query.isascii()):
+        return None
+    proxy_scheme = settings.SECURE_PROXY_SSL_HEADER
+    return (
+        meta.get("wsgi.url_scheme"),
+        meta.get(proxy_scheme[0]) if proxy_scheme else None,
+        meta.get("HTTP_HOST") or meta.get("SERVER_NAME"),
+        meta.get("HTTP_X_FORWARDED_HOST") if settings.USE_X_FORWARDED_HOST else None,
+        meta.get("HTTP_X_FORWARDED_PORT") if settings.USE_X_FORWARDED_PORT else None,
+        meta.get("SERVER_PORT"),
+        meta.get("SCRIPT_NAME", ""),
+        path,
+        query,
+    )
 
 
 def cacheable(response, *, stamp: Stamp, until: Until = lambda: None):
@@ -155,6 +194,8 @@ class ResponseCacheMiddleware:
     def __call__(self, request):
         if not request.path_info.startswith(API_PREFIX):
             return self.get_response(request)
+        if (failed := request.META.get(VERSION_READ_FAILED)) is not None:
+            return self._varied(service_unavailable_response(failed))
         if (
             request.method != "GET"
             or not request.path_info.startswith(CACHED_PATHS)
@@ -163,7 +204,9 @@ class ResponseCacheMiddleware:
             or not caching_on()
         ):
             return self._varied(self.get_response(request))
-        key = request.build_absolute_uri()
+        key = answer_key(request.META)
+        if key is None:
+            return self._varied(self.get_response(request))
         cache = self._cache_for(request)
         try:
             entry = cache.get(key)
@@ -204,7 +247,7 @@ class ResponseCacheMiddleware:
         return stream_cache if request.path_info.endswith(".ics") else response_cache
 
     @classmethod
-    def _keep(cls, cache: LeastRecentlyUsed, key: str, response) -> None:
+    def _keep(cls, cache: LeastRecentlyUsed, key: tuple, response) -> None:
         marked = getattr(response, "cache_stamp", None)
         if marked is None or response.status_code != 200:
             return
@@ -224,7 +267,7 @@ class ResponseCacheMiddleware:
 
     @staticmethod
     def _kept_once_streamed(
-        cache: LeastRecentlyUsed, key: str, response, streamed: Iterator[bytes], entry: Entry
+        cache: LeastRecentlyUsed, key: tuple, response, streamed: Iterator[bytes], entry: Entry
     ):
         """`response`'s pieces, passed on as they come (its rows are read, a chunk per query,
         after the snapshot has ended), and kept whole once the last has gone out, if the versions
@@ -240,3 +283,103 @@ class ResponseCacheMiddleware:
         cache.put(
             key, Entry(entry.stamp, entry.versions, entry.valid_until, b"".join(pieces), headers)
         )
+
+
+class CachedAnswers:
+    """WSGI: answers a repeated anonymous event read from response_cache before Django builds a
+    request, when its versions read back unchanged; hands every other request to `app`.
+
+    It replays what the whole stack sent the first time the entry went out through it (status,
+    headers, body; a fresh request id), so an answer is the same byte for byte whichever way it
+    comes; until then, and for any request that is not plainly anonymous (a cookie of any
+    name), the stack answers. It keeps what the outer middleware keep for every request: the
+    request's id, line and metrics (ops.requests), the read's statement bound, and Django's
+    request_started and request_finished (the connection's checks and lifetime). A database
+    error on the version read hands the request to the stack with the error
+    (VERSION_READ_FAILED), which answers 503 as for any other request, without a second wait.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        key = self._key(environ)
+        if key is None:
+            return self.app(environ, start_response)
+        entry = response_cache.get(key)
+        if entry is not None and entry.sent_headers is not None:
+            answer = self._answer(environ, start_response, entry)
+            if answer is not None:
+                return answer
+        return self._through_the_stack(environ, start_response, key)
+
+    @staticmethod
+    def _key(environ) -> tuple | None:
+        if (
+            environ.get("REQUEST_METHOD") != "GET"
+            or not environ.get("PATH_INFO", "").startswith(CACHED_PATHS)
+            or "HTTP_AUTHORIZATION" in environ
+            or "HTTP_COOKIE" in environ
+            or (settings.API_BROWSABLE and "text/html" in environ.get("HTTP_ACCEPT", ""))
+            or not caching_on()
+        ):
+            return None
+        return answer_key(environ)
+
+    def _answer(self, environ, start_response, entry: Entry):
+        """The entry's answer if it still stands, or None."""
+        started = time.perf_counter()
+        if entry.expired(timezone.now()):
+            return None
+        # What Django does at a request's start and end: the connection's checks and lifetime.
+        request_started.send(sender=self.__class__, environ=environ)
+        try:
+            bound_statements = getattr(connection, "bound_statements", None)
+            if bound_statements is not None:
+                bound_statements(read=True)
+            current = read_versions(entry.stamp)
+        except UNAVAILABLE_ERRORS as error:
+            environ[VERSION_READ_FAILED] = error
+            return None
+        except DatabaseError:
+            return None  # the stack meets it again, and answers it as any other request
+        finally:
+            request_finished.send(sender=self.__class__)
+        if current != entry.versions:
+            return None
+        CACHE_HITS.inc()
+        request_id = begin_request(environ)
+        start_response("200 OK", [*entry.sent_headers, (REQUEST_ID_HEADER, request_id)])
+        view, route = route_of_path(environ["PATH_INFO"])
+        record_answer(
+            environ,
+            started=started,
+            status=200,
+            view=view,
+            route=route,
+            client=client_of(MetaOnly(environ)),
+        )
+        return [entry.body]
+
+    def _through_the_stack(self, environ, start_response, key: tuple):
+        sent = []
+
+        def keep_what_is_sent(status, headers, *exc_info):
+            sent.append((status, headers))
+            return start_response(status, headers, *exc_info)
+
+        result = self.app(environ, keep_what_is_sent)
+        entry = response_cache.get(key)
+        if entry is not None and entry.sent_headers is None and sent:
+            status, headers = sent[-1]
+            streamed = getattr(result, "streaming", True)
+            body = None if streamed else result.content
+            if (
+                status.startswith("200 ")
+                and body == entry.body
+                and not any(name.lower() == "set-cookie" for name, _ in headers)
+            ):
+                entry.sent_headers = [
+                    (name, value) for name, value in headers if name != REQUEST_ID_HEADER
+                ]
+        return result

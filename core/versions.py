@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 
 def versions_kept() -> bool:
@@ -79,13 +79,14 @@ def _unlogged_cursor():
     runs on every cached answer, and logging it (rendering its SQL with its parameters) costs
     more than the rest of the answer. A test capturing queries (CaptureQueriesContext, which
     forces the log) still sees it; the backend's execute wrappers (timeouts) apply as ever."""
-    if connection.force_debug_cursor:
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        return connection.make_cursor(connection.create_cursor())
+    this = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
+    if this.force_debug_cursor:
+        return this.cursor()
+    this.close_if_health_check_failed()
+    this.ensure_connection()
+    this.validate_thread_sharing()
+    with this.wrap_database_errors:
+        return this.make_cursor(this.create_cursor())
 
 
 def catalog_version() -> int:

@@ -57,8 +57,8 @@ def current_request_id() -> str | None:
     return structlog.contextvars.get_contextvars().get("request_id")
 
 
-def request_id_of(request) -> str:
-    given = request.META.get("HTTP_X_REQUEST_ID")
+def request_id_of(meta) -> str:
+    given = meta.get("HTTP_X_REQUEST_ID")
     if given is not None and SANE_REQUEST_ID.fullmatch(given):
         return given
     # Unique, not secret: the process's generator, without a system call per request.
@@ -73,8 +73,13 @@ def route_of(request) -> tuple[str, str | None]:
         return endpoint, request.path_info
     match = request.resolver_match
     if match is None:
-        return _resolved(request.path_info)
+        return route_of_path(request.path_info)
     return match.view_name, readable_route(match.route)
+
+
+def route_of_path(path: str) -> tuple[str, str | None]:
+    """The view name and URL pattern a path routes to, for an answer given before routing."""
+    return _resolved(path)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -106,6 +111,14 @@ def readable_route(pattern: str) -> str:
     return "/" + _ESCAPED.sub(r"\1", text).lstrip("/")
 
 
+class MetaOnly:
+    """What the address readers need of a request (its META), for an answer given before
+    Django made one."""
+
+    def __init__(self, meta):
+        self.META = meta
+
+
 def client_of(request) -> str | None:
     # Without trusted proxies the throttles' address is REMOTE_ADDR; read it without their
     # parsing, which would cost more than the rest of this middleware.
@@ -123,6 +136,50 @@ def user_id_of(request) -> int | None:
     return user.pk
 
 
+def begin_request(meta) -> str:
+    """The request's id (see the module), bound to this thread's log context."""
+    request_id = request_id_of(meta)
+    # Bound until the next request in this thread replaces it, not only until the request is
+    # answered: Django writes its line about an error answer after the middleware is done.
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    return request_id
+
+
+def record_answer(
+    meta,
+    *,
+    started: float,
+    status: int,
+    view: str,
+    route: str | None,
+    client: str | None,
+    user_id: int | None = None,
+) -> None:
+    """Counts the answer in the metrics and writes the request's line (see the module)."""
+    seconds = time.perf_counter() - started
+    metrics.observe_request(view, status, seconds)
+    level = logging.DEBUG if meta.get("PATH_INFO") in PROBE_PATHS else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    fields = {
+        "method": meta.get("REQUEST_METHOD"),
+        "route": route,
+        "view": view,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "client": client,
+    }
+    if user_id is not None:
+        fields["user_id"] = user_id
+    # Made and handled directly: logger.log() would first walk the stack for a caller no line
+    # shows, which costs more than writing the line.
+    record = logger.makeRecord(
+        logger.name, level, __file__, 0, "request", None, None, extra={REQUEST_FIELDS: fields}
+    )
+    logger.handle(record)
+
+
 class RequestObservationMiddleware:
     """Gives every request an id, and counts and logs its answer (see the module)."""
 
@@ -131,39 +188,17 @@ class RequestObservationMiddleware:
 
     def __call__(self, request):
         started = time.perf_counter()
-        request_id = request_id_of(request)
-        # Bound until the next request in this thread replaces it, not only until this method
-        # returns: Django writes its line about an error answer after the middleware is done.
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = begin_request(request.META)
         response = self.get_response(request)
         response[HEADER] = request_id
-        seconds = time.perf_counter() - started
         view, route = route_of(request)
-        metrics.observe_request(view, response.status_code, seconds)
-        level = logging.DEBUG if request.path_info in PROBE_PATHS else logging.INFO
-        if logger.isEnabledFor(level):
-            fields = {
-                "method": request.method,
-                "route": route,
-                "view": view,
-                "status": response.status_code,
-                "duration_ms": round(seconds * 1000, 2),
-                "client": client_of(request),
-            }
-            if (user_id := user_id_of(request)) is not None:
-                fields["user_id"] = user_id
-            # Made and handled directly: logger.log() would first walk the stack for a caller
-            # no line shows, which costs more than writing the line.
-            record = logger.makeRecord(
-                logger.name,
-                level,
-                __file__,
-                0,
-                "request",
-                None,
-                None,
-                extra={REQUEST_FIELDS: fields},
-            )
-            logger.handle(record)
+        record_answer(
+            request.META,
+            started=started,
+            status=response.status_code,
+            view=view,
+            route=route,
+            client=client_of(request),
+            user_id=user_id_of(request),
+        )
         return response

@@ -1,0 +1,211 @@
+"""A repeated anonymous event read is answered by the WSGI application itself (CachedAnswers,
+api/caching.py), before Django builds a request: the same answer, byte for byte but its request
+id, never older than a committed change, and logged and counted as any.
+
+These tests call the application gunicorn serves (event_management_system.wsgi) with WSGI
+environs, as gunicorn does. The response cache needs change versions, which PostgreSQL keeps;
+on SQLite they skip, and every answer there comes from the stack.
+"""
+
+import json
+import logging
+from datetime import timedelta
+from io import BytesIO
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import OperationalError, close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from api import caching
+from event_management_system.ops.logs import REQUEST_FIELDS
+from event_management_system.wsgi import application
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="change versions are kept on PostgreSQL only"
+    ),
+]
+
+
+class Answer:
+    """What a client receives: the status line, the headers, the body; and whether Django's
+    handler answered it, or the application on its own."""
+
+    def __init__(self, status: str, headers: list, body: bytes, through_django: bool):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.through_django = through_django
+
+    def headers_but_the_request_id(self) -> list:
+        return [(name, value) for name, value in self.headers if name != "X-Request-ID"]
+
+    def header(self, name: str) -> str:
+        return dict(self.headers)[name]
+
+
+def wsgi_get(path: str, query: str = "", **headers) -> Answer:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": BytesIO(b""),
+        "wsgi.errors": BytesIO(),
+        **{f"HTTP_{name.upper()}": value for name, value in headers.items()},
+    }
+    sent = []
+    django = application.app
+    through_django = []
+
+    def django_counted(environ, start_response):
+        through_django.append(True)
+        return django(environ, start_response)
+
+    # As Django's test client does: the test's transaction holds the connection, which a
+    # request's start and end must not close.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    application.app = django_counted
+    try:
+        result = application(environ, lambda status, headers, *exc: sent.append((status, headers)))
+        body = b"".join(result)
+        if hasattr(result, "close"):
+            result.close()
+    finally:
+        application.app = django
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    status, headers = sent[-1]
+    return Answer(status, headers, body, through_django=bool(through_django))
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    caching.response_cache.clear()
+    yield
+    caching.response_cache.clear()
+
+
+@pytest.fixture
+def paths(event_factory):
+    event = event_factory(max_capacity=5)
+    return event, ["/api/events/", f"/api/events/{event.pk}/", f"/api/events/{event.pk}/attendees/"]
+
+
+def test_a_repeated_read_is_answered_before_django_the_same_but_its_request_id(paths):
+    _, event_paths = paths
+    for path in event_paths:
+        first = wsgi_get(path)
+        assert first.status == "200 OK"
+        assert first.through_django
+        with CaptureQueriesContext(connection) as queries:
+            again = wsgi_get(path)
+        assert not again.through_django
+        assert len(queries) == 1
+        assert "change_version" in queries[0]["sql"]
+        assert again.status == first.status
+        assert again.body == first.body
+        assert again.headers_but_the_request_id() == first.headers_but_the_request_id()
+        assert again.header("X-Request-ID") != first.header("X-Request-ID")
+
+
+def test_a_committed_registration_is_seen_by_the_next_read(paths, api_client):
+    event, event_paths = paths
+    before = {path: wsgi_get(path) for path in event_paths}
+    assert all(not wsgi_get(path).through_django for path in event_paths)
+
+    response = api_client.post(
+        f"/api/events/{event.pk}/register/", {"name": "Ada", "email": "ada@x.io"}, format="json"
+    )
+    assert response.status_code == 201
+
+    for path in event_paths:
+        after = wsgi_get(path)
+        assert after.through_django
+        assert after.body != before[path].body
+    assert b"ada@x.io" in wsgi_get(f"/api/events/{event.pk}/attendees/").body
+
+
+def test_a_request_that_may_be_someone_s_is_answered_by_the_stack(paths):
+    _, event_paths = paths
+    path = event_paths[1]
+    wsgi_get(path)
+    assert not wsgi_get(path).through_django
+    assert wsgi_get(path, authorization="Bearer nobody").through_django
+    assert wsgi_get(path, cookie="theme=dark").through_django
+    assert wsgi_get(path, query="tz=Asia/Tokyo").through_django  # an entry of its own, at first
+    assert not wsgi_get(path, query="tz=Asia/Tokyo").through_django
+
+
+def test_each_host_and_scheme_is_its_own_entry(paths, event_factory, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # a trusted proxy
+    event_factory()  # a second page, linked from the first
+    path = paths[1][0]
+    assert b"http://testserver/" in wsgi_get(path, query="page_size=1").body
+    other = wsgi_get(path, query="page_size=1", host="127.0.0.1")
+    assert other.through_django
+    assert b"http://127.0.0.1/" in other.body
+    proxied = wsgi_get(path, query="page_size=1", x_forwarded_proto="https")
+    assert proxied.through_django
+    assert b"https://testserver/" in proxied.body
+
+
+def test_a_list_answer_ends_when_its_first_event_starts(paths, monkeypatch):
+    event, event_paths = paths
+    wsgi_get(event_paths[0])
+    assert not wsgi_get(event_paths[0]).through_django
+    assert [shown["id"] for shown in json.loads(wsgi_get(event_paths[0]).body)["results"]] == [
+        event.pk
+    ]
+    later = event.start_time + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    answer = wsgi_get(event_paths[0])
+    assert answer.through_django
+    assert json.loads(answer.body)["results"] == []
+
+
+def test_a_database_error_on_the_version_read_is_answered_503_by_the_stack(paths, monkeypatch):
+    _, event_paths = paths
+    wsgi_get(event_paths[1])
+
+    def unreachable(stamp):
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(caching, "read_versions", unreachable)
+    answer = wsgi_get(event_paths[1])
+    assert answer.through_django
+    assert answer.status.startswith("503")
+    assert b'"service_unavailable"' in answer.body
+
+
+def test_an_answer_given_before_django_is_logged_and_counted(paths, caplog):
+    _, event_paths = paths
+    wsgi_get(event_paths[1])
+    hits_before = caching.CACHE_HITS._value.get()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="event_management_system.ops.requests"):
+        answer = wsgi_get(event_paths[1], x_request_id="trace-42")
+    assert not answer.through_django
+    assert answer.header("X-Request-ID") == "trace-42"
+    (line,) = [record for record in caplog.records if record.getMessage() == "request"]
+    fields = line.__dict__[REQUEST_FIELDS]
+    assert fields["route"] == "/api/events/{id}/"
+    assert fields["status"] == 200
+    assert caching.CACHE_HITS._value.get() == hits_before + 1
+
+
+def test_a_path_that_is_not_ascii_is_never_kept(event_factory):
+    path = "/api/events/\u00e9/"
+    assert wsgi_get(path).status.startswith("404")
+    assert caching.answer_key({"PATH_INFO": path, "QUERY_STRING": ""}) is None
+    assert caching.answer_key({"PATH_INFO": "/api/events/", "QUERY_STRING": "q=\u00e9"}) is None
