@@ -312,6 +312,14 @@ class OutgoingMessage(models.Model):
                 condition=Q(status=MessageStatus.QUEUED),
                 name="outgoing_message_due",
             ),
+            # The mailbox cap's count (core/outbox.py): one mailbox's sends of the last hour,
+            # whatever the outbox has grown to.
+            models.Index(
+                Lower("email"),
+                "sent_at",
+                condition=Q(status=MessageStatus.SENT),
+                name="outgoing_message_mailbox_sent",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

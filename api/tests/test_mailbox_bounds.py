@@ -2,7 +2,11 @@
 sends) under the loops an attacker or a careless organiser can run over HTTP."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from core import outbox
 from core.models import MessageKind, MessageStatus, OutgoingMessage
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +146,34 @@ def test_mailbox_cap_and_coalescing_do_not_touch_another_event(
         client.patch(f"/api/events/{event.pk}/", {"name": "Renamed"}, format="json")
 
     assert len(received(deliver_emails(), "ada@example.com")) == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the plan of PostgreSQL's own index is read"
+)
+def test_the_mailbox_cap_reads_one_mailbox_by_index_however_big_the_outbox(event_factory):
+    """The cap's count runs for every capped message sent: a scan of the whole outbox would grow
+    with every email ever sent."""
+    event = event_factory()
+    OutgoingMessage.objects.bulk_create(
+        OutgoingMessage(
+            kind=MessageKind.REGISTERED,
+            event=event,
+            name="Someone",
+            email=f"someone{i}@example.com",
+            status=MessageStatus.SENT,
+            sent_at=timezone.now(),
+        )
+        for i in range(2000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_outgoingmessage")
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox._sent_to_mailbox_in_the_last_hour("Someone7@Example.com") == 1
+    (count,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + count["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "outgoing_message_mailbox_sent" in plan, plan
+    assert "Seq Scan" not in plan, plan
