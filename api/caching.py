@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.signals import request_finished, request_started
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
@@ -293,8 +292,9 @@ class CachedAnswers:
     headers, body; a fresh request id), so an answer is the same byte for byte whichever way it
     comes; until then, and for any request that is not plainly anonymous (a cookie of any
     name), the stack answers. It keeps what the outer middleware keep for every request: the
-    request's id, line and metrics (ops.requests), the read's statement bound, and Django's
-    request_started and request_finished (the connection's checks and lifetime). A database
+    request's id, line and metrics (ops.requests), the read's statement bound, and the
+    connection's checks and lifetime at the request's start and end (close_old_connections, as
+    Django's request_started and request_finished). A database
     error on the version read hands the request to the stack with the error
     (VERSION_READ_FAILED), which answers 503 as for any other request, without a second wait.
     """
@@ -331,8 +331,8 @@ class CachedAnswers:
         started = time.perf_counter()
         if entry.expired(timezone.now()):
             return None
-        # What Django does at a request's start and end: the connection's checks and lifetime.
-        request_started.send(sender=self.__class__, environ=environ)
+        # As Django does at a request's start and end: the connection's checks and lifetime.
+        close_old_connections()
         try:
             bound_statements = getattr(connection, "bound_statements", None)
             if bound_statements is not None:
@@ -344,7 +344,7 @@ class CachedAnswers:
         except DatabaseError:
             return None  # the stack meets it again, and answers it as any other request
         finally:
-            request_finished.send(sender=self.__class__)
+            close_old_connections()
         if current != entry.versions:
             return None
         CACHE_HITS.inc()

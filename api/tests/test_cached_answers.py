@@ -76,6 +76,7 @@ def wsgi_get(path: str, query: str = "", **headers) -> Answer:
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     application.app = django_counted
+    caching.close_old_connections = lambda: None
     try:
         result = application(environ, lambda status, headers, *exc: sent.append((status, headers)))
         body = b"".join(result)
@@ -83,6 +84,7 @@ def wsgi_get(path: str, query: str = "", **headers) -> Answer:
             result.close()
     finally:
         application.app = django
+        caching.close_old_connections = close_old_connections
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
     status, headers = sent[-1]
