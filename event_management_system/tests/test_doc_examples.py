@@ -2,8 +2,9 @@
 what its comment promises.
 
 The convention (docs/development/contributing.md): each ```sh block of a page is pasted, in page
-order, into one bash shell per page, against a server this test starts on a free port in place
-of 127.0.0.1:8000 (development mode, on a freshly loaded sample database); a page that opens
+order, into one bash shell per page, against `make run` started by this test on a free port in
+place of 127.0.0.1:8000 (development mode, on a fresh database it loads the sample data into);
+a page that opens
 with `<!-- examples: own server -->` starts its server in its own blocks. A comment
 `# → 201` after a command promises that its last HTTP request answered 201; `# → 409
 event_full` also that the text appears in what the page printed since the previous promise;
@@ -19,14 +20,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from django.core.management import call_command
 
-from testing.servers import PROJECT_DIR, database_url, free_port, gunicorn, server_environment
+from testing.servers import PROJECT_DIR, database_url, free_port, server_environment
 
 DOCS = PROJECT_DIR / "docs"
 # What the install page says a machine needs, beyond a fresh Debian.
@@ -142,8 +147,9 @@ def script(page: Path, port: int) -> tuple[str, int, list[str]]:
             continue
         ran += 1
         parts.append(f"# {label(page)}:{block.line}")
-        for offset, line in enumerate(block.text.splitlines(), start=1):
-            parts.append(line.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+        for offset, written in enumerate(block.text.splitlines(), start=1):
+            line = written.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+            parts.append(line)
             if promise := PROMISE.search(line):
                 where = f"{label(page)}:{block.line + offset}"
                 parts.append(f"__docs_expect {quote(promise['promise'])} {quote(where)}")
@@ -215,28 +221,94 @@ def run_page(page: Path, *, port: int, bin_dir: Path, env: dict[str, str]) -> tu
     return ran, promises
 
 
-@pytest.mark.parametrize("page", pages(), ids=label)
-def test_the_page_examples_run_as_written(page, tmp_path, capsys):
+@contextmanager
+def make_run(env: dict[str, str]) -> Iterator[int]:
+    """`make run`, as the install page has it, on a free port and the test's empty database:
+    it migrates, loads the sample data and serves with the email worker beside it. Yields the
+    port; on leaving, stops it, and its log must hold no traceback."""
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                log.seek(0)
+                assert process.poll() is None, log.read().decode()
+                assert time.monotonic() < deadline, log.read().decode()
+                time.sleep(0.2)
+        yield port
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.seek(0)
+        server_log = log.read().decode()
+        log.close()
+    assert "Traceback" not in server_log, server_log
+
+
+def shell_environment() -> dict[str, str]:
+    """A reader's environment: the test's database, and no setting the reader would not have."""
     env = {**server_environment(), "DATABASE_URL": database_url()}
     for name in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS",
                  "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_API_THROTTLE"):  # fmt: skip
         env.pop(name)
-    runnable = [block for block in blocks(page) if not block.not_run]
-    if not runnable:
-        ran, promises = 0, 0
-    elif OWN_SERVER in page.read_text():
-        ran, promises = run_page(page, port=free_port(), bin_dir=tmp_path / "bin", env=env)
-    else:
-        call_command("load_sample_data", verbosity=0)
-        with gunicorn(workers=2, env={"DJANGO_DEBUG": "true"}) as url:
-            port = int(url.rsplit(":", 1)[1])
-            ran, promises = run_page(page, port=port, bin_dir=tmp_path / "bin", env=env)
+    return env
+
+
+def report(page: Path, ran: int, promises: int) -> None:
+    print(f"\n{label(page)}: {ran} example blocks run, {promises} promises kept")
+    for block in blocks(page):
+        if block.not_run:
+            print(f"  not run: {label(page)}:{block.line}: {block.not_run}")
+
+
+def own_server(page: Path) -> bool:
+    return OWN_SERVER in (line.strip() for line in page.read_text().splitlines())
+
+
+def runnable(page: Path) -> int:
+    return sum(1 for block in blocks(page) if not block.not_run)
+
+
+def test_the_examples_run_against_make_run_page_after_page(tmp_path, capsys):
+    """One `make run`, as a reader starts it, and every page that relies on it, in order."""
+    env = shell_environment()
+    served = [page for page in pages() if runnable(page) and not own_server(page)]
+    total = 0
+    with make_run(env) as port:
+        for index, page in enumerate(served):
+            ran, promises = run_page(page, port=port, bin_dir=tmp_path / f"bin{index}", env=env)
+            with capsys.disabled():
+                report(page, ran, promises)
+            assert ran == runnable(page)
+            total += ran
     with capsys.disabled():
-        print(f"\n{label(page)}: {ran} example blocks run, {promises} promises kept")
-        for block in blocks(page):
-            if block.not_run:
-                print(f"  not run: {label(page)}:{block.line}: {block.not_run}")
-    assert ran == len(runnable)
+        for page in pages():
+            if not runnable(page):
+                report(page, 0, 0)
+        print(f"{total} example blocks run against make run, on {len(served)} pages")
+
+
+@pytest.mark.parametrize("page", [page for page in pages() if own_server(page)], ids=label)
+def test_the_examples_of_a_page_with_its_own_server_run(page, tmp_path, capsys):
+    ran, promises = run_page(
+        page, port=free_port(), bin_dir=tmp_path / "bin", env=shell_environment()
+    )
+    with capsys.disabled():
+        report(page, ran, promises)
+    assert ran == runnable(page) > 0
 
 
 def test_the_install_page_names_every_program_the_examples_need():
