@@ -91,6 +91,9 @@ def endpoints(schema: dict) -> str:
         f"version {schema['info']['version']}.",
         "",
         _cell(schema["info"].get("description", "")),
+        "",
+        "Every operation also takes `?tz=`, an IANA time zone name (`Europe/Berlin`) in which "
+        "the answer's datetimes are shown; an unknown name answers 400 `invalid_timezone`.",
     ]
     for path, method, operation in _operations(schema):
         lines += ["", f"## {operation['summary']}", "", f"`{method} {path}`", ""]
@@ -104,10 +107,6 @@ def endpoints(schema: dict) -> str:
                 for p in parameters
             ]
             lines.append("")
-        lines += [
-            "Every operation also takes `?tz=` (an IANA time zone for the answer's datetimes).",
-            "",
-        ]
         body = operation.get("requestBody", {}).get("content", {}).get(JSON)
         if body:
             lines += ["**Body** (`application/json`):", ""]
@@ -115,22 +114,12 @@ def endpoints(schema: dict) -> str:
             for example in _examples(body)[:1]:
                 lines += ["", "```json", json.dumps(example["value"], ensure_ascii=False), "```"]
             lines.append("")
-        lines += ["| status | meaning | codes |", "|---|---|---|"]
+        lines += ["| status | meaning |", "|---|---|"]
         successes = []
         for status, response in operation["responses"].items():
-            codes = sorted(
-                {
-                    example["value"]["code"]
-                    for content in response.get("content", {}).values()
-                    for example in _examples(content)
-                    if isinstance(example["value"], dict) and "code" in example["value"]
-                }
-            )
+            # An error's description lists its codes, one `- `code`: when` line each.
             meaning = response.get("description", "").strip().replace("\n- ", "<br>")
-            lines.append(
-                f"| {status} | {_cell(meaning.removeprefix('- '))} | "
-                f"{', '.join(f'`{code}`' for code in codes)} |"
-            )
+            lines.append(f"| {status} | {_cell(meaning.removeprefix('- '))} |")
             if status.startswith("2"):
                 successes += [
                     (status, media, example["value"])
