@@ -14,12 +14,14 @@ the shell finds only what a fresh Debian has (its Essential packages) plus the p
 install page asks for.
 """
 
+import http.server
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -88,7 +90,7 @@ def blocks(page: Path) -> list[Block]:
 
 
 def label(page: Path) -> str:
-    return str(page.relative_to(PROJECT_DIR))
+    return str(page.relative_to(PROJECT_DIR)) if page.is_relative_to(PROJECT_DIR) else page.name
 
 
 PRELUDE = r"""
@@ -333,3 +335,31 @@ def test_the_readme_links_only_to_pages_that_exist():
     assert local
     for link in local:
         assert (PROJECT_DIR / link).exists(), link
+
+
+def run_written(tmp_path: Path, text: str) -> str:
+    """Runs a page holding `text` as its one example; what the test reports when it fails."""
+    page = tmp_path / "page.md"
+    page.write_text(f"```sh\n{text}\n```\n")
+    with pytest.raises(AssertionError) as failure:
+        run_page(page, port=free_port(), bin_dir=tmp_path / "bin", env=shell_environment())
+    return str(failure.value)
+
+
+def test_an_example_needing_a_program_a_fresh_machine_lacks_fails(tmp_path):
+    # git is on every machine that cloned the project, and in no Essential package.
+    assert shutil.which("git")
+    report = run_written(tmp_path, "git --version   # → git version")
+    assert "git: command not found" in report
+
+
+def test_an_example_answering_other_than_promised_fails(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"  # answers 501 to every GET
+        report = run_written(tmp_path, f"curl -s {url}   # → 200")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "promised 200, answered 501" in report
