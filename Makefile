@@ -8,19 +8,23 @@
 #   make scaling - measure 1 instance against 3 behind nginx, with and without PgBouncer
 # and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
 # `make worker` to run the email worker alone (production: next to gunicorn), and
-# `make docs-config` to regenerate docs/configuration.md and .env.example from the settings' list.
+# `make docs` to serve the documentation site on 127.0.0.1:$(DOCS_PORT) (8001 unless given), `make docs-build`
+# to build it into site/ strictly (a broken link or anchor fails), and
+# `make docs-config` to regenerate docs/operations/configuration.md and .env.example from the
+# settings' list.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DOCS_PORT ?= 8001
 
 BENCH_DB ?= postgres
 BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run worker superuser test lint format docs-config bench cluster cluster-stop scaling
+.PHONY: install migrate run worker superuser test lint format docs docs-build docs-config bench cluster cluster-stop scaling
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +56,16 @@ test: install
 
 # The configuration reference and .env.example, from event_management_system/config.py.
 docs-config: install
-	$(PY) -m event_management_system.config reference > docs/configuration.md
+	$(PY) -m event_management_system.config reference > docs/operations/configuration.md
 	$(PY) -m event_management_system.config env-example > .env.example
+
+# The site: Material's own assets only, nothing fetched from the internet. The reference pages
+# are written from the API when it is built (mkdocs_hooks.py).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: install
 	BENCH_EVENTS=$(BENCH_EVENTS) bash bench/run $(BENCH_DB) $(BENCH_SECONDS)

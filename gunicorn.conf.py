@@ -3,7 +3,7 @@
 Threaded workers keep client connections alive between requests and overlap one request's
 database wait with another's Python work; each thread keeps its own database connection.
 Every value can be overridden on the command line or through the variables of
-docs/configuration.md (GUNICORN_* and the app's own).
+docs/operations/configuration.md (GUNICORN_* and the app's own).
 """
 
 import glob

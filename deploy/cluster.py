@@ -4,7 +4,7 @@ instance shares. Everything listens on 127.0.0.1 only.
 
     python -m deploy.cluster start | stop | status      (make cluster / make cluster-stop)
 
-Its settings are the CLUSTER_* variables of docs/configuration.md.
+Its settings are the CLUSTER_* variables of docs/operations/configuration.md.
 
 nginx and PgBouncer come from Debian's packages, installed with apt-get when missing (as root).
 """

@@ -1,8 +1,9 @@
 """Every setting read from the environment, declared once: its variable, type, default and
 what it does. settings.py, gunicorn.conf.py and deploy/ take their values from `read()`;
-docs/configuration.md and .env.example are generated from the same list:
+docs/operations/configuration.md and .env.example are generated from the same list:
 
-    python -m event_management_system.config > docs/configuration.md    (make docs-config)
+    python -m event_management_system.config reference > docs/operations/configuration.md
+        (make docs-config)
     python -m event_management_system.config env-example > .env.example
 
 To add a setting, add a `Setting` to `SETTINGS` in the section of the program that reads it,
@@ -579,6 +580,9 @@ def reference(settings: Iterable[Setting] = SETTINGS) -> str:
         "<!-- Generated from event_management_system/config.py by `make docs-config`; "
         "do not edit. -->",
         "",
+        "*For operators.* By the end of this page you will know every variable the app, "
+        "gunicorn and the local cluster read, with its type, default and meaning.",
+        "",
         "Every setting is an environment variable, read once when a program starts; a "
         "malformed value stops the start with a message naming its variable. Unset or blank "
         "means the default (a blank list is empty). *production* marks the default when "
@@ -611,7 +615,7 @@ def env_example(settings: Iterable[Setting] = SETTINGS) -> str:
     lines = [
         "# Generated from event_management_system/config.py by `make docs-config`; do not edit.",
         "# Settings read from the environment (export them, or pass them to the process manager);",
-        "# docs/configuration.md has their types. Unset or blank means the default.",
+        "# docs/operations/configuration.md has their types. Unset or blank means the default.",
     ]
     section = None
     for setting in settings:

@@ -1,7 +1,7 @@
 """Settings for the events API: one module, every deploy-time choice read from the environment.
 
 The variables, their types and defaults are declared in event_management_system/config.py;
-docs/configuration.md is generated from there.
+docs/operations/configuration.md is generated from there.
 """
 
 from datetime import timedelta

@@ -2,7 +2,8 @@
 
 Chromium and its driver come from Debian (`apt-get install chromium chromium-driver`); nothing
 is ever downloaded. Without them the test skips, unless REQUIRE_BROWSER=1, where it fails.
-Set ADMIN_SCREENSHOT=docs/admin-events.png to save the event list it sees for the README.
+Set ADMIN_SCREENSHOT=docs/images/admin-events.png to save the event list it sees for the admin
+guide (docs/guides/admin.md).
 """
 
 import csv

@@ -11,7 +11,8 @@ from event_management_system.config import SETTINGS, env_example, read, referenc
 
 
 @pytest.mark.parametrize(
-    ("path", "generate"), [("docs/configuration.md", reference), (".env.example", env_example)]
+    ("path", "generate"),
+    [("docs/operations/configuration.md", reference), (".env.example", env_example)],
 )
 def test_the_configuration_reference_is_generated_from_the_list(path, generate):
     assert (Path(settings.BASE_DIR) / path).read_text() == generate(), (

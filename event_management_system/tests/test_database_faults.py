@@ -309,8 +309,8 @@ def test_every_request_answers_503_while_the_server_is_down(
     assert_unavailable(register(api_client, event))
 
 
-# The README's bounds measured at the client, with gunicorn in between: a request waits for a
-# thread, then for the database, and the client sees both.
+# The bounds docs/operations/deploying.md states, measured at the client, with gunicorn in
+# between: a request waits for a thread, then for the database, and the client sees both.
 
 BUSY_SERVER = {
     "DJANGO_DB_CONNECT_TIMEOUT": "2",
