@@ -19,7 +19,14 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
+from core.exceptions import (
+    AttendeeNotFound,
+    DomainError,
+    EventNotFound,
+    QuestionNotFound,
+    RegistrationNotFound,
+    RequestNotPending,
+)
 from event_management_system.ops.metrics import count_database_error
 from event_management_system.ops.requests import current_request_id
 from event_management_system.paths import API_PREFIX
@@ -42,6 +49,8 @@ DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
     EventNotFound: status.HTTP_404_NOT_FOUND,
     RegistrationNotFound: status.HTTP_404_NOT_FOUND,
     AttendeeNotFound: status.HTTP_404_NOT_FOUND,
+    QuestionNotFound: status.HTTP_404_NOT_FOUND,
+    RequestNotPending: status.HTTP_404_NOT_FOUND,
 }
 
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 
 from core.exceptions import DomainError
 from core.models import Attendee, AttendeeStatus, Event, EventStatus
-from core.rules import RegistrationOutcome, decide_registration
+from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_registration
 from core.tokens import hash_token
 
 # Users in this group may add events; core.services.create_organiser puts people in it.
@@ -100,19 +100,21 @@ def registration_refusal(
     `registering_before` counts the seats other registrations of the same submission take
     first. A read, without locks: a seat may still go before the registration is made, which
     then refuses on its own. The decision is core.rules.decide_registration's, with the repeat
-    the insert would meet (a seat free) checked here, as this writes nothing.
+    the insert would meet (a seat free) checked here, as this writes nothing. Staff answer no
+    questions: the registration is taken as answered.
     """
-    event = (
-        Event.objects.only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
-        .filter(pk=event_id)
-        .first()
-    )
+    event = Event.objects.only(*DECISION_FIELDS).filter(pk=event_id).first()
 
     def registered() -> bool:
         return is_registered(event_id=event_id, email=email)
 
     outcome = decide_registration(
-        event, now=now, waitlist=False, registered=registered, seats_before=registering_before
+        event,
+        now=now,
+        waitlist=False,
+        registered=registered,
+        seats_before=registering_before,
+        answered=True,
     )
     if outcome.takes_place and registered():
         outcome = RegistrationOutcome.ALREADY_REGISTERED

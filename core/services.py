@@ -1,5 +1,6 @@
 """Every write that carries a business rule, each in one transaction."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.emails import normalize_email
@@ -21,6 +23,7 @@ from core.exceptions import (
     EventFull,
     EventNotFound,
     EventStarted,
+    QuestionNotFound,
     RegistrationNotFound,
 )
 from core.models import (
@@ -32,9 +35,10 @@ from core.models import (
     IdempotencyKey,
     MessageKind,
     OutgoingMessage,
+    Question,
 )
 from core.outbox import queue_message, queue_messages, requeue_messages
-from core.rules import RegistrationOutcome, decide_registration
+from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_registration
 from core.selectors import ORGANISERS_GROUP, is_registered, waiting_list
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
@@ -152,7 +156,12 @@ def update_event(*, event_id: int, **changes: Any) -> Event:
 
 
 def register_attendee(
-    *, event_id: int, name: str, email: str, waitlist: bool = False
+    *,
+    event_id: int,
+    name: str,
+    email: str,
+    waitlist: bool = False,
+    answers: dict[str, Any] | None = None,
 ) -> Registration:
     """Give `email` a seat at the event, or with `waitlist` a place on its waiting list when no
     seat is free; or raise the DomainError that says why not.
@@ -161,9 +170,11 @@ def register_attendee(
     so concurrent registrations for one event queue there and each sees the counters the
     previous one left. While anyone waits, a newcomer never takes a seat, even one left free
     (by a row deleted outside the services): it is the waiting list's. Raises EventNotFound,
-    EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat or a waiting
-    place alike), or a ValidationError on `email` when it has no normalised form
-    (core.emails.normalize_email).
+    EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat, a waiting
+    place or a pending request alike), AnswersRequired when the event asks required questions
+    and `answers` is None (answers given were checked against the event's questions by the
+    caller, and are stored as given, in the same statement), or a ValidationError on `email`
+    when it has no normalised form (core.emails.normalize_email).
 
     The confirmation email (seat or waiting place) is queued in the same transaction, as an
     outbox row: nothing rendered or sent here (core/outbox.py). On PostgreSQL the lock, the
@@ -177,11 +188,16 @@ def register_attendee(
         raise ValidationError({"email": error}) from None
     nonce, token, digest = new_token()
     attendee = Attendee(
-        event_id=event_id, name=name, email=email, token_hash=digest, token_nonce=nonce
+        event_id=event_id,
+        name=name,
+        email=email,
+        token_hash=digest,
+        token_nonce=nonce,
+        answers=answers if answers is not None else {},
     )
     register = _register_in_sql if connection.vendor == "postgresql" else _register_in_python
     try:
-        outcome, position = register(attendee, waitlist=waitlist)
+        outcome, position = register(attendee, waitlist=waitlist, answered=answers is not None)
     except IntegrityError as error:
         # A repeat with a seat free, met by the unique constraint on the Python path.
         domain_error = domain_error_for(error)
@@ -194,24 +210,20 @@ def register_attendee(
 
 
 def _register_in_python(
-    attendee: Attendee, *, waitlist: bool
+    attendee: Attendee, *, waitlist: bool, answered: bool
 ) -> tuple[RegistrationOutcome, int | None]:
     """register_attendee's decision and writes as Django queries: the lock, perhaps a read of
     the event's registrations, the inserts. Fills in `attendee` when it is written; the outcome
     and the waiting place's position."""
     event_id = attendee.event_id
     with transaction.atomic():
-        event = (
-            Event.objects.select_for_update()
-            .only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
-            .filter(pk=event_id)
-            .first()
-        )
+        event = Event.objects.select_for_update().only(*DECISION_FIELDS).filter(pk=event_id).first()
         outcome = decide_registration(
             event,
             now=timezone.now(),
             waitlist=waitlist,
             registered=lambda: is_registered(event_id=event_id, email=attendee.email),
+            answered=answered,
         )
         if not outcome.takes_place:
             return outcome, None
@@ -219,7 +231,7 @@ def _register_in_python(
         # Under the lock, every waiting row of the event is older than this one.
         position = event.waitlist_taken + 1 if attendee.waitlisted else None
         # The insert's trigger takes the seat or the waiting place (core/sql/counters.py)
-        # within this statement.
+        # within this statement; a pending row takes neither.
         attendee.save(force_insert=True)
         queue_message(
             kind=outcome.message_kind,
@@ -227,13 +239,13 @@ def _register_in_python(
             attendee_id=attendee.pk,
             name=attendee.name,
             email=attendee.email,
-            seated=not attendee.waitlisted,
+            seated=attendee.status == AttendeeStatus.REGISTERED,
         )
     return outcome, position
 
 
 def _register_in_sql(
-    attendee: Attendee, *, waitlist: bool
+    attendee: Attendee, *, waitlist: bool, answered: bool
 ) -> tuple[RegistrationOutcome, int | None]:
     """register_attendee as core/sql/registration.py's one statement; as _register_in_python."""
     with connection.cursor() as cursor:
@@ -247,6 +259,7 @@ def _register_in_sql(
                 attendee.token_nonce,
                 waitlist,
                 registration_sql.deadline(connection),
+                json.dumps(attendee.answers) if answered else None,
             ],
         )
         name, attendee_id, position, registered_at = cursor.fetchone()
@@ -373,9 +386,7 @@ def _fill_free_seats(*, event_id: int) -> int:
     The caller holds the event's lock. A cancelled event or one that has started promotes
     nobody: its waiting entries are closed, and never become seats.
     """
-    event = Event.objects.only(
-        "start_time", "max_capacity", "seats_taken", "waitlist_taken", "status"
-    ).get(pk=event_id)
+    event = Event.objects.only(*DECISION_FIELDS).get(pk=event_id)
     free = event.max_capacity - event.seats_taken
     if free <= 0 or not event.waitlist_taken or event.cancelled:
         return 0
@@ -388,6 +399,44 @@ def _fill_free_seats(*, event_id: int) -> int:
     )
     queue_messages(kind=MessageKind.PROMOTED, event_id=event_id, attendees=promoted, seated=True)
     return count
+
+
+def save_question(*, event_id: int, question_id: int | None = None, **fields: Any) -> Question:
+    """Add a question to the event (`question_id` None) or change one of its questions: the
+    fields given (label, kind, choices, required, max_length, position), the others as they
+    are. Answers given before keep what they said. Raises EventNotFound, or QuestionNotFound
+    for an id the event has no question under. The caller has checked the fields' shape."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        if question_id is None:
+            question = Question(event_id=event_id)
+        else:
+            question = Question.objects.filter(pk=question_id, event_id=event_id).first()
+            if question is None:
+                raise QuestionNotFound
+        for field, value in fields.items():
+            setattr(question, field, value)
+        question.save()
+        _refresh_requires_answers(event_id=event_id)
+    return question
+
+
+def delete_question(*, event_id: int, question_id: int) -> None:
+    """Remove a question from the event; its answers stay with the registrations, as given.
+    Raises EventNotFound or QuestionNotFound."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        deleted, _ = Question.objects.filter(pk=question_id, event_id=event_id).delete()
+        if not deleted:
+            raise QuestionNotFound
+        _refresh_requires_answers(event_id=event_id)
+
+
+def _refresh_requires_answers(*, event_id: int) -> None:
+    """Set the event's `requires_answers` from its questions; the caller holds its lock."""
+    Event.objects.filter(pk=event_id).update(
+        requires_answers=Exists(Question.objects.filter(event_id=OuterRef("pk"), required=True))
+    )
 
 
 def purge_idempotency_keys(*, now: datetime | None = None) -> int:

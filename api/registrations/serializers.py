@@ -5,8 +5,15 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from api.fields import DateTimeField, VisibleCharField
+from api.questions.serializers import check_answers
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
-from core.models import Attendee, AttendeeStatus
+from core.models import Attendee, AttendeeStatus, Question
+
+ANSWERS_HELP = (
+    "The answers to the event's questions (`GET /api/events/{id}/questions/`), by question id: "
+    "text for `text`, one of the choices for `choice`, a list of them for `multiple_choice`, "
+    "true or false for `boolean`."
+)
 
 
 class RegistrationSerializer(serializers.Serializer):
@@ -21,20 +28,35 @@ class RegistrationSerializer(serializers.Serializer):
             "refused (409 `event_full`)."
         ),
     )
+    answers = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text=ANSWERS_HELP
+        + " Required when the event asks a required question; each problem is answered 400 "
+        "under `errors.answers.<question id>`.",
+    )
 
     def validate_email(self, value: str) -> str:
         # The stored spelling, so a domain with no ASCII form is refused here, on its field.
         return normalize_email(value)
 
+    def validate_answers(self, value: dict) -> dict:
+        # Against the event's questions as they are now: one read, made only when answers came.
+        questions = list(Question.objects.filter(event_id=self.context["event_id"]))
+        return check_answers(questions, value)
+
 
 class AttendeeSerializer(serializers.ModelSerializer):
-    """A registration as the API shows it."""
+    """A registration as the API shows it to the event's owner."""
 
     registered_at = DateTimeField(read_only=True)
+    answers = serializers.DictField(
+        child=serializers.JSONField(), read_only=True, help_text=ANSWERS_HELP
+    )
 
     class Meta:
         model = Attendee
-        fields = ["id", "name", "email", "registered_at"]
+        fields = ["id", "name", "email", "registered_at", "answers"]
 
     def to_representation(self, attendee):
         # By hand for the same reason as EventSerializer.to_representation.
@@ -43,6 +65,7 @@ class AttendeeSerializer(serializers.ModelSerializer):
             "name": attendee.name,
             "email": attendee.email,
             "registered_at": timezone.localtime(attendee.registered_at),
+            "answers": attendee.answers,
         }
 
 
@@ -55,7 +78,10 @@ class PlaceSerializer(serializers.Serializer):
     email = serializers.EmailField()
     status = serializers.ChoiceField(
         choices=AttendeeStatus.choices,
-        help_text="`registered`: a seat is held. `waitlisted`: waiting for one.",
+        help_text=(
+            "`registered`: a seat is held. `waitlisted`: waiting for one. `pending`: waiting "
+            "for the organiser's approval, holding neither."
+        ),
     )
     position = serializers.IntegerField(
         allow_null=True,
@@ -65,6 +91,7 @@ class PlaceSerializer(serializers.Serializer):
         ),
     )
     registered_at = DateTimeField()
+    answers = serializers.DictField(child=serializers.JSONField(), help_text=ANSWERS_HELP)
 
     def to_representation(self, place):
         attendee = place.attendee
@@ -76,6 +103,7 @@ class PlaceSerializer(serializers.Serializer):
             "status": attendee.status,
             "position": place.position,
             "registered_at": timezone.localtime(attendee.registered_at),
+            "answers": attendee.answers,
         }
 
 

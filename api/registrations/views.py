@@ -25,7 +25,7 @@ from api.registrations.serializers import (
     PlaceSerializer,
     RegistrationSerializer,
 )
-from core.exceptions import DomainError, EventNotFound, RegistrationNotFound
+from core.exceptions import AnswersRequired, DomainError, EventNotFound, RegistrationNotFound
 from core.models import Event
 from core.rules import RegistrationOutcome
 from core.selectors import event_attendees, place_by_token, waiting_list
@@ -37,6 +37,7 @@ from event_management_system.ops.metrics import count_registration
 STATUS_OF_PLACE = {
     RegistrationOutcome.SEAT: status.HTTP_201_CREATED,
     RegistrationOutcome.WAITING_PLACE: status.HTTP_202_ACCEPTED,
+    RegistrationOutcome.PENDING: status.HTTP_202_ACCEPTED,
 }
 # The metric's label for a registration refused its request budget, before any rule ran.
 THROTTLED = "throttled"
@@ -70,13 +71,21 @@ class EventRegistrationsMixin:
         """Register an attendee: 201 with a seat, 202 with a waiting place (`"waitlist": true`
         and the event full); 409 with a code when the event is full, closed, cancelled or a
         repeat."""
-        serializer = RegistrationSerializer(data=request.data)
+        serializer = RegistrationSerializer(data=request.data, context={"event_id": int(pk)})
         if not serializer.is_valid():
             # An unknown event is the first thing wrong with the request, whatever its body.
             self._ensure_event_exists(pk)
             serializer.is_valid(raise_exception=True)
         try:
             registration = register_attendee(event_id=int(pk), **serializer.validated_data)
+        except AnswersRequired:
+            # No answers came and the event asks required questions: which ones, as if the
+            # answers had been sent empty.
+            serializer = RegistrationSerializer(
+                data={**request.data, "answers": {}}, context={"event_id": int(pk)}
+            )
+            serializer.is_valid(raise_exception=True)
+            raise  # the questions changed meanwhile: a conflict, answered as such
         except DomainError as error:
             self.registration_outcome = RegistrationOutcome.of_refusal(error)
             raise

@@ -36,6 +36,10 @@ OPERATIONS = {
     ("/api/me/events/", "get"),
     ("/api/auth/token/", "post"),
     ("/api/auth/token/", "delete"),
+    ("/api/events/{event_id}/questions/", "get"),
+    ("/api/events/{event_id}/questions/", "post"),
+    ("/api/events/{event_id}/questions/{id}/", "patch"),
+    ("/api/events/{event_id}/questions/{id}/", "delete"),
 }
 
 
@@ -183,6 +187,10 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/me/events/", "get"): [bearer],
         ("/api/auth/token/", "delete"): [bearer],
         ("/api/auth/token/", "post"): [anyone],
+        ("/api/events/{event_id}/questions/", "get"): [bearer, anyone],
+        ("/api/events/{event_id}/questions/", "post"): [bearer],
+        ("/api/events/{event_id}/questions/{id}/", "patch"): [bearer],
+        ("/api/events/{event_id}/questions/{id}/", "delete"): [bearer],
     }
     assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
 
@@ -201,6 +209,9 @@ def test_every_refusal_of_a_caller_is_documented(schema):
         paths["/api/events/{id}/attendees/{attendee_id}/"]["delete"],
         paths["/api/events/{id}/cancel/"]["post"],
         paths["/api/me/events/"]["get"],
+        paths["/api/events/{event_id}/questions/"]["post"],
+        paths["/api/events/{event_id}/questions/{id}/"]["patch"],
+        paths["/api/events/{event_id}/questions/{id}/"]["delete"],
     ]
     for operation in organisers_only:
         responses = operation["responses"]
