@@ -65,6 +65,19 @@ WORDING = {
         "{event} is cancelled",
         "{event} is cancelled by its organiser: it will not take place.",
     ),
+    MessageKind.PENDING: Wording(
+        "Your request for {event} awaits approval",
+        "The organiser of {event} approves each registration: yours is received, and we will "
+        "write again once they have decided.",
+    ),
+    MessageKind.APPROVED: Wording(
+        "Your registration for {event} is approved",
+        "The organiser of {event} has approved your registration.",
+    ),
+    MessageKind.DECLINED: Wording(
+        "Your request for {event} was declined",
+        "The organiser of {event} has declined your registration.",
+    ),
 }
 
 # The messages about a registration that must still exist when they are sent.
@@ -73,6 +86,8 @@ ABOUT_A_REGISTRATION = {
     MessageKind.WAITLISTED,
     MessageKind.PROMOTED,
     MessageKind.EVENT_CHANGED,
+    MessageKind.PENDING,
+    MessageKind.APPROVED,
 }
 
 
@@ -80,6 +95,7 @@ ABOUT_A_REGISTRATION = {
 INVITES = {
     MessageKind.REGISTERED: calendar.REQUEST,
     MessageKind.PROMOTED: calendar.REQUEST,
+    MessageKind.APPROVED: calendar.REQUEST,
     MessageKind.EVENT_CHANGED: calendar.REQUEST,
     MessageKind.CANCELLED: calendar.CANCEL,
     MessageKind.REMOVED: calendar.CANCEL,
@@ -131,6 +147,8 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
             raise MessageObsolete
         if message.kind == MessageKind.WAITLISTED and attendee.status != AttendeeStatus.WAITLISTED:
             raise MessageObsolete
+        if message.kind == MessageKind.PENDING and attendee.status != AttendeeStatus.PENDING:
+            raise MessageObsolete  # decided already: the decision's email says so
     seated = attendee.status == AttendeeStatus.REGISTERED if attendee else message.seated
     token = (
         recover_token(nonce=attendee.token_nonce, token_hash=attendee.token_hash)
@@ -147,6 +165,7 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         "starts": format_utc(event.start_time),
         "ends": format_utc(event.end_time),
         "seated": seated,
+        "note": message.note,
         "position": position,
         "about_registration": attendee is not None,
         "cancel_url": cancel_url(token) if token else None,

@@ -50,7 +50,12 @@ RECONNECT_DELAYS = (0.5, 1, 2, 4, 8, 15)
 # The kinds a stranger can cause to any address (by registering it, then cancelling with the
 # token the registration answered), capped per mailbox; the others come from organisers, who
 # have request budgets and accounts, or from a seat freeing.
-MAILBOX_CAPPED_KINDS = (MessageKind.REGISTERED, MessageKind.WAITLISTED, MessageKind.CANCELLED)
+MAILBOX_CAPPED_KINDS = (
+    MessageKind.REGISTERED,
+    MessageKind.WAITLISTED,
+    MessageKind.PENDING,
+    MessageKind.CANCELLED,
+)
 # Kinds of which one unclaimed message per attendee and event is enough: it renders the event
 # as it is when sent.
 COALESCED_KINDS = (MessageKind.EVENT_CHANGED,)

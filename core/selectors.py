@@ -53,6 +53,11 @@ def waiting_list(*, event_id: int) -> QuerySet[Attendee]:
     )
 
 
+def pending_requests(*, event_id: int) -> QuerySet[Attendee]:
+    """An event's requests awaiting approval, oldest first."""
+    return Attendee.objects.filter(event_id=event_id, status=AttendeeStatus.PENDING).order_by("id")
+
+
 @dataclass(frozen=True)
 class Place:
     """A registration as its holder sees it: the row, and its place on the waiting list."""

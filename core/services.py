@@ -25,6 +25,7 @@ from core.exceptions import (
     EventStarted,
     QuestionNotFound,
     RegistrationNotFound,
+    RequestNotPending,
 )
 from core.models import (
     CAPACITY_BELOW_ATTENDANCE_MESSAGE,
@@ -38,8 +39,8 @@ from core.models import (
     Question,
 )
 from core.outbox import queue_message, queue_messages, requeue_messages
-from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_registration
-from core.selectors import ORGANISERS_GROUP, is_registered, waiting_list
+from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_approval, decide_registration
+from core.selectors import ORGANISERS_GROUP, Place, is_registered, waiting_list
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
 
@@ -319,6 +320,70 @@ def remove_attendee(*, event_id: int, attendee_id: int) -> None:
             raise AttendeeNotFound
         _queue_goodbye(MessageKind.REMOVED, attendee)
         _fill_free_seats(event_id=event_id)
+
+
+def approve_registration(*, event_id: int, attendee_id: int) -> Place:
+    """Approve the event's pending request `attendee_id`: a seat if one is free and nobody
+    waits, else a place on the waiting list (core.rules.decide_approval), decided under the
+    event's lock as every seat is, so concurrent approvals never overbook. Raises
+    EventNotFound, RequestNotPending (no such request, or decided already), EventCancelled or
+    RegistrationClosed. The attendee is told by email."""
+    with transaction.atomic():
+        event = _lock_event(event_id)
+        attendee = (
+            Attendee.objects.filter(
+                pk=attendee_id, event_id=event_id, status=AttendeeStatus.PENDING
+            )
+            .select_for_update()
+            .first()
+        )
+        if attendee is None:
+            raise RequestNotPending
+        outcome = decide_approval(event, now=timezone.now())
+        if outcome.error is not None:
+            raise outcome.error
+        position = (
+            event.waitlist_taken + 1 if outcome is RegistrationOutcome.WAITING_PLACE else None
+        )
+        attendee.status = outcome.status
+        # The update's trigger takes the seat or the waiting place, under the counters' check.
+        attendee.save(update_fields=["status"])
+        queue_message(
+            kind=MessageKind.APPROVED,
+            event_id=event_id,
+            attendee_id=attendee.pk,
+            name=attendee.name,
+            email=attendee.email,
+            seated=outcome is RegistrationOutcome.SEAT,
+        )
+    return Place(attendee=attendee, position=position)
+
+
+def decline_registration(*, event_id: int, attendee_id: int, message: str = "") -> None:
+    """Decline the event's pending request `attendee_id`: the request is deleted (it held no
+    seat) and the attendee told by email, with the organiser's `message` if any. Raises
+    EventNotFound or RequestNotPending."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        attendee = (
+            Attendee.objects.filter(
+                pk=attendee_id, event_id=event_id, status=AttendeeStatus.PENDING
+            )
+            .only("event_id", "name", "email", "status")
+            .first()
+        )
+        if attendee is None or not _delete_attendees(
+            Attendee.objects.filter(pk=attendee_id, status=AttendeeStatus.PENDING)
+        ):
+            raise RequestNotPending
+        OutgoingMessage.objects.create(
+            kind=MessageKind.DECLINED,
+            event_id=event_id,
+            attendee_id=attendee.pk,
+            name=attendee.name,
+            email=attendee.email,
+            note=message,
+        )
 
 
 def cancel_event(*, event_id: int) -> Event:

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.django_db
 # Read and cancelled with the token in their path, the only credential they read.
 TOKEN_IN_PATH = {("/api/registrations/{token}/", "get"), ("/api/registrations/{token}/", "delete")}
 # Posts that read no body: the path says it all.
-BODILESS = {("/api/events/{id}/cancel/", "post")}
+BODILESS = {
+    ("/api/events/{id}/cancel/", "post"),
+    ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
+}
 # Answered in iCalendar, not JSON.
 CALENDARS = {("/api/events.ics", "get"), ("/api/events/{id}/event.ics", "get")}
 OPERATIONS = {
@@ -40,6 +43,9 @@ OPERATIONS = {
     ("/api/events/{event_id}/questions/", "post"),
     ("/api/events/{event_id}/questions/{id}/", "patch"),
     ("/api/events/{event_id}/questions/{id}/", "delete"),
+    ("/api/events/{id}/pending/", "get"),
+    ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
+    ("/api/events/{id}/pending/{attendee_id}/decline/", "post"),
 }
 
 
@@ -191,6 +197,9 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/events/{event_id}/questions/", "post"): [bearer],
         ("/api/events/{event_id}/questions/{id}/", "patch"): [bearer],
         ("/api/events/{event_id}/questions/{id}/", "delete"): [bearer],
+        ("/api/events/{id}/pending/", "get"): [bearer],
+        ("/api/events/{id}/pending/{attendee_id}/approve/", "post"): [bearer],
+        ("/api/events/{id}/pending/{attendee_id}/decline/", "post"): [bearer],
     }
     assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
 
@@ -212,6 +221,9 @@ def test_every_refusal_of_a_caller_is_documented(schema):
         paths["/api/events/{event_id}/questions/"]["post"],
         paths["/api/events/{event_id}/questions/{id}/"]["patch"],
         paths["/api/events/{event_id}/questions/{id}/"]["delete"],
+        paths["/api/events/{id}/pending/"]["get"],
+        paths["/api/events/{id}/pending/{attendee_id}/approve/"]["post"],
+        paths["/api/events/{id}/pending/{attendee_id}/decline/"]["post"],
     ]
     for operation in organisers_only:
         responses = operation["responses"]
