@@ -42,14 +42,11 @@ class AttendeeStatus(models.TextChoices):
     PENDING = "pending"
 
 
-# What an erased registration's name becomes (core.services.erase_registration).
+# What an erased registration's name becomes, and the domain of the address it keeps:
+# `erased-<id>@erased.invalid`, unique per row so the (event, lower(email)) index holds, on a
+# domain that can never receive mail (RFC 2606). core.services.erase_registrations writes them.
 ERASED_NAME = "(erased)"
-
-
-def tombstone_email(attendee_id: int) -> str:
-    """The address an erased registration keeps: unique per row, so the (event, lower(email))
-    index holds, and on a domain that can never receive mail (RFC 2606)."""
-    return f"erased-{attendee_id}@erased.invalid"
+ERASED_DOMAIN = "erased.invalid"
 
 
 class Event(models.Model):

@@ -9,7 +9,15 @@ from django.db.models import Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from core.exceptions import DomainError
-from core.models import Attendee, AttendeeStatus, Event, EventStatus
+from core.models import (
+    Attendee,
+    AttendeeStatus,
+    Event,
+    EventStatus,
+    MessageKind,
+    OutgoingMessage,
+    Question,
+)
 from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_registration
 from core.tokens import hash_token
 
@@ -69,10 +77,63 @@ class Place:
 
 def place_by_token(*, token: str) -> Place | None:
     """The registration (a seat or a waiting place) that `token` was issued for, if it stands."""
-    attendee = Attendee.objects.filter(token_hash=hash_token(token)).first()
+    attendee = Attendee.objects.select_related("event").filter(token_hash=hash_token(token)).first()
     if attendee is None:
         return None
     return Place(attendee=attendee, position=waiting_position(attendee=attendee))
+
+
+# The status each email's change left a registration in: its history, as the outbox recorded
+# it (an approval's status is read from whether it seated).
+STATUS_AFTER = {
+    MessageKind.REGISTERED: AttendeeStatus.REGISTERED,
+    MessageKind.WAITLISTED: AttendeeStatus.WAITLISTED,
+    MessageKind.PENDING: AttendeeStatus.PENDING,
+    MessageKind.PROMOTED: AttendeeStatus.REGISTERED,
+}
+
+
+@dataclass(frozen=True)
+class RegistrationData:
+    """Everything stored about one registration, for its holder to take away."""
+
+    place: Place
+    questions: dict[str, str]
+    messages: list[OutgoingMessage]
+
+    @property
+    def history(self) -> list[tuple[str, datetime]]:
+        """The statuses the registration went through, with when, oldest first."""
+        steps = []
+        for message in self.messages:
+            if message.kind == MessageKind.APPROVED:
+                status = AttendeeStatus.REGISTERED if message.seated else AttendeeStatus.WAITLISTED
+            else:
+                status = STATUS_AFTER.get(message.kind)
+            if status is not None:
+                steps.append((status.value, message.created_at))
+        return steps
+
+
+def registration_data(*, token: str) -> RegistrationData | None:
+    """What is stored about the registration `token` was issued for: the row and its event,
+    the questions its answers answer (their labels now), and every email sent or queued about
+    it, oldest first; None for a token that names nothing."""
+    place = place_by_token(token=token)
+    if place is None:
+        return None
+    attendee = place.attendee
+    labels = dict(Question.objects.filter(event_id=attendee.event_id).values_list("pk", "label"))
+    messages = list(
+        OutgoingMessage.objects.filter(event_id=attendee.event_id, attendee_id=attendee.pk)
+        .only("kind", "seated", "status", "created_at", "sent_at")
+        .order_by("id")
+    )
+    return RegistrationData(
+        place=place,
+        questions={str(pk): label for pk, label in labels.items()},
+        messages=messages,
+    )
 
 
 def waiting_position(*, attendee: Attendee) -> int | None:

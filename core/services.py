@@ -2,15 +2,17 @@
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat, Now
 from django.utils import timezone
 
 from core.emails import normalize_email
@@ -29,12 +31,16 @@ from core.exceptions import (
 )
 from core.models import (
     CAPACITY_BELOW_ATTENDANCE_MESSAGE,
+    ERASED_DOMAIN,
+    ERASED_NAME,
     Attendee,
     AttendeeStatus,
+    ErasureRecord,
     Event,
     EventStatus,
     IdempotencyKey,
     MessageKind,
+    MessageStatus,
     OutgoingMessage,
     Question,
 )
@@ -384,6 +390,111 @@ def decline_registration(*, event_id: int, attendee_id: int, message: str = "") 
             email=attendee.email,
             note=message,
         )
+
+
+def erase_registration_by_token(*, token: str) -> None:
+    """Cancel the registration `token` was issued for and erase its personal data at once: the
+    row goes (a freed seat goes to the waiting list, so the counts stay true), and the outbox's
+    copies of its name and email, and the idempotency store's answer to its registration, are
+    replaced by a tombstone or deleted. No goodbye email: there is no address left to send it
+    to. Raises RegistrationNotFound. Recorded without the data (ErasureRecord)."""
+    digest = hash_token(token)
+    with transaction.atomic():
+        attendee = Attendee.objects.filter(token_hash=digest).only("event_id").first()
+        if attendee is None:
+            raise RegistrationNotFound
+        _lock_event(attendee.event_id)
+        attendee = Attendee.objects.filter(token_hash=digest, event_id=attendee.event_id).first()
+        if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
+            raise RegistrationNotFound
+        _erase_messages(OutgoingMessage.objects.filter(attendee_id=attendee.pk))
+        _erase_idempotent_answers(attendee, secrets=[token, attendee.email])
+        ErasureRecord.objects.create(event_id=attendee.event_id, count=1, reason="attendee")
+        _fill_free_seats(event_id=attendee.event_id)
+
+
+def erase_registrations(
+    *, event_id: int, attendee_ids: list[int] | None = None, reason: str
+) -> int:
+    """Replace the personal data of the event's registrations (those of `attendee_ids`, when
+    given; else all) by a tombstone, in place: the name, a unique address per row (so the
+    (event, lower(email)) index holds), no answers, no token. Their statuses stay, so the seat
+    counts and the event's figures stay true. The outbox's copies go the same way (all of the
+    event's when erasing all), queued ones are not sent. How many were erased, recorded without
+    the data (ErasureRecord, with `reason`). Raises EventNotFound."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        attendees = Attendee.objects.filter(event_id=event_id, erased_at__isnull=True)
+        messages = OutgoingMessage.objects.filter(event_id=event_id)
+        if attendee_ids is not None:
+            attendees = attendees.filter(pk__in=attendee_ids)
+            messages = messages.filter(attendee_id__in=attendee_ids)
+        count = attendees.update(
+            name=ERASED_NAME,
+            email=Concat(Value("erased-"), Cast("id", CharField()), Value(f"@{ERASED_DOMAIN}")),
+            answers={},
+            token_hash=None,
+            token_nonce="",
+            erased_at=Now(),
+        )
+        _erase_messages(messages)
+        if count:
+            ErasureRecord.objects.create(event_id=event_id, count=count, reason=reason)
+    return count
+
+
+def erase_expired_registrations(*, now: datetime | None = None) -> list[ErasureRecord]:
+    """Erase the personal data of every registration of the events that ended more than the
+    RETENTION period (DJANGO_RETENTION_DAYS) before `now` (default: now), one event per
+    transaction, as erase_registrations does; their records, one per event. The worker runs
+    it periodically, `manage.py erase_expired` by hand."""
+    cutoff = (now or timezone.now()) - settings.RETENTION
+    expired = (
+        Event.objects.filter(end_time__lt=cutoff)
+        .filter(
+            Exists(Attendee.objects.filter(event_id=OuterRef("pk"), erased_at__isnull=True))
+            | Exists(
+                OutgoingMessage.objects.filter(event_id=OuterRef("pk")).exclude(
+                    email__endswith=f"@{ERASED_DOMAIN}"
+                )
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    # The kept answers to registration requests repeat names and emails: expired ones go too
+    # (they expire after hours, long before any event's retention runs out).
+    purge_idempotency_keys(now=now)
+    records = []
+    for event_id in list(expired):
+        count = erase_registrations(event_id=event_id, reason="retention")
+        if count:
+            records.append(ErasureRecord.objects.filter(event_id=event_id).first())
+    return records
+
+
+def _erase_messages(messages) -> None:
+    """Replace the name, address, note and error text of `messages` by a tombstone; those still
+    queued are skipped, never sent to it."""
+    tombstone = Concat(
+        Value("erased-message-"), Cast("id", CharField()), Value(f"@{ERASED_DOMAIN}")
+    )
+    messages.filter(status=MessageStatus.QUEUED).update(status=MessageStatus.SKIPPED)
+    messages.update(name=ERASED_NAME, email=tombstone, note="", last_error="")
+
+
+def _erase_idempotent_answers(attendee: Attendee, *, secrets: list[str]) -> None:
+    """Delete the kept answers to `attendee`'s registration request (they repeat its name,
+    email and token): those of the registration's scope, kept around its time, that hold one
+    of `secrets`."""
+    around = attendee.registered_at
+    kept = IdempotencyKey.objects.filter(
+        scope="event.register",
+        created_at__gte=around - timedelta(hours=1),
+        created_at__lte=around + timedelta(hours=1),
+    ).only("pk", "body")
+    needles = [secret.encode() for secret in secrets if secret]
+    doomed = [row.pk for row in kept if any(needle in bytes(row.body) for needle in needles)]
+    IdempotencyKey.objects.filter(pk__in=doomed).delete()
 
 
 def cancel_event(*, event_id: int) -> Event:

@@ -30,6 +30,7 @@ from api.registrations.serializers import (
     AttendeeSerializer,
     NewPlaceSerializer,
     PlaceSerializer,
+    RegistrationDataSerializer,
     RegistrationSerializer,
 )
 from core.exceptions import (
@@ -103,6 +104,7 @@ ATTENDEE_EXAMPLE = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",
     "registered_at": "2030-11-29T12:00:00.123456Z",
+    "answers": {"7": "vegan"},
 }
 PLACE_EXAMPLE = {
     "id": 22,
@@ -112,6 +114,7 @@ PLACE_EXAMPLE = {
     "status": "registered",
     "position": None,
     "registered_at": "2030-11-29T12:00:00.123456Z",
+    "answers": {},
 }
 WAITING_PLACE_EXAMPLE = {**PLACE_EXAMPLE, "id": 231, "status": "waitlisted", "position": 3}
 EXAMPLE_TOKEN = "q0Wn3Vd8sYp1cT5mZ2xK7rL9bF4hJ6uA0eG3iO8tN1w"
@@ -234,13 +237,25 @@ registration_viewset_schema = extend_schema_view(
         operation_id="registrations_destroy",
         summary="Cancel a registration by its token",
         description=(
-            "Gives up the seat or the waiting place; the token stops working (a repeat answers "
-            "404). A freed seat goes to the longest-waiting entry in the same transaction, "
-            "unless the event has started or is cancelled."
+            "Gives up the seat, the waiting place or the pending request; the token stops "
+            "working (a repeat answers 404). A freed seat goes to the longest-waiting entry in "
+            "the same transaction, unless the event has started or is cancelled.\n\n"
+            "With `?erase=true` the personal data goes too, at once: the name, email and "
+            "answers, the emails' copies of them (none is sent any more, a goodbye neither) and "
+            "the kept answer to the registration request. The seat counts stay true; the "
+            "erasure is recorded without the data."
         ),
-        responses={204: OpenApiResponse(description="Cancelled.")},
-        parameters=[REGISTRATION_TOKEN],
+        responses={204: OpenApiResponse(description="Cancelled (and erased).")},
+        parameters=[
+            REGISTRATION_TOKEN,
+            OpenApiParameter(
+                "erase",
+                OpenApiTypes.BOOL,
+                description="`true`: erase the personal data with the cancellation.",
+            ),
+        ],
         errors=[
+            invalid("`erase` is not a boolean.", erase=["Must be a valid boolean."]),
             REGISTRATION_NOT_FOUND,
             NO_SUCH_TOKEN_ADDRESS,
             throttled(
@@ -293,4 +308,46 @@ waitlist_schema = _registrations_page_schema(
     rows="The event's waiting list, the next to get a seat first",
     page_of="the waiting list",
     example="A page of the waiting list",
+)
+
+
+registration_data_schema = documented(
+    operation_id="registrations_data",
+    summary="Everything stored about a registration",
+    description=(
+        "For the holder of the token, to take away: the registration, its event, its answers "
+        "(with their questions' labels now; null for a question removed since), the statuses "
+        "it went through with their times, and every email about it with when it was queued "
+        "and sent. Never cached."
+    ),
+    responses={200: OpenApiResponse(RegistrationDataSerializer, "The registration's data.")},
+    parameters=[REGISTRATION_TOKEN],
+    errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+    examples=[
+        OpenApiExample(
+            "A seat",
+            value={
+                "registration": {**PLACE_EXAMPLE, "answers": {"7": "vegan"}},
+                "event": {
+                    "id": 10,
+                    "name": "Launch Party",
+                    "location": "Dock 5",
+                    "start_time": "2031-03-15T18:00:00Z",
+                    "end_time": "2031-03-15T22:00:00Z",
+                },
+                "answers": [{"question": "7", "label": "Diet", "answer": "vegan"}],
+                "status_history": [{"status": "registered", "at": "2030-11-29T12:00:00.123456Z"}],
+                "emails": [
+                    {
+                        "kind": "registered",
+                        "status": "sent",
+                        "queued_at": "2030-11-29T12:00:00.123456Z",
+                        "sent_at": "2030-11-29T12:00:01.523456Z",
+                    }
+                ],
+            },
+            response_only=True,
+        )
+    ],
+    reads_token=False,
 )

@@ -46,6 +46,19 @@ class RegistrationSerializer(serializers.Serializer):
         return check_answers(questions, value)
 
 
+class ErasureSerializer(serializers.Serializer):
+    """The query of a cancellation: whether to erase the personal data too."""
+
+    erase = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "`true`: cancel and erase at once (name, email and answers, and the emails' copies "
+            "of them, replaced by a tombstone)."
+        ),
+    )
+
+
 class AttendeeSerializer(serializers.ModelSerializer):
     """A registration as the API shows it to the event's owner."""
 
@@ -119,3 +132,77 @@ class NewPlaceSerializer(PlaceSerializer):
 
     def to_representation(self, registration):
         return {**super().to_representation(registration), "token": registration.token}
+
+
+class DataEventSerializer(serializers.Serializer):
+    """The event a registration is for, as its data export shows it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    location = serializers.CharField()
+    start_time = DateTimeField()
+    end_time = DateTimeField()
+
+
+class DataAnswerSerializer(serializers.Serializer):
+    """One answer as given, with its question's label now (null: the question was removed)."""
+
+    question = serializers.CharField(help_text="The question's id.")
+    label = serializers.CharField(allow_null=True)
+    answer = serializers.JSONField()
+
+
+class DataStepSerializer(serializers.Serializer):
+    """A status the registration took, and when."""
+
+    status = serializers.ChoiceField(choices=AttendeeStatus.choices)
+    at = DateTimeField()
+
+
+class DataEmailSerializer(serializers.Serializer):
+    """An email about the registration: what it told, whether and when it was sent."""
+
+    kind = serializers.CharField()
+    status = serializers.CharField(help_text="`queued`, `sent`, `failed` or `skipped`.")
+    queued_at = DateTimeField()
+    sent_at = DateTimeField(allow_null=True)
+
+
+class RegistrationDataSerializer(serializers.Serializer):
+    """Everything stored about a registration, for its holder to take away."""
+
+    registration = PlaceSerializer()
+    event = DataEventSerializer()
+    answers = DataAnswerSerializer(many=True)
+    status_history = DataStepSerializer(many=True)
+    emails = DataEmailSerializer(many=True)
+
+    def to_representation(self, data):
+        attendee = data.place.attendee
+        event = attendee.event
+        return {
+            "registration": PlaceSerializer(data.place).data,
+            "event": {
+                "id": event.id,
+                "name": event.name,
+                "location": event.location,
+                "start_time": timezone.localtime(event.start_time),
+                "end_time": timezone.localtime(event.end_time),
+            },
+            "answers": [
+                {"question": key, "label": data.questions.get(key), "answer": value}
+                for key, value in attendee.answers.items()
+            ],
+            "status_history": [
+                {"status": status, "at": timezone.localtime(at)} for status, at in data.history
+            ],
+            "emails": [
+                {
+                    "kind": message.kind,
+                    "status": message.status,
+                    "queued_at": timezone.localtime(message.created_at),
+                    "sent_at": message.sent_at and timezone.localtime(message.sent_at),
+                }
+                for message in data.messages
+            ],
+        }

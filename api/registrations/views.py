@@ -15,21 +15,29 @@ from api.permissions import IsEventOwnerOrStaff, OpenAccess
 from api.registrations.schema import (
     attendees_schema,
     register_schema,
+    registration_data_schema,
     registration_viewset_schema,
     remove_attendee_schema,
     waitlist_schema,
 )
 from api.registrations.serializers import (
     AttendeeSerializer,
+    ErasureSerializer,
     NewPlaceSerializer,
     PlaceSerializer,
+    RegistrationDataSerializer,
     RegistrationSerializer,
 )
 from core.exceptions import AnswersRequired, DomainError, EventNotFound, RegistrationNotFound
 from core.models import Event
 from core.rules import RegistrationOutcome
-from core.selectors import event_attendees, place_by_token, waiting_list
-from core.services import cancel_registration_by_token, register_attendee, remove_attendee
+from core.selectors import event_attendees, place_by_token, registration_data, waiting_list
+from core.services import (
+    cancel_registration_by_token,
+    erase_registration_by_token,
+    register_attendee,
+    remove_attendee,
+)
 from core.versions import Stamp
 from event_management_system.ops.metrics import count_registration
 
@@ -173,7 +181,8 @@ class RegistrationViewSet(viewsets.GenericViewSet):
 
     @property
     def throttle_scope(self) -> str | None:
-        """Cancelling spends a budget per address (api/throttling.py); reading spends none."""
+        """Cancelling (and erasing) spends a budget per address (api/throttling.py); reading
+        spends none."""
         return "cancel" if self.action == "destroy" else None
 
     def retrieve(self, request, token=None):
@@ -183,8 +192,23 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(place).data)
 
     def destroy(self, request, token=None):
-        cancel_registration_by_token(token=token)
+        """Cancel; with `?erase=true`, cancel and erase the personal data at once."""
+        erase = ErasureSerializer(data=request.query_params)
+        erase.is_valid(raise_exception=True)
+        if erase.validated_data["erase"]:
+            erase_registration_by_token(token=token)
+        else:
+            cancel_registration_by_token(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @registration_data_schema
+    @action(detail=True, methods=["get"], serializer_class=RegistrationDataSerializer)
+    def data(self, request, token=None):
+        """Everything stored about the registration, as JSON to take away."""
+        data = registration_data(token=token)
+        if data is None:
+            raise RegistrationNotFound
+        return Response(RegistrationDataSerializer(data).data)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -14,7 +14,11 @@ from django.test import override_settings
 pytestmark = pytest.mark.django_db
 
 # Read and cancelled with the token in their path, the only credential they read.
-TOKEN_IN_PATH = {("/api/registrations/{token}/", "get"), ("/api/registrations/{token}/", "delete")}
+TOKEN_IN_PATH = {
+    ("/api/registrations/{token}/", "get"),
+    ("/api/registrations/{token}/", "delete"),
+    ("/api/registrations/{token}/data/", "get"),
+}
 # Posts that read no body: the path says it all.
 BODILESS = {
     ("/api/events/{id}/cancel/", "post"),
@@ -46,6 +50,7 @@ OPERATIONS = {
     ("/api/events/{id}/pending/", "get"),
     ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
     ("/api/events/{id}/pending/{attendee_id}/decline/", "post"),
+    ("/api/registrations/{token}/data/", "get"),
 }
 
 
@@ -200,6 +205,7 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/events/{id}/pending/", "get"): [bearer],
         ("/api/events/{id}/pending/{attendee_id}/approve/", "post"): [bearer],
         ("/api/events/{id}/pending/{attendee_id}/decline/", "post"): [bearer],
+        ("/api/registrations/{token}/data/", "get"): [anyone],
     }
     assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
 
