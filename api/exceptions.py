@@ -54,6 +54,13 @@ DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
 }
 
 
+def _string_keys(errors):
+    """`errors` with every key a string: a list field's errors come keyed by item index."""
+    if isinstance(errors, dict):
+        return {str(key): _string_keys(value) for key, value in errors.items()}
+    return errors
+
+
 def error_body(detail: str, code: str, errors: dict | None = None) -> dict:
     body = {"detail": detail, "code": code}
     if errors is not None:
@@ -127,7 +134,7 @@ def exception_handler(exc, context):
         return response
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body(INVALID_INPUT_MESSAGE, "invalid", errors)
+        response.data = error_body(INVALID_INPUT_MESSAGE, "invalid", _string_keys(errors))
     else:
         response.data = error_body(str(exc.detail), _code(exc))
     return response

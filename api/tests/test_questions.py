@@ -181,3 +181,9 @@ def test_optional_questions_need_no_answers(api_client, owner_client, event):
     add(owner_client, event, label="Newsletter", kind="boolean")
     response = register(api_client, event)
     assert (response.status_code, response.json()["answers"]) == (201, {})
+
+
+def test_a_bad_choice_is_named_by_its_place_in_the_list(owner_client, event):
+    response = add(owner_client, event, label="Diet", kind="choice", choices=["vegan", " "])
+    assert response.status_code == 400
+    assert list(response.json()["errors"]["choices"]) == ["1"]
