@@ -35,6 +35,7 @@ from api.registrations.serializers import (
 )
 from core.exceptions import (
     AlreadyRegistered,
+    AnswersRequired,
     AttendeeNotFound,
     EventFull,
     RegistrationClosed,
@@ -78,6 +79,13 @@ NO_SUCH_TOKEN_ADDRESS = ErrorCase(
     "`-` and `_`), so nothing exists at this address.",
     NOT_FOUND_MESSAGE,
     label="no such address",
+)
+ANSWERS_REQUIRED = ErrorCase(
+    409,
+    AnswersRequired.code,
+    "No `answers` were sent, and a required question was added to the event while the "
+    "request was on its way (otherwise that is a 400 naming the question).",
+    AnswersRequired.message,
 )
 REGISTRATION_CLOSED = ErrorCase(
     409,
@@ -137,13 +145,26 @@ register_schema = documented(
         "newcomer gets a seat. A waiting place never becomes a seat once the event starts.\n\n"
         "Both answers carry a `token`, shown once (only its hash is kept): "
         "`GET /api/registrations/{token}/` reads the registration and its position, "
-        "`DELETE` cancels it. Keep it like a password."
+        "`DELETE` cancels it. Keep it like a password.\n\n"
+        "An event may ask questions (`GET /api/events/{id}/questions/`): `answers` gives them "
+        "by question id. Each is checked against its question: a required one missing, an "
+        "unknown choice, a text too long, an answer of the wrong kind or an unknown question "
+        "id answers 400 with the message under `errors.answers.<question id>`. Answers are "
+        "kept as given, shown to the event's owner and to the token's holder, never to the "
+        "public.\n\n"
+        'An event with `requires_approval` answers 202 `"status": "pending"`: the '
+        "request holds no seat and no waiting place until the owner approves it (a seat if "
+        "one is free, else the waiting list) or declines it; the attendee is emailed each "
+        'step. A full event still refuses a request that does not say `"waitlist": true`, '
+        "and a pending request counts as a registration of its email."
     ),
     request=RegistrationSerializer,
     responses={
         201: OpenApiResponse(NewPlaceSerializer, "A seat is taken."),
         202: OpenApiResponse(
-            NewPlaceSerializer, "The event is full: a place on its waiting list is taken."
+            NewPlaceSerializer,
+            "The event is full: a place on its waiting list is taken; or the event requires "
+            "approval: the request is `pending`, holding no seat until its owner approves it.",
         ),
     },
     parameters=[EVENT_ID],
@@ -157,10 +178,15 @@ register_schema = documented(
         ),
         EVENT_NOT_FOUND,
         NO_SUCH_ADDRESS,
+        invalid(
+            "An answer does not fit its question (see above).",
+            answers={"7": ["This question requires an answer."]},
+        ),
         EVENT_FULL,
         ALREADY_REGISTERED,
         REGISTRATION_CLOSED,
         EVENT_CANCELLED,
+        ANSWERS_REQUIRED,
         throttled(
             f"registrations per client address ({rate_in_words('register')} unless configured "
             "otherwise)"
@@ -184,8 +210,23 @@ register_schema = documented(
             status_codes=[201],
         ),
         OpenApiExample(
+            "Ada answers the event's questions",
+            value={
+                "name": "Ada Lovelace",
+                "email": "ada@example.com",
+                "answers": {"7": "vegan", "8": ["S"], "9": True},
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
             "A place on the waiting list",
             value={**WAITING_PLACE_EXAMPLE, "token": EXAMPLE_TOKEN},
+            response_only=True,
+            status_codes=[202],
+        ),
+        OpenApiExample(
+            "A request awaiting approval",
+            value={**PLACE_EXAMPLE, "status": "pending", "token": EXAMPLE_TOKEN},
             response_only=True,
             status_codes=[202],
         ),

@@ -175,3 +175,19 @@ def test_a_request_of_another_event_is_not_found(api_client, owner_client, event
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     long = decline(owner_client, other, attendee_id, message="x" * 2001)
     assert (long.status_code, list(long.json()["errors"])) == (400, ["message"])
+
+
+def test_no_approval_once_the_event_has_started(api_client, owner_client, event, in_days):
+    attendee_id = register(api_client, event).json()["id"]
+    Event.objects.filter(pk=event.pk).update(start_time=in_days(-1), end_time=in_days(1))
+    response = approve(owner_client, event, attendee_id)
+    assert (response.status_code, response.json()["code"]) == (409, "registration_closed")
+    assert Attendee.objects.get(pk=attendee_id).status == "pending"
+
+
+def test_an_unknown_event_has_no_pending_list_and_nothing_to_decline(owner_client):
+    for response in (
+        owner_client.get("/api/events/987654/pending/"),
+        owner_client.post("/api/events/987654/pending/1/decline/"),
+    ):
+        assert (response.status_code, response.json()["code"]) == (404, "not_found")

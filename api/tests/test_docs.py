@@ -134,9 +134,11 @@ def test_each_operation_documents_its_own_errors(schema):
         "already_registered",
         "registration_closed",
         "event_cancelled",
+        "answers_required",
         "idempotency_in_progress",
     }
     assert error_codes(register["409"]) == conflicts
+    assert "answers" in str(register["400"]["content"]["application/json"]["examples"])
     assert {"201", "202"} <= set(register)
     assert error_codes(register["404"]) == {"not_found"}
     assert "No event has this id" in register["404"]["description"]

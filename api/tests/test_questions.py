@@ -187,3 +187,14 @@ def test_a_bad_choice_is_named_by_its_place_in_the_list(owner_client, event):
     response = add(owner_client, event, label="Diet", kind="choice", choices=["vegan", " "])
     assert response.status_code == 400
     assert list(response.json()["errors"]["choices"]) == ["1"]
+
+
+def test_a_required_question_added_while_a_registration_is_on_its_way_is_a_conflict(
+    api_client, event
+):
+    # The registration's statement finds the event asking for answers that its edge, a moment
+    # before, found no required question for.
+    Event.objects.filter(pk=event.pk).update(requires_answers=True)
+    response = register(api_client, event)
+    assert (response.status_code, response.json()["code"]) == (409, "answers_required")
+    assert not Attendee.objects.exists()
