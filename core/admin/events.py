@@ -122,6 +122,26 @@ class WaitingInline(admin.TabularInline):
         return False
 
 
+class PendingInline(admin.TabularInline):
+    """The event's requests awaiting approval, oldest first, with their answers; decided from
+    the attendee list's actions (Approve, Decline), as through the API."""
+
+    model = Attendee
+    verbose_name = "request awaiting approval"
+    verbose_name_plural = "requests awaiting approval"
+    fields = ["name", "email", "answers", "registered_at"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=AttendeeStatus.PENDING)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class QuestionInlineFormSet(BaseInlineFormSet):
     """An event's questions: written through core.services, which keeps the event's
     `requires_answers` in step with them."""
@@ -227,7 +247,7 @@ class EventAdmin(ServiceAdmin):
 
     def get_inlines(self, request, obj):
         # Attendees need the event to exist: they are added once it has been saved.
-        return [QuestionInline, AttendeeInline, WaitingInline] if obj else []
+        return [QuestionInline, AttendeeInline, WaitingInline, PendingInline] if obj else []
 
     def has_change_permission(self, request, obj=None):
         # A cancelled event is a record: shown, never changed (core.services refuses it too).

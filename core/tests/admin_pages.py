@@ -97,6 +97,7 @@ def event_form(event: Event, *, new=(), delete=(), new_questions=(), **changes) 
     }
     attendees = list(event.attendees.filter(status="registered").order_by("id")) if event.pk else []
     waiting = list(event.attendees.filter(status="waitlisted").order_by("id")) if event.pk else []
+    pending = list(event.attendees.filter(status="pending").order_by("id")) if event.pk else []
     for index, attendee in enumerate(attendees):
         data[f"attendees-{index}-id"] = str(attendee.pk)
         data[f"attendees-{index}-event"] = str(event.pk)
@@ -137,6 +138,11 @@ def event_form(event: Event, *, new=(), delete=(), new_questions=(), **changes) 
         "attendees-2-INITIAL_FORMS": str(len(waiting)),
         "attendees-2-MIN_NUM_FORMS": "0",
         "attendees-2-MAX_NUM_FORMS": "0",
+        # The requests awaiting approval: the third, read-only.
+        "attendees-3-TOTAL_FORMS": str(len(pending)),
+        "attendees-3-INITIAL_FORMS": str(len(pending)),
+        "attendees-3-MIN_NUM_FORMS": "0",
+        "attendees-3-MAX_NUM_FORMS": "0",
         "_continue": "Save and continue editing",
     }
     for index, attendee in enumerate(waiting):
@@ -144,6 +150,9 @@ def event_form(event: Event, *, new=(), delete=(), new_questions=(), **changes) 
         data[f"attendees-2-{index}-event"] = str(event.pk)
         if attendee in delete:
             data[f"attendees-2-{index}-DELETE"] = "on"
+    for index, attendee in enumerate(pending):
+        data[f"attendees-3-{index}-id"] = str(attendee.pk)
+        data[f"attendees-3-{index}-event"] = str(event.pk)
     return data
 
 

@@ -62,3 +62,49 @@ def test_staff_erase_a_registration_keeping_its_seat(admin_client, event_factory
     assert OutgoingMessage.objects.filter(email="bob@example.com").exists()
     record = ErasureRecord.objects.get()
     assert (record.event_id, record.count, record.reason) == (event.pk, 1, "staff")
+
+
+def test_staff_approve_and_decline_pending_requests(admin_client, event_factory, deliver_emails):
+    event = event_factory(max_capacity=1, requires_approval=True)
+    ada, bob, cy = (
+        register_attendee(
+            event_id=event.pk, name=name, email=f"{name.lower()}@example.com"
+        ).attendee
+        for name in ("Ada", "Bob", "Cy")
+    )
+
+    approved = admin_client.post(
+        "/admin/core/attendee/",
+        {"action": "approve_requests", "_selected_action": [str(ada.pk), str(bob.pk)]},
+    )
+    declined = admin_client.post(
+        "/admin/core/attendee/",
+        {"action": "decline_requests", "_selected_action": [str(cy.pk)]},
+    )
+
+    assert (approved.status_code, declined.status_code) == (302, 302)
+    statuses = dict(Attendee.objects.filter(event=event).values_list("email", "status"))
+    assert statuses == {"ada@example.com": "registered", "bob@example.com": "waitlisted"}
+    event.refresh_from_db()
+    assert (event.seats_taken, event.waitlist_taken) == (1, 1)
+    kinds = OutgoingMessage.objects.filter(event=event).values_list("email", "kind")
+    assert ("cy@example.com", "declined") in set(kinds)
+
+
+def test_the_event_page_lists_its_pending_requests_with_answers(admin_client, event_factory):
+    event = event_factory(requires_approval=True)
+    register_attendee(
+        event_id=event.pk, name="Ada", email="ada@example.com", answers={"3": "vegan"}
+    )
+    response = admin_client.get(f"/admin/core/event/{event.pk}/change/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "requests awaiting approval" in page.lower()
+    assert "ada@example.com" in page
+    assert "vegan" in page
+    # Saved as it is, the page changes nothing.
+    assert (
+        admin_client.post(f"/admin/core/event/{event.pk}/change/", event_form(event)).status_code
+        == 302
+    )
+    assert Attendee.objects.get(email="ada@example.com").status == "pending"
