@@ -23,7 +23,7 @@ CAPACITY_BELOW_ATTENDANCE_MESSAGE = (
 )
 
 # Fields the database's triggers keep (core/sql/): never written back from a copy.
-TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken", "change_version")
+TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken", "change_version", "requires_answers")
 
 
 class EventStatus(models.TextChoices):
@@ -88,9 +88,9 @@ class Event(models.Model):
     waitlist_taken = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # Registrations wait for the owner's approval (pending) before they get a seat.
     requires_approval = models.BooleanField(default=False, db_default=False)
-    # Whether any of its questions must be answered: kept by the services that write questions
-    # (core.services.save_question, delete_question), read under the registration's lock so a
-    # registration without answers costs no read of the questions.
+    # Whether any of its questions must be answered: kept by the database's triggers on the
+    # questions (core/sql/questions.py), read under the registration's lock so a registration
+    # without answers costs no read of the questions.
     requires_answers = models.BooleanField(default=False, db_default=False, editable=False)
     # The calendar invite's SEQUENCE: grows each time the name, place or times change, so an
     # updated invite replaces the one attendees have.

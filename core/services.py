@@ -592,8 +592,8 @@ def save_question(*, event_id: int, question_id: int | None = None, **fields: An
                 raise QuestionNotFound
         for field, value in fields.items():
             setattr(question, field, value)
+        # The event's `requires_answers` follows, by trigger (core/sql/questions.py).
         question.save()
-        _refresh_requires_answers(event_id=event_id)
     return question
 
 
@@ -605,14 +605,6 @@ def delete_question(*, event_id: int, question_id: int) -> None:
         deleted, _ = Question.objects.filter(pk=question_id, event_id=event_id).delete()
         if not deleted:
             raise QuestionNotFound
-        _refresh_requires_answers(event_id=event_id)
-
-
-def _refresh_requires_answers(*, event_id: int) -> None:
-    """Set the event's `requires_answers` from its questions; the caller holds its lock."""
-    Event.objects.filter(pk=event_id).update(
-        requires_answers=Exists(Question.objects.filter(event_id=OuterRef("pk"), required=True))
-    )
 
 
 def purge_idempotency_keys(*, now: datetime | None = None) -> int:

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from core.sql import registration
+from core.sql import questions, registration
 from core.sql.operations import RunForVendor
 
 
@@ -178,6 +178,12 @@ class Migration(migrations.Migration):
                 condition=models.Q(("kind__in", ["text", "choice", "multiple_choice", "boolean"])),
                 name="question_kind_known",
             ),
+        ),
+        # Event.requires_answers kept by the database (core/sql/questions.py).
+        RunForVendor(
+            forward={"postgresql": questions.POSTGRESQL, "sqlite": questions.SQLITE},
+            backward={"postgresql": questions.POSTGRESQL_DROP, "sqlite": questions.SQLITE_DROP},
+            required=True,
         ),
         # The registration's one statement takes the answers and knows approval: the old
         # signature goes, the new one comes (core/sql/registration.py).
