@@ -87,13 +87,15 @@ class EventRegistrationsMixin:
         try:
             registration = register_attendee(event_id=int(pk), **serializer.validated_data)
         except AnswersRequired:
-            # No answers came and the event asks required questions: which ones, as if the
-            # answers had been sent empty.
+            # No answers came and the event asks required questions: a 400 naming them, as if
+            # the answers had been sent empty (a refusal of the input, not counted).
             serializer = RegistrationSerializer(
                 data={**request.data, "answers": {}}, context={"event_id": int(pk)}
             )
             serializer.is_valid(raise_exception=True)
-            raise  # the questions changed meanwhile: a conflict, answered as such
+            # A required question came and went meanwhile: a conflict, answered as such.
+            self.registration_outcome = RegistrationOutcome.ANSWERS_REQUIRED
+            raise
         except DomainError as error:
             self.registration_outcome = RegistrationOutcome.of_refusal(error)
             raise

@@ -108,3 +108,19 @@ def test_the_event_page_lists_its_pending_requests_with_answers(admin_client, ev
         == 302
     )
     assert Attendee.objects.get(email="ada@example.com").status == "pending"
+
+
+def test_staff_read_the_record_of_erasures_without_the_data(admin_client, event_factory):
+    event = event_factory()
+    ada = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com").attendee
+    admin_client.post(
+        "/admin/core/attendee/",
+        {"action": "erase_personal_data", "_selected_action": [str(ada.pk)]},
+    )
+    response = admin_client.get("/admin/core/erasurerecord/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "staff" in page
+    assert "ada@example.com" not in page
+    record = ErasureRecord.objects.get()
+    assert admin_client.post(f"/admin/core/erasurerecord/{record.pk}/delete/").status_code == 403
