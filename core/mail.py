@@ -17,7 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from core import calendar
-from core.models import Attendee, AttendeeStatus, MessageKind, OutgoingMessage
+from core.models import ERASED_DOMAIN, Attendee, AttendeeStatus, MessageKind, OutgoingMessage
 from core.selectors import waiting_position
 from core.tokens import recover_token
 from event_management_system.paths import API_PREFIX
@@ -25,7 +25,8 @@ from event_management_system.paths import API_PREFIX
 
 class MessageObsolete(Exception):
     """The message has nothing left to say: the registration it is about was cancelled, or the
-    waiting place it confirms became a seat, before it was sent."""
+    waiting place it confirms became a seat, before it was sent; or its addressee's data was
+    erased."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
     a registration that no longer exists, or a waiting place that is a seat by now (its
     promotion's email says so)."""
     event = message.event
+    if message.email.endswith(f"@{ERASED_DOMAIN}"):
+        raise MessageObsolete  # its addressee's data was erased: nobody to send it to
     attendee = None
     if message.kind in ABOUT_A_REGISTRATION:
         attendee = Attendee.objects.filter(pk=message.attendee_id, event_id=event.pk).first()

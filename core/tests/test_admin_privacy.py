@@ -4,7 +4,7 @@ erasing a registration."""
 import pytest
 
 from core.models import ERASED_NAME, Attendee, ErasureRecord, Event, OutgoingMessage
-from core.services import register_attendee
+from core.services import erase_registrations, register_attendee, update_event
 from core.tests.admin_pages import errors, event_form
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +124,19 @@ def test_staff_read_the_record_of_erasures_without_the_data(admin_client, event_
     assert "ada@example.com" not in page
     record = ErasureRecord.objects.get()
     assert admin_client.post(f"/admin/core/erasurerecord/{record.pk}/delete/").status_code == 403
+
+
+def test_no_email_goes_to_an_erased_registration(admin_client, event_factory, deliver_emails):
+    event = event_factory()
+    ada = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com").attendee
+    register_attendee(event_id=event.pk, name="Bob", email="bob@example.com")
+    deliver_emails()
+    erase_registrations(event_id=event.pk, attendee_ids=[ada.pk], reason="staff")
+
+    update_event(event_id=event.pk, location="Hall Z")
+
+    sent = deliver_emails()[2:]
+    assert [email.to for email in sent] == [["Bob <bob@example.com>"]]
+    assert OutgoingMessage.objects.get(attendee_id=ada.pk, kind="event_changed").status == (
+        "skipped"
+    )
