@@ -107,10 +107,19 @@ def seeded_events(organiser, event_factory, attendee_factory, in_days):
     for _ in range(25):
         attendee_factory(event=popular)
     cancelled = event_factory(name="Called Off", owner=organiser, status="cancelled")
+    # Requests awaiting approval, for the pending list and its decisions to act on.
+    approval = event_factory(
+        name="By Invitation", location="Room 2", max_capacity=2, owner=organiser,
+        requires_approval=True,
+    )  # fmt: skip
+    places += [
+        register_attendee(event_id=approval.pk, name="Asking", email=f"asking{i}@example.com")
+        for i in range(3)
+    ]
     # Questions (the open event's ids double as question ids for the questions' paths).
     for position, kind in enumerate(("text", "boolean")):
         save_question(event_id=open_event.pk, label=f"Q{position}", kind=kind, position=position)
-    seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk, cancelled.pk]
+    seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk, cancelled.pk, approval.pk]
     seeded_values["event_id"][:] = seeded_ids
     seeded_values["attendee_id"][:] = [place.attendee.pk for place in places]
     seeded_values["token"][:] = [place.token for place in places]
