@@ -19,7 +19,14 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
+from core.exceptions import (
+    AttendeeNotFound,
+    DomainError,
+    EventNotFound,
+    QuestionNotFound,
+    RegistrationNotFound,
+    RequestNotPending,
+)
 from event_management_system.ops.metrics import count_database_error
 from event_management_system.ops.requests import current_request_id
 from event_management_system.paths import API_PREFIX
@@ -42,7 +49,16 @@ DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
     EventNotFound: status.HTTP_404_NOT_FOUND,
     RegistrationNotFound: status.HTTP_404_NOT_FOUND,
     AttendeeNotFound: status.HTTP_404_NOT_FOUND,
+    QuestionNotFound: status.HTTP_404_NOT_FOUND,
+    RequestNotPending: status.HTTP_404_NOT_FOUND,
 }
+
+
+def _string_keys(errors):
+    """`errors` with every key a string: a list field's errors come keyed by item index."""
+    if isinstance(errors, dict):
+        return {str(key): _string_keys(value) for key, value in errors.items()}
+    return errors
 
 
 def error_body(detail: str, code: str, errors: dict | None = None) -> dict:
@@ -118,7 +134,7 @@ def exception_handler(exc, context):
         return response
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body(INVALID_INPUT_MESSAGE, "invalid", errors)
+        response.data = error_body(INVALID_INPUT_MESSAGE, "invalid", _string_keys(errors))
     else:
         response.data = error_body(str(exc.detail), _code(exc))
     return response

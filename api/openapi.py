@@ -71,11 +71,12 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, as a sentence for a person.")
     code = serializers.CharField(help_text="A stable machine-readable code; see each response.")
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
         help_text=(
-            "Only when the input was invalid: the messages for each offending field or query "
-            "parameter (`non_field_errors` when the body as a whole is wrong)."
+            "Only when the input was invalid: the messages (a list) for each offending field or "
+            "query parameter (`non_field_errors` when the body as a whole is wrong); for "
+            "`answers`, an object of such lists by question id."
         ),
     )
 

@@ -12,6 +12,7 @@ from api.events.views import EventViewSet
 from api.exceptions import not_found
 from api.feeds.views import CalendarFeedViewSet
 from api.me.views import OwnEventViewSet
+from api.questions.views import QuestionViewSet
 from api.registrations.views import RegistrationViewSet
 
 
@@ -31,6 +32,7 @@ router = OptionalSlashRouter()
 router.register("events", EventViewSet, basename="event")
 router.register("me/events", OwnEventViewSet, basename="own-event")
 router.register("registrations", RegistrationViewSet, basename="registration")
+router.register(r"events/(?P<event_id>[0-9]+)/questions", QuestionViewSet, basename="question")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -65,3 +65,24 @@ class AttendeeNotFound(DomainError):
 
     code = "not_found"
     message = "This event has no attendee with this id."
+
+
+class AnswersRequired(DomainError):
+    """The event asks questions that must be answered, and no answers came."""
+
+    code = "answers_required"
+    message = "This event asks questions that must be answered."
+
+
+class RequestNotPending(DomainError):
+    """The event has no registration awaiting approval with this id."""
+
+    code = "not_found"
+    message = "This event has no registration awaiting approval with this id."
+
+
+class QuestionNotFound(DomainError):
+    """The event has no question with this id."""
+
+    code = "not_found"
+    message = "This event has no question with this id."

@@ -17,7 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from core import calendar
-from core.models import Attendee, AttendeeStatus, MessageKind, OutgoingMessage
+from core.models import ERASED_DOMAIN, Attendee, AttendeeStatus, MessageKind, OutgoingMessage
 from core.selectors import waiting_position
 from core.tokens import recover_token
 from event_management_system.paths import API_PREFIX
@@ -25,7 +25,8 @@ from event_management_system.paths import API_PREFIX
 
 class MessageObsolete(Exception):
     """The message has nothing left to say: the registration it is about was cancelled, or the
-    waiting place it confirms became a seat, before it was sent."""
+    waiting place it confirms became a seat, before it was sent; or its addressee's data was
+    erased."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,19 @@ WORDING = {
         "{event} is cancelled",
         "{event} is cancelled by its organiser: it will not take place.",
     ),
+    MessageKind.PENDING: Wording(
+        "Your request for {event} awaits approval",
+        "The organiser of {event} approves each registration: yours is received, and we will "
+        "write again once they have decided.",
+    ),
+    MessageKind.APPROVED: Wording(
+        "Your registration for {event} is approved",
+        "The organiser of {event} has approved your registration.",
+    ),
+    MessageKind.DECLINED: Wording(
+        "Your request for {event} was declined",
+        "The organiser of {event} has declined your registration.",
+    ),
 }
 
 # The messages about a registration that must still exist when they are sent.
@@ -73,6 +87,8 @@ ABOUT_A_REGISTRATION = {
     MessageKind.WAITLISTED,
     MessageKind.PROMOTED,
     MessageKind.EVENT_CHANGED,
+    MessageKind.PENDING,
+    MessageKind.APPROVED,
 }
 
 
@@ -80,6 +96,7 @@ ABOUT_A_REGISTRATION = {
 INVITES = {
     MessageKind.REGISTERED: calendar.REQUEST,
     MessageKind.PROMOTED: calendar.REQUEST,
+    MessageKind.APPROVED: calendar.REQUEST,
     MessageKind.EVENT_CHANGED: calendar.REQUEST,
     MessageKind.CANCELLED: calendar.CANCEL,
     MessageKind.REMOVED: calendar.CANCEL,
@@ -124,6 +141,8 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
     a registration that no longer exists, or a waiting place that is a seat by now (its
     promotion's email says so)."""
     event = message.event
+    if message.email.endswith(f"@{ERASED_DOMAIN}"):
+        raise MessageObsolete  # its addressee's data was erased: nobody to send it to
     attendee = None
     if message.kind in ABOUT_A_REGISTRATION:
         attendee = Attendee.objects.filter(pk=message.attendee_id, event_id=event.pk).first()
@@ -131,6 +150,8 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
             raise MessageObsolete
         if message.kind == MessageKind.WAITLISTED and attendee.status != AttendeeStatus.WAITLISTED:
             raise MessageObsolete
+        if message.kind == MessageKind.PENDING and attendee.status != AttendeeStatus.PENDING:
+            raise MessageObsolete  # decided already: the decision's email says so
     seated = attendee.status == AttendeeStatus.REGISTERED if attendee else message.seated
     token = (
         recover_token(nonce=attendee.token_nonce, token_hash=attendee.token_hash)
@@ -147,6 +168,7 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         "starts": format_utc(event.start_time),
         "ends": format_utc(event.end_time),
         "seated": seated,
+        "note": message.note,
         "position": position,
         "about_registration": attendee is not None,
         "cancel_url": cancel_url(token) if token else None,

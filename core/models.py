@@ -23,7 +23,7 @@ CAPACITY_BELOW_ATTENDANCE_MESSAGE = (
 )
 
 # Fields the database's triggers keep (core/sql/): never written back from a copy.
-TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken", "change_version")
+TRIGGER_KEPT_FIELDS = ("seats_taken", "waitlist_taken", "change_version", "requires_answers")
 
 
 class EventStatus(models.TextChoices):
@@ -34,10 +34,19 @@ class EventStatus(models.TextChoices):
 
 
 class AttendeeStatus(models.TextChoices):
-    """Whether a registration holds a seat or waits for one."""
+    """Whether a registration holds a seat, waits for one, or waits for the organiser's approval
+    (which holds no seat and no waiting place)."""
 
     REGISTERED = "registered"
     WAITLISTED = "waitlisted"
+    PENDING = "pending"
+
+
+# What an erased registration's name becomes, and the domain of the address it keeps:
+# `erased-<id>@erased.invalid`, unique per row so the (event, lower(email)) index holds, on a
+# domain that can never receive mail (RFC 2606). core.services.erase_registrations writes them.
+ERASED_NAME = "(erased)"
+ERASED_DOMAIN = "erased.invalid"
 
 
 class Event(models.Model):
@@ -77,6 +86,12 @@ class Event(models.Model):
     seats_taken = models.PositiveIntegerField(default=0, editable=False)
     # A default in the database too: an INSERT written before this counter existed still works.
     waitlist_taken = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # Registrations wait for the owner's approval (pending) before they get a seat.
+    requires_approval = models.BooleanField(default=False, db_default=False)
+    # Whether any of its questions must be answered: kept by the database's triggers on the
+    # questions (core/sql/questions.py), read under the registration's lock so a registration
+    # without answers costs no read of the questions.
+    requires_answers = models.BooleanField(default=False, db_default=False, editable=False)
     # The calendar invite's SEQUENCE: grows each time the name, place or times change, so an
     # updated invite replaces the one attendees have.
     sequence = models.PositiveIntegerField(default=0, db_default=0, editable=False)
@@ -95,7 +110,14 @@ class Event(models.Model):
     # What an organiser sets, at creation and later (core.services.create_event and
     # update_event, the API's event serializer, the admin's form); the counters are the
     # database's, the status cancel_event's.
-    ORGANISER_FIELDS = ("name", "location", "start_time", "end_time", "max_capacity")
+    ORGANISER_FIELDS = (
+        "name",
+        "location",
+        "start_time",
+        "end_time",
+        "max_capacity",
+        "requires_approval",
+    )
 
     class Meta:
         ordering = ["start_time", "id"]
@@ -185,6 +207,11 @@ class Attendee(models.Model):
     token_nonce = models.CharField(
         max_length=32, blank=True, default="", db_default="", editable=False
     )
+    # The answers to the event's questions as given, by question id (a string): a question
+    # changed or removed later leaves them as they were.
+    answers = models.JSONField(default=dict, db_default={}, blank=True)
+    # When its personal data (name, email, answers) was replaced by a tombstone.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["event", "id"]
@@ -213,6 +240,67 @@ class Attendee(models.Model):
     @property
     def waitlisted(self) -> bool:
         return self.status == AttendeeStatus.WAITLISTED
+
+    @property
+    def pending(self) -> bool:
+        return self.status == AttendeeStatus.PENDING
+
+
+class QuestionKind(models.TextChoices):
+    """What an answer to a question is."""
+
+    TEXT = "text"
+    CHOICE = "choice"
+    MULTIPLE_CHOICE = "multiple_choice"
+    BOOLEAN = "boolean"
+
+
+class Question(models.Model):
+    """Something an event asks each registrant; answered in Attendee.answers under its id."""
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="questions", db_index=False
+    )
+    label = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=QuestionKind.choices)
+    # The options of a choice or multiple_choice question, as shown; empty for the others.
+    choices = models.JSONField(default=list, blank=True)
+    required = models.BooleanField(default=False)
+    # The longest text answer taken; none: no bound but the request's.
+    max_length = models.PositiveIntegerField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["event", "position", "id"]
+        indexes = [
+            models.Index(fields=["event", "position", "id"], name="question_event_position"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=QuestionKind.values), name="question_kind_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ErasureRecord(models.Model):
+    """That personal data was erased: which event, how many registrations, when and why;
+    never whose."""
+
+    # The event's id, kept if the event is deleted later.
+    event_id = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+    erased_at = models.DateTimeField(auto_now_add=True)
+    # "retention" (the worker's pass), "attendee" (by their token), "staff" (the admin).
+    reason = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.count} erased from event {self.event_id} ({self.reason})"
 
 
 class IdempotencyKey(models.Model):
@@ -261,6 +349,9 @@ class MessageKind(models.TextChoices):
     REMOVED = "removed", "removed by the organiser"
     EVENT_CHANGED = "event_changed", "event changed"
     EVENT_CANCELLED = "event_cancelled", "event cancelled"
+    PENDING = "pending", "awaiting approval"
+    APPROVED = "approved", "approved"
+    DECLINED = "declined", "declined"
 
 
 class MessageStatus(models.TextChoices):
@@ -291,6 +382,8 @@ class OutgoingMessage(models.Model):
     email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
     # Whether the registration held a seat, for a cancellation: its invite is then withdrawn.
     seated = models.BooleanField(default=False)
+    # The organiser's words, for a declined request; empty otherwise.
+    note = models.TextField(blank=True, default="", db_default="")
     status = models.CharField(
         max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
     )

@@ -28,7 +28,8 @@ is recorded sends it again when its lease runs out. Never zero times after a com
 import logging
 import smtplib
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -50,7 +51,12 @@ RECONNECT_DELAYS = (0.5, 1, 2, 4, 8, 15)
 # The kinds a stranger can cause to any address (by registering it, then cancelling with the
 # token the registration answered), capped per mailbox; the others come from organisers, who
 # have request budgets and accounts, or from a seat freeing.
-MAILBOX_CAPPED_KINDS = (MessageKind.REGISTERED, MessageKind.WAITLISTED, MessageKind.CANCELLED)
+MAILBOX_CAPPED_KINDS = (
+    MessageKind.REGISTERED,
+    MessageKind.WAITLISTED,
+    MessageKind.PENDING,
+    MessageKind.CANCELLED,
+)
 # Kinds of which one unclaimed message per attendee and event is enough: it renders the event
 # as it is when sent.
 COALESCED_KINDS = (MessageKind.EVENT_CHANGED,)
@@ -180,14 +186,25 @@ def deliver_message(*, message_id: int) -> str:
     return MessageStatus.SENT
 
 
-def run_worker(*, stop: threading.Event, poll_seconds: float) -> None:
+def run_worker(
+    *,
+    stop: threading.Event,
+    poll_seconds: float,
+    periodic: Callable[[], object] | None = None,
+    period_seconds: float = 3600,
+) -> None:
     """Send due messages until `stop` is set: a claim at once after a full one, else every
     `poll_seconds`. A database that fails (down, restarted, frozen past its timeouts) is waited
     for, RECONNECT_DELAYS apart, on a new connection each time; nothing claimed is lost, as its
-    lease brings it back."""
+    lease brings it back. `periodic` (the retention pass), if given, runs first and then every
+    `period_seconds`, between claims."""
     failures = 0
+    next_pass = time.monotonic()
     while not stop.is_set():
         try:
+            if periodic is not None and time.monotonic() >= next_pass:
+                periodic()
+                next_pass = time.monotonic() + period_seconds
             claimed = send_due_messages()
         except (OperationalError, InterfaceError) as error:
             delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]

@@ -9,8 +9,16 @@ from django.db.models import Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from core.exceptions import DomainError
-from core.models import Attendee, AttendeeStatus, Event, EventStatus
-from core.rules import RegistrationOutcome, decide_registration
+from core.models import (
+    Attendee,
+    AttendeeStatus,
+    Event,
+    EventStatus,
+    MessageKind,
+    OutgoingMessage,
+    Question,
+)
+from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_registration
 from core.tokens import hash_token
 
 # Users in this group may add events; core.services.create_organiser puts people in it.
@@ -53,6 +61,11 @@ def waiting_list(*, event_id: int) -> QuerySet[Attendee]:
     )
 
 
+def pending_requests(*, event_id: int) -> QuerySet[Attendee]:
+    """An event's requests awaiting approval, oldest first."""
+    return Attendee.objects.filter(event_id=event_id, status=AttendeeStatus.PENDING).order_by("id")
+
+
 @dataclass(frozen=True)
 class Place:
     """A registration as its holder sees it: the row, and its place on the waiting list."""
@@ -64,10 +77,63 @@ class Place:
 
 def place_by_token(*, token: str) -> Place | None:
     """The registration (a seat or a waiting place) that `token` was issued for, if it stands."""
-    attendee = Attendee.objects.filter(token_hash=hash_token(token)).first()
+    attendee = Attendee.objects.select_related("event").filter(token_hash=hash_token(token)).first()
     if attendee is None:
         return None
     return Place(attendee=attendee, position=waiting_position(attendee=attendee))
+
+
+# The status each email's change left a registration in: its history, as the outbox recorded
+# it (an approval's status is read from whether it seated).
+STATUS_AFTER = {
+    MessageKind.REGISTERED: AttendeeStatus.REGISTERED,
+    MessageKind.WAITLISTED: AttendeeStatus.WAITLISTED,
+    MessageKind.PENDING: AttendeeStatus.PENDING,
+    MessageKind.PROMOTED: AttendeeStatus.REGISTERED,
+}
+
+
+@dataclass(frozen=True)
+class RegistrationData:
+    """Everything stored about one registration, for its holder to take away."""
+
+    place: Place
+    questions: dict[str, str]
+    messages: list[OutgoingMessage]
+
+    @property
+    def history(self) -> list[tuple[str, datetime]]:
+        """The statuses the registration went through, with when, oldest first."""
+        steps = []
+        for message in self.messages:
+            if message.kind == MessageKind.APPROVED:
+                status = AttendeeStatus.REGISTERED if message.seated else AttendeeStatus.WAITLISTED
+            else:
+                status = STATUS_AFTER.get(message.kind)
+            if status is not None:
+                steps.append((status.value, message.created_at))
+        return steps
+
+
+def registration_data(*, token: str) -> RegistrationData | None:
+    """What is stored about the registration `token` was issued for: the row and its event,
+    the questions its answers answer (their labels now), and every email sent or queued about
+    it, oldest first; None for a token that names nothing."""
+    place = place_by_token(token=token)
+    if place is None:
+        return None
+    attendee = place.attendee
+    labels = dict(Question.objects.filter(event_id=attendee.event_id).values_list("pk", "label"))
+    messages = list(
+        OutgoingMessage.objects.filter(event_id=attendee.event_id, attendee_id=attendee.pk)
+        .only("kind", "seated", "status", "created_at", "sent_at")
+        .order_by("id")
+    )
+    return RegistrationData(
+        place=place,
+        questions={str(pk): label for pk, label in labels.items()},
+        messages=messages,
+    )
 
 
 def waiting_position(*, attendee: Attendee) -> int | None:
@@ -100,19 +166,21 @@ def registration_refusal(
     `registering_before` counts the seats other registrations of the same submission take
     first. A read, without locks: a seat may still go before the registration is made, which
     then refuses on its own. The decision is core.rules.decide_registration's, with the repeat
-    the insert would meet (a seat free) checked here, as this writes nothing.
+    the insert would meet (a seat free) checked here, as this writes nothing. Staff answer no
+    questions: the registration is taken as answered.
     """
-    event = (
-        Event.objects.only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
-        .filter(pk=event_id)
-        .first()
-    )
+    event = Event.objects.only(*DECISION_FIELDS).filter(pk=event_id).first()
 
     def registered() -> bool:
         return is_registered(event_id=event_id, email=email)
 
     outcome = decide_registration(
-        event, now=now, waitlist=False, registered=registered, seats_before=registering_before
+        event,
+        now=now,
+        waitlist=False,
+        registered=registered,
+        seats_before=registering_before,
+        answered=True,
     )
     if outcome.takes_place and registered():
         outcome = RegistrationOutcome.ALREADY_REGISTERED

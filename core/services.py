@@ -1,14 +1,18 @@
 """Every write that carries a business rule, each in one transaction."""
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat, Now
 from django.utils import timezone
 
 from core.emails import normalize_email
@@ -21,21 +25,28 @@ from core.exceptions import (
     EventFull,
     EventNotFound,
     EventStarted,
+    QuestionNotFound,
     RegistrationNotFound,
+    RequestNotPending,
 )
 from core.models import (
     CAPACITY_BELOW_ATTENDANCE_MESSAGE,
+    ERASED_DOMAIN,
+    ERASED_NAME,
     Attendee,
     AttendeeStatus,
+    ErasureRecord,
     Event,
     EventStatus,
     IdempotencyKey,
     MessageKind,
+    MessageStatus,
     OutgoingMessage,
+    Question,
 )
 from core.outbox import queue_message, queue_messages, requeue_messages
-from core.rules import RegistrationOutcome, decide_registration
-from core.selectors import ORGANISERS_GROUP, is_registered, waiting_list
+from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_approval, decide_registration
+from core.selectors import ORGANISERS_GROUP, Place, is_registered, waiting_list
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
 
@@ -152,7 +163,12 @@ def update_event(*, event_id: int, **changes: Any) -> Event:
 
 
 def register_attendee(
-    *, event_id: int, name: str, email: str, waitlist: bool = False
+    *,
+    event_id: int,
+    name: str,
+    email: str,
+    waitlist: bool = False,
+    answers: dict[str, Any] | None = None,
 ) -> Registration:
     """Give `email` a seat at the event, or with `waitlist` a place on its waiting list when no
     seat is free; or raise the DomainError that says why not.
@@ -161,9 +177,11 @@ def register_attendee(
     so concurrent registrations for one event queue there and each sees the counters the
     previous one left. While anyone waits, a newcomer never takes a seat, even one left free
     (by a row deleted outside the services): it is the waiting list's. Raises EventNotFound,
-    EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat or a waiting
-    place alike), or a ValidationError on `email` when it has no normalised form
-    (core.emails.normalize_email).
+    EventCancelled, RegistrationClosed, EventFull or AlreadyRegistered (for a seat, a waiting
+    place or a pending request alike), AnswersRequired when the event asks required questions
+    and `answers` is None (answers given were checked against the event's questions by the
+    caller, and are stored as given, in the same statement), or a ValidationError on `email`
+    when it has no normalised form (core.emails.normalize_email).
 
     The confirmation email (seat or waiting place) is queued in the same transaction, as an
     outbox row: nothing rendered or sent here (core/outbox.py). On PostgreSQL the lock, the
@@ -177,11 +195,16 @@ def register_attendee(
         raise ValidationError({"email": error}) from None
     nonce, token, digest = new_token()
     attendee = Attendee(
-        event_id=event_id, name=name, email=email, token_hash=digest, token_nonce=nonce
+        event_id=event_id,
+        name=name,
+        email=email,
+        token_hash=digest,
+        token_nonce=nonce,
+        answers=answers if answers is not None else {},
     )
     register = _register_in_sql if connection.vendor == "postgresql" else _register_in_python
     try:
-        outcome, position = register(attendee, waitlist=waitlist)
+        outcome, position = register(attendee, waitlist=waitlist, answered=answers is not None)
     except IntegrityError as error:
         # A repeat with a seat free, met by the unique constraint on the Python path.
         domain_error = domain_error_for(error)
@@ -194,24 +217,20 @@ def register_attendee(
 
 
 def _register_in_python(
-    attendee: Attendee, *, waitlist: bool
+    attendee: Attendee, *, waitlist: bool, answered: bool
 ) -> tuple[RegistrationOutcome, int | None]:
     """register_attendee's decision and writes as Django queries: the lock, perhaps a read of
     the event's registrations, the inserts. Fills in `attendee` when it is written; the outcome
     and the waiting place's position."""
     event_id = attendee.event_id
     with transaction.atomic():
-        event = (
-            Event.objects.select_for_update()
-            .only("start_time", "max_capacity", "seats_taken", "waitlist_taken", "status")
-            .filter(pk=event_id)
-            .first()
-        )
+        event = Event.objects.select_for_update().only(*DECISION_FIELDS).filter(pk=event_id).first()
         outcome = decide_registration(
             event,
             now=timezone.now(),
             waitlist=waitlist,
             registered=lambda: is_registered(event_id=event_id, email=attendee.email),
+            answered=answered,
         )
         if not outcome.takes_place:
             return outcome, None
@@ -219,7 +238,7 @@ def _register_in_python(
         # Under the lock, every waiting row of the event is older than this one.
         position = event.waitlist_taken + 1 if attendee.waitlisted else None
         # The insert's trigger takes the seat or the waiting place (core/sql/counters.py)
-        # within this statement.
+        # within this statement; a pending row takes neither.
         attendee.save(force_insert=True)
         queue_message(
             kind=outcome.message_kind,
@@ -227,13 +246,13 @@ def _register_in_python(
             attendee_id=attendee.pk,
             name=attendee.name,
             email=attendee.email,
-            seated=not attendee.waitlisted,
+            seated=attendee.status == AttendeeStatus.REGISTERED,
         )
     return outcome, position
 
 
 def _register_in_sql(
-    attendee: Attendee, *, waitlist: bool
+    attendee: Attendee, *, waitlist: bool, answered: bool
 ) -> tuple[RegistrationOutcome, int | None]:
     """register_attendee as core/sql/registration.py's one statement; as _register_in_python."""
     with connection.cursor() as cursor:
@@ -247,6 +266,7 @@ def _register_in_sql(
                 attendee.token_nonce,
                 waitlist,
                 registration_sql.deadline(connection),
+                json.dumps(attendee.answers) if answered else None,
             ],
         )
         name, attendee_id, position, registered_at = cursor.fetchone()
@@ -306,6 +326,175 @@ def remove_attendee(*, event_id: int, attendee_id: int) -> None:
             raise AttendeeNotFound
         _queue_goodbye(MessageKind.REMOVED, attendee)
         _fill_free_seats(event_id=event_id)
+
+
+def approve_registration(*, event_id: int, attendee_id: int) -> Place:
+    """Approve the event's pending request `attendee_id`: a seat if one is free and nobody
+    waits, else a place on the waiting list (core.rules.decide_approval), decided under the
+    event's lock as every seat is, so concurrent approvals never overbook. Raises
+    EventNotFound, RequestNotPending (no such request, or decided already), EventCancelled or
+    RegistrationClosed. The attendee is told by email."""
+    with transaction.atomic():
+        event = _lock_event(event_id)
+        attendee = (
+            Attendee.objects.filter(
+                pk=attendee_id, event_id=event_id, status=AttendeeStatus.PENDING
+            )
+            .select_for_update()
+            .first()
+        )
+        if attendee is None:
+            raise RequestNotPending
+        outcome = decide_approval(event, now=timezone.now())
+        if outcome.error is not None:
+            raise outcome.error
+        position = (
+            event.waitlist_taken + 1 if outcome is RegistrationOutcome.WAITING_PLACE else None
+        )
+        attendee.status = outcome.status
+        # The update's trigger takes the seat or the waiting place, under the counters' check.
+        attendee.save(update_fields=["status"])
+        queue_message(
+            kind=MessageKind.APPROVED,
+            event_id=event_id,
+            attendee_id=attendee.pk,
+            name=attendee.name,
+            email=attendee.email,
+            seated=outcome is RegistrationOutcome.SEAT,
+        )
+    return Place(attendee=attendee, position=position)
+
+
+def decline_registration(*, event_id: int, attendee_id: int, message: str = "") -> None:
+    """Decline the event's pending request `attendee_id`: the request is deleted (it held no
+    seat) and the attendee told by email, with the organiser's `message` if any. Raises
+    EventNotFound or RequestNotPending."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        attendee = (
+            Attendee.objects.filter(
+                pk=attendee_id, event_id=event_id, status=AttendeeStatus.PENDING
+            )
+            .only("event_id", "name", "email", "status")
+            .first()
+        )
+        if attendee is None or not _delete_attendees(
+            Attendee.objects.filter(pk=attendee_id, status=AttendeeStatus.PENDING)
+        ):
+            raise RequestNotPending
+        OutgoingMessage.objects.create(
+            kind=MessageKind.DECLINED,
+            event_id=event_id,
+            attendee_id=attendee.pk,
+            name=attendee.name,
+            email=attendee.email,
+            note=message,
+        )
+
+
+def erase_registration_by_token(*, token: str) -> None:
+    """Cancel the registration `token` was issued for and erase its personal data at once: the
+    row goes (a freed seat goes to the waiting list, so the counts stay true), and the outbox's
+    copies of its name and email, and the idempotency store's answer to its registration, are
+    replaced by a tombstone or deleted. No goodbye email: there is no address left to send it
+    to. Raises RegistrationNotFound. Recorded without the data (ErasureRecord)."""
+    digest = hash_token(token)
+    with transaction.atomic():
+        attendee = Attendee.objects.filter(token_hash=digest).only("event_id").first()
+        if attendee is None:
+            raise RegistrationNotFound
+        _lock_event(attendee.event_id)
+        attendee = Attendee.objects.filter(token_hash=digest, event_id=attendee.event_id).first()
+        if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
+            raise RegistrationNotFound
+        _erase_messages(OutgoingMessage.objects.filter(attendee_id=attendee.pk))
+        _erase_idempotent_answers(attendee, secrets=[token, attendee.email])
+        ErasureRecord.objects.create(event_id=attendee.event_id, count=1, reason="attendee")
+        _fill_free_seats(event_id=attendee.event_id)
+
+
+def erase_registrations(
+    *, event_id: int, attendee_ids: list[int] | None = None, reason: str
+) -> int:
+    """Replace the personal data of the event's registrations (those of `attendee_ids`, when
+    given; else all) by a tombstone, in place: the name, a unique address per row (so the
+    (event, lower(email)) index holds), no answers, no token. Their statuses stay, so the seat
+    counts and the event's figures stay true. The outbox's copies go the same way (all of the
+    event's when erasing all), queued ones are not sent. How many were erased, recorded without
+    the data (ErasureRecord, with `reason`). Raises EventNotFound."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        attendees = Attendee.objects.filter(event_id=event_id, erased_at__isnull=True)
+        messages = OutgoingMessage.objects.filter(event_id=event_id)
+        if attendee_ids is not None:
+            attendees = attendees.filter(pk__in=attendee_ids)
+            messages = messages.filter(attendee_id__in=attendee_ids)
+        count = attendees.update(
+            name=ERASED_NAME,
+            email=Concat(Value("erased-"), Cast("id", CharField()), Value(f"@{ERASED_DOMAIN}")),
+            answers={},
+            token_hash=None,
+            token_nonce="",
+            erased_at=Now(),
+        )
+        _erase_messages(messages)
+        if count:
+            ErasureRecord.objects.create(event_id=event_id, count=count, reason=reason)
+    return count
+
+
+def erase_expired_registrations(*, now: datetime | None = None) -> list[ErasureRecord]:
+    """Erase the personal data of every registration of the events that ended more than the
+    RETENTION period (DJANGO_RETENTION_DAYS) before `now` (default: now), one event per
+    transaction, as erase_registrations does; their records, one per event. The worker runs
+    it periodically, `manage.py erase_expired` by hand."""
+    cutoff = (now or timezone.now()) - settings.RETENTION
+    expired = (
+        Event.objects.filter(end_time__lt=cutoff)
+        .filter(
+            Exists(Attendee.objects.filter(event_id=OuterRef("pk"), erased_at__isnull=True))
+            | Exists(
+                OutgoingMessage.objects.filter(event_id=OuterRef("pk")).exclude(
+                    email__endswith=f"@{ERASED_DOMAIN}"
+                )
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    # The kept answers to registration requests repeat names and emails: expired ones go too
+    # (they expire after hours, long before any event's retention runs out).
+    purge_idempotency_keys(now=now)
+    records = []
+    for event_id in list(expired):
+        count = erase_registrations(event_id=event_id, reason="retention")
+        if count:
+            records.append(ErasureRecord.objects.filter(event_id=event_id).first())
+    return records
+
+
+def _erase_messages(messages) -> None:
+    """Replace the name, address, note and error text of `messages` by a tombstone; those still
+    queued are skipped, never sent to it."""
+    tombstone = Concat(
+        Value("erased-message-"), Cast("id", CharField()), Value(f"@{ERASED_DOMAIN}")
+    )
+    messages.filter(status=MessageStatus.QUEUED).update(status=MessageStatus.SKIPPED)
+    messages.update(name=ERASED_NAME, email=tombstone, note="", last_error="")
+
+
+def _erase_idempotent_answers(attendee: Attendee, *, secrets: list[str]) -> None:
+    """Delete the kept answers to `attendee`'s registration request (they repeat its name,
+    email and token): those of the registration's scope, kept around its time, that hold one
+    of `secrets`."""
+    around = attendee.registered_at
+    kept = IdempotencyKey.objects.filter(
+        scope="event.register",
+        created_at__gte=around - timedelta(hours=1),
+        created_at__lte=around + timedelta(hours=1),
+    ).only("pk", "body")
+    needles = [secret.encode() for secret in secrets if secret]
+    doomed = [row.pk for row in kept if any(needle in bytes(row.body) for needle in needles)]
+    IdempotencyKey.objects.filter(pk__in=doomed).delete()
 
 
 def cancel_event(*, event_id: int) -> Event:
@@ -373,9 +562,7 @@ def _fill_free_seats(*, event_id: int) -> int:
     The caller holds the event's lock. A cancelled event or one that has started promotes
     nobody: its waiting entries are closed, and never become seats.
     """
-    event = Event.objects.only(
-        "start_time", "max_capacity", "seats_taken", "waitlist_taken", "status"
-    ).get(pk=event_id)
+    event = Event.objects.only(*DECISION_FIELDS).get(pk=event_id)
     free = event.max_capacity - event.seats_taken
     if free <= 0 or not event.waitlist_taken or event.cancelled:
         return 0
@@ -388,6 +575,36 @@ def _fill_free_seats(*, event_id: int) -> int:
     )
     queue_messages(kind=MessageKind.PROMOTED, event_id=event_id, attendees=promoted, seated=True)
     return count
+
+
+def save_question(*, event_id: int, question_id: int | None = None, **fields: Any) -> Question:
+    """Add a question to the event (`question_id` None) or change one of its questions: the
+    fields given (label, kind, choices, required, max_length, position), the others as they
+    are. Answers given before keep what they said. Raises EventNotFound, or QuestionNotFound
+    for an id the event has no question under. The caller has checked the fields' shape."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        if question_id is None:
+            question = Question(event_id=event_id)
+        else:
+            question = Question.objects.filter(pk=question_id, event_id=event_id).first()
+            if question is None:
+                raise QuestionNotFound
+        for field, value in fields.items():
+            setattr(question, field, value)
+        # The event's `requires_answers` follows, by trigger (core/sql/questions.py).
+        question.save()
+    return question
+
+
+def delete_question(*, event_id: int, question_id: int) -> None:
+    """Remove a question from the event; its answers stay with the registrations, as given.
+    Raises EventNotFound or QuestionNotFound."""
+    with transaction.atomic():
+        _lock_event(event_id)
+        deleted, _ = Question.objects.filter(pk=question_id, event_id=event_id).delete()
+        if not deleted:
+            raise QuestionNotFound
 
 
 def purge_idempotency_keys(*, now: datetime | None = None) -> int:

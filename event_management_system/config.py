@@ -428,6 +428,12 @@ SETTINGS: tuple[Setting, ...] = (
             "How often an idle email worker looks for messages that fell due.",
         ),
         Setting(
+            "DJANGO_RETENTION_DAYS", DAYS, timedelta(days=90),
+            "Days after an event ends that its attendees' personal data (names, emails, "
+            "answers, the emails' copies) is kept; then the worker's hourly pass (or "
+            "`manage.py erase_expired`) erases it.",
+        ),
+        Setting(
             "DJANGO_PUBLIC_URL", TEXT, "http://127.0.0.1:8000",
             "The site as its users reach it: the base of the links in emails and of the "
             "invites' UIDs (changing it changes the UIDs).",

@@ -387,6 +387,11 @@ EMAIL_MAX_PER_MAILBOX_PER_HOUR = env["DJANGO_EMAIL_MAX_PER_MAILBOX_PER_HOUR"]
 # How often an idle worker looks for due messages.
 EMAIL_WORKER_POLL_SECONDS = env["DJANGO_EMAIL_WORKER_POLL_SECONDS"]
 
+# Attendees' personal data is erased this long after their event ends (core.services.
+# erase_expired_registrations, run by the worker every RETENTION_PASS_SECONDS).
+RETENTION = env["DJANGO_RETENTION_DAYS"]
+RETENTION_PASS_SECONDS = 3600
+
 # The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
 # narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000
 # would hold a worker for minutes.

@@ -34,6 +34,14 @@ class EventSerializer(serializers.ModelSerializer):
         help_text="How many wait for a seat on the event's waiting list.",
     )
 
+    requires_approval = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Registrations wait for the owner's approval (202 `pending`, holding no seat) "
+            "before they get a seat or a waiting place."
+        ),
+    )
+
     class Meta:
         model = Event
         fields = [
@@ -43,6 +51,7 @@ class EventSerializer(serializers.ModelSerializer):
             "start_time",
             "end_time",
             "max_capacity",
+            "requires_approval",
             "status",
             "attendee_count",
             "seats_available",
@@ -59,6 +68,7 @@ class EventSerializer(serializers.ModelSerializer):
             "start_time": timezone.localtime(event.start_time),
             "end_time": timezone.localtime(event.end_time),
             "max_capacity": event.max_capacity,
+            "requires_approval": event.requires_approval,
             "status": event.status,
             "attendee_count": event.seats_taken,
             "seats_available": event.max_capacity - event.seats_taken,

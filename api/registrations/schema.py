@@ -30,10 +30,12 @@ from api.registrations.serializers import (
     AttendeeSerializer,
     NewPlaceSerializer,
     PlaceSerializer,
+    RegistrationDataSerializer,
     RegistrationSerializer,
 )
 from core.exceptions import (
     AlreadyRegistered,
+    AnswersRequired,
     AttendeeNotFound,
     EventFull,
     RegistrationClosed,
@@ -78,6 +80,13 @@ NO_SUCH_TOKEN_ADDRESS = ErrorCase(
     NOT_FOUND_MESSAGE,
     label="no such address",
 )
+ANSWERS_REQUIRED = ErrorCase(
+    409,
+    AnswersRequired.code,
+    "No `answers` were sent, and a required question was added to the event while the "
+    "request was on its way (otherwise that is a 400 naming the question).",
+    AnswersRequired.message,
+)
 REGISTRATION_CLOSED = ErrorCase(
     409,
     RegistrationClosed.code,
@@ -103,6 +112,7 @@ ATTENDEE_EXAMPLE = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",
     "registered_at": "2030-11-29T12:00:00.123456Z",
+    "answers": {"7": "vegan"},
 }
 PLACE_EXAMPLE = {
     "id": 22,
@@ -112,6 +122,7 @@ PLACE_EXAMPLE = {
     "status": "registered",
     "position": None,
     "registered_at": "2030-11-29T12:00:00.123456Z",
+    "answers": {},
 }
 WAITING_PLACE_EXAMPLE = {**PLACE_EXAMPLE, "id": 231, "status": "waitlisted", "position": 3}
 EXAMPLE_TOKEN = "q0Wn3Vd8sYp1cT5mZ2xK7rL9bF4hJ6uA0eG3iO8tN1w"
@@ -134,13 +145,26 @@ register_schema = documented(
         "newcomer gets a seat. A waiting place never becomes a seat once the event starts.\n\n"
         "Both answers carry a `token`, shown once (only its hash is kept): "
         "`GET /api/registrations/{token}/` reads the registration and its position, "
-        "`DELETE` cancels it. Keep it like a password."
+        "`DELETE` cancels it. Keep it like a password.\n\n"
+        "An event may ask questions (`GET /api/events/{id}/questions/`): `answers` gives them "
+        "by question id. Each is checked against its question: a required one missing, an "
+        "unknown choice, a text too long, an answer of the wrong kind or an unknown question "
+        "id answers 400 with the message under `errors.answers.<question id>`. Answers are "
+        "kept as given, shown to the event's owner and to the token's holder, never to the "
+        "public.\n\n"
+        'An event with `requires_approval` answers 202 `"status": "pending"`: the '
+        "request holds no seat and no waiting place until the owner approves it (a seat if "
+        "one is free, else the waiting list) or declines it; the attendee is emailed each "
+        'step. A full event still refuses a request that does not say `"waitlist": true`, '
+        "and a pending request counts as a registration of its email."
     ),
     request=RegistrationSerializer,
     responses={
         201: OpenApiResponse(NewPlaceSerializer, "A seat is taken."),
         202: OpenApiResponse(
-            NewPlaceSerializer, "The event is full: a place on its waiting list is taken."
+            NewPlaceSerializer,
+            "The event is full: a place on its waiting list is taken; or the event requires "
+            "approval: the request is `pending`, holding no seat until its owner approves it.",
         ),
     },
     parameters=[EVENT_ID],
@@ -154,10 +178,15 @@ register_schema = documented(
         ),
         EVENT_NOT_FOUND,
         NO_SUCH_ADDRESS,
+        invalid(
+            "An answer does not fit its question (see above).",
+            answers={"7": ["This question requires an answer."]},
+        ),
         EVENT_FULL,
         ALREADY_REGISTERED,
         REGISTRATION_CLOSED,
         EVENT_CANCELLED,
+        ANSWERS_REQUIRED,
         throttled(
             f"registrations per client address ({rate_in_words('register')} unless configured "
             "otherwise)"
@@ -181,8 +210,23 @@ register_schema = documented(
             status_codes=[201],
         ),
         OpenApiExample(
+            "Ada answers the event's questions",
+            value={
+                "name": "Ada Lovelace",
+                "email": "ada@example.com",
+                "answers": {"7": "vegan", "8": ["S"], "9": True},
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
             "A place on the waiting list",
             value={**WAITING_PLACE_EXAMPLE, "token": EXAMPLE_TOKEN},
+            response_only=True,
+            status_codes=[202],
+        ),
+        OpenApiExample(
+            "A request awaiting approval",
+            value={**PLACE_EXAMPLE, "status": "pending", "token": EXAMPLE_TOKEN},
             response_only=True,
             status_codes=[202],
         ),
@@ -234,13 +278,25 @@ registration_viewset_schema = extend_schema_view(
         operation_id="registrations_destroy",
         summary="Cancel a registration by its token",
         description=(
-            "Gives up the seat or the waiting place; the token stops working (a repeat answers "
-            "404). A freed seat goes to the longest-waiting entry in the same transaction, "
-            "unless the event has started or is cancelled."
+            "Gives up the seat, the waiting place or the pending request; the token stops "
+            "working (a repeat answers 404). A freed seat goes to the longest-waiting entry in "
+            "the same transaction, unless the event has started or is cancelled.\n\n"
+            "With `?erase=true` the personal data goes too, at once: the name, email and "
+            "answers, the emails' copies of them (none is sent any more, a goodbye neither) and "
+            "the kept answer to the registration request. The seat counts stay true; the "
+            "erasure is recorded without the data."
         ),
-        responses={204: OpenApiResponse(description="Cancelled.")},
-        parameters=[REGISTRATION_TOKEN],
+        responses={204: OpenApiResponse(description="Cancelled (and erased).")},
+        parameters=[
+            REGISTRATION_TOKEN,
+            OpenApiParameter(
+                "erase",
+                OpenApiTypes.BOOL,
+                description="`true`: erase the personal data with the cancellation.",
+            ),
+        ],
         errors=[
+            invalid("`erase` is not a boolean.", erase=["Must be a valid boolean."]),
             REGISTRATION_NOT_FOUND,
             NO_SUCH_TOKEN_ADDRESS,
             throttled(
@@ -293,4 +349,46 @@ waitlist_schema = _registrations_page_schema(
     rows="The event's waiting list, the next to get a seat first",
     page_of="the waiting list",
     example="A page of the waiting list",
+)
+
+
+registration_data_schema = documented(
+    operation_id="registrations_data",
+    summary="Everything stored about a registration",
+    description=(
+        "For the holder of the token, to take away: the registration, its event, its answers "
+        "(with their questions' labels now; null for a question removed since), the statuses "
+        "it went through with their times, and every email about it with when it was queued "
+        "and sent. Never cached."
+    ),
+    responses={200: OpenApiResponse(RegistrationDataSerializer, "The registration's data.")},
+    parameters=[REGISTRATION_TOKEN],
+    errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS],
+    examples=[
+        OpenApiExample(
+            "A seat",
+            value={
+                "registration": {**PLACE_EXAMPLE, "answers": {"7": "vegan"}},
+                "event": {
+                    "id": 10,
+                    "name": "Launch Party",
+                    "location": "Dock 5",
+                    "start_time": "2031-03-15T18:00:00Z",
+                    "end_time": "2031-03-15T22:00:00Z",
+                },
+                "answers": [{"question": "7", "label": "Diet", "answer": "vegan"}],
+                "status_history": [{"status": "registered", "at": "2030-11-29T12:00:00.123456Z"}],
+                "emails": [
+                    {
+                        "kind": "registered",
+                        "status": "sent",
+                        "queued_at": "2030-11-29T12:00:00.123456Z",
+                        "sent_at": "2030-11-29T12:00:01.523456Z",
+                    }
+                ],
+            },
+            response_only=True,
+        )
+    ],
+    reads_token=False,
 )

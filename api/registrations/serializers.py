@@ -5,8 +5,15 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from api.fields import DateTimeField, VisibleCharField
+from api.questions.serializers import check_answers
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
-from core.models import Attendee, AttendeeStatus
+from core.models import Attendee, AttendeeStatus, Question
+
+ANSWERS_HELP = (
+    "The answers to the event's questions (`GET /api/events/{id}/questions/`), by question id: "
+    "text for `text`, one of the choices for `choice`, a list of them for `multiple_choice`, "
+    "true or false for `boolean`."
+)
 
 
 class RegistrationSerializer(serializers.Serializer):
@@ -21,20 +28,48 @@ class RegistrationSerializer(serializers.Serializer):
             "refused (409 `event_full`)."
         ),
     )
+    answers = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text=ANSWERS_HELP
+        + " Required when the event asks a required question; each problem is answered 400 "
+        "under `errors.answers.<question id>`.",
+    )
 
     def validate_email(self, value: str) -> str:
         # The stored spelling, so a domain with no ASCII form is refused here, on its field.
         return normalize_email(value)
 
+    def validate_answers(self, value: dict) -> dict:
+        # Against the event's questions as they are now: one read, made only when answers came.
+        questions = list(Question.objects.filter(event_id=self.context["event_id"]))
+        return check_answers(questions, value)
+
+
+class ErasureSerializer(serializers.Serializer):
+    """The query of a cancellation: whether to erase the personal data too."""
+
+    erase = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "`true`: cancel and erase at once (name, email and answers, and the emails' copies "
+            "of them, replaced by a tombstone)."
+        ),
+    )
+
 
 class AttendeeSerializer(serializers.ModelSerializer):
-    """A registration as the API shows it."""
+    """A registration as the API shows it to the event's owner."""
 
     registered_at = DateTimeField(read_only=True)
+    answers = serializers.DictField(
+        child=serializers.JSONField(), read_only=True, help_text=ANSWERS_HELP
+    )
 
     class Meta:
         model = Attendee
-        fields = ["id", "name", "email", "registered_at"]
+        fields = ["id", "name", "email", "registered_at", "answers"]
 
     def to_representation(self, attendee):
         # By hand for the same reason as EventSerializer.to_representation.
@@ -43,6 +78,7 @@ class AttendeeSerializer(serializers.ModelSerializer):
             "name": attendee.name,
             "email": attendee.email,
             "registered_at": timezone.localtime(attendee.registered_at),
+            "answers": attendee.answers,
         }
 
 
@@ -55,7 +91,10 @@ class PlaceSerializer(serializers.Serializer):
     email = serializers.EmailField()
     status = serializers.ChoiceField(
         choices=AttendeeStatus.choices,
-        help_text="`registered`: a seat is held. `waitlisted`: waiting for one.",
+        help_text=(
+            "`registered`: a seat is held. `waitlisted`: waiting for one. `pending`: waiting "
+            "for the organiser's approval, holding neither."
+        ),
     )
     position = serializers.IntegerField(
         allow_null=True,
@@ -65,6 +104,7 @@ class PlaceSerializer(serializers.Serializer):
         ),
     )
     registered_at = DateTimeField()
+    answers = serializers.DictField(child=serializers.JSONField(), help_text=ANSWERS_HELP)
 
     def to_representation(self, place):
         attendee = place.attendee
@@ -76,6 +116,7 @@ class PlaceSerializer(serializers.Serializer):
             "status": attendee.status,
             "position": place.position,
             "registered_at": timezone.localtime(attendee.registered_at),
+            "answers": attendee.answers,
         }
 
 
@@ -91,3 +132,77 @@ class NewPlaceSerializer(PlaceSerializer):
 
     def to_representation(self, registration):
         return {**super().to_representation(registration), "token": registration.token}
+
+
+class DataEventSerializer(serializers.Serializer):
+    """The event a registration is for, as its data export shows it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    location = serializers.CharField()
+    start_time = DateTimeField()
+    end_time = DateTimeField()
+
+
+class DataAnswerSerializer(serializers.Serializer):
+    """One answer as given, with its question's label now (null: the question was removed)."""
+
+    question = serializers.CharField(help_text="The question's id.")
+    label = serializers.CharField(allow_null=True)
+    answer = serializers.JSONField()
+
+
+class DataStepSerializer(serializers.Serializer):
+    """A status the registration took, and when."""
+
+    status = serializers.ChoiceField(choices=AttendeeStatus.choices)
+    at = DateTimeField()
+
+
+class DataEmailSerializer(serializers.Serializer):
+    """An email about the registration: what it told, whether and when it was sent."""
+
+    kind = serializers.CharField()
+    status = serializers.CharField(help_text="`queued`, `sent`, `failed` or `skipped`.")
+    queued_at = DateTimeField()
+    sent_at = DateTimeField(allow_null=True)
+
+
+class RegistrationDataSerializer(serializers.Serializer):
+    """Everything stored about a registration, for its holder to take away."""
+
+    registration = PlaceSerializer()
+    event = DataEventSerializer()
+    answers = DataAnswerSerializer(many=True)
+    status_history = DataStepSerializer(many=True)
+    emails = DataEmailSerializer(many=True)
+
+    def to_representation(self, data):
+        attendee = data.place.attendee
+        event = attendee.event
+        return {
+            "registration": PlaceSerializer(data.place).data,
+            "event": {
+                "id": event.id,
+                "name": event.name,
+                "location": event.location,
+                "start_time": timezone.localtime(event.start_time),
+                "end_time": timezone.localtime(event.end_time),
+            },
+            "answers": [
+                {"question": key, "label": data.questions.get(key), "answer": value}
+                for key, value in attendee.answers.items()
+            ],
+            "status_history": [
+                {"status": status, "at": timezone.localtime(at)} for status, at in data.history
+            ],
+            "emails": [
+                {
+                    "kind": message.kind,
+                    "status": message.status,
+                    "queued_at": timezone.localtime(message.created_at),
+                    "sent_at": message.sent_at and timezone.localtime(message.sent_at),
+                }
+                for message in data.messages
+            ],
+        }

@@ -15,21 +15,29 @@ from api.permissions import IsEventOwnerOrStaff, OpenAccess
 from api.registrations.schema import (
     attendees_schema,
     register_schema,
+    registration_data_schema,
     registration_viewset_schema,
     remove_attendee_schema,
     waitlist_schema,
 )
 from api.registrations.serializers import (
     AttendeeSerializer,
+    ErasureSerializer,
     NewPlaceSerializer,
     PlaceSerializer,
+    RegistrationDataSerializer,
     RegistrationSerializer,
 )
-from core.exceptions import DomainError, EventNotFound, RegistrationNotFound
+from core.exceptions import AnswersRequired, DomainError, EventNotFound, RegistrationNotFound
 from core.models import Event
 from core.rules import RegistrationOutcome
-from core.selectors import event_attendees, place_by_token, waiting_list
-from core.services import cancel_registration_by_token, register_attendee, remove_attendee
+from core.selectors import event_attendees, place_by_token, registration_data, waiting_list
+from core.services import (
+    cancel_registration_by_token,
+    erase_registration_by_token,
+    register_attendee,
+    remove_attendee,
+)
 from core.versions import Stamp
 from event_management_system.ops.metrics import count_registration
 
@@ -37,6 +45,7 @@ from event_management_system.ops.metrics import count_registration
 STATUS_OF_PLACE = {
     RegistrationOutcome.SEAT: status.HTTP_201_CREATED,
     RegistrationOutcome.WAITING_PLACE: status.HTTP_202_ACCEPTED,
+    RegistrationOutcome.PENDING: status.HTTP_202_ACCEPTED,
 }
 # The metric's label for a registration refused its request budget, before any rule ran.
 THROTTLED = "throttled"
@@ -70,13 +79,23 @@ class EventRegistrationsMixin:
         """Register an attendee: 201 with a seat, 202 with a waiting place (`"waitlist": true`
         and the event full); 409 with a code when the event is full, closed, cancelled or a
         repeat."""
-        serializer = RegistrationSerializer(data=request.data)
+        serializer = RegistrationSerializer(data=request.data, context={"event_id": int(pk)})
         if not serializer.is_valid():
             # An unknown event is the first thing wrong with the request, whatever its body.
             self._ensure_event_exists(pk)
             serializer.is_valid(raise_exception=True)
         try:
             registration = register_attendee(event_id=int(pk), **serializer.validated_data)
+        except AnswersRequired:
+            # No answers came and the event asks required questions: a 400 naming them, as if
+            # the answers had been sent empty (a refusal of the input, not counted).
+            serializer = RegistrationSerializer(
+                data={**request.data, "answers": {}}, context={"event_id": int(pk)}
+            )
+            serializer.is_valid(raise_exception=True)
+            # A required question came and went meanwhile: a conflict, answered as such.
+            self.registration_outcome = RegistrationOutcome.ANSWERS_REQUIRED
+            raise
         except DomainError as error:
             self.registration_outcome = RegistrationOutcome.of_refusal(error)
             raise
@@ -164,7 +183,8 @@ class RegistrationViewSet(viewsets.GenericViewSet):
 
     @property
     def throttle_scope(self) -> str | None:
-        """Cancelling spends a budget per address (api/throttling.py); reading spends none."""
+        """Cancelling (and erasing) spends a budget per address (api/throttling.py); reading
+        spends none."""
         return "cancel" if self.action == "destroy" else None
 
     def retrieve(self, request, token=None):
@@ -174,8 +194,23 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(place).data)
 
     def destroy(self, request, token=None):
-        cancel_registration_by_token(token=token)
+        """Cancel; with `?erase=true`, cancel and erase the personal data at once."""
+        erase = ErasureSerializer(data=request.query_params)
+        erase.is_valid(raise_exception=True)
+        if erase.validated_data["erase"]:
+            erase_registration_by_token(token=token)
+        else:
+            cancel_registration_by_token(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @registration_data_schema
+    @action(detail=True, methods=["get"], serializer_class=RegistrationDataSerializer)
+    def data(self, request, token=None):
+        """Everything stored about the registration, as JSON to take away."""
+        data = registration_data(token=token)
+        if data is None:
+            raise RegistrationNotFound
+        return Response(RegistrationDataSerializer(data).data)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -14,9 +14,16 @@ from django.test import override_settings
 pytestmark = pytest.mark.django_db
 
 # Read and cancelled with the token in their path, the only credential they read.
-TOKEN_IN_PATH = {("/api/registrations/{token}/", "get"), ("/api/registrations/{token}/", "delete")}
+TOKEN_IN_PATH = {
+    ("/api/registrations/{token}/", "get"),
+    ("/api/registrations/{token}/", "delete"),
+    ("/api/registrations/{token}/data/", "get"),
+}
 # Posts that read no body: the path says it all.
-BODILESS = {("/api/events/{id}/cancel/", "post")}
+BODILESS = {
+    ("/api/events/{id}/cancel/", "post"),
+    ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
+}
 # Answered in iCalendar, not JSON.
 CALENDARS = {("/api/events.ics", "get"), ("/api/events/{id}/event.ics", "get")}
 OPERATIONS = {
@@ -36,6 +43,14 @@ OPERATIONS = {
     ("/api/me/events/", "get"),
     ("/api/auth/token/", "post"),
     ("/api/auth/token/", "delete"),
+    ("/api/events/{event_id}/questions/", "get"),
+    ("/api/events/{event_id}/questions/", "post"),
+    ("/api/events/{event_id}/questions/{id}/", "patch"),
+    ("/api/events/{event_id}/questions/{id}/", "delete"),
+    ("/api/events/{id}/pending/", "get"),
+    ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
+    ("/api/events/{id}/pending/{attendee_id}/decline/", "post"),
+    ("/api/registrations/{token}/data/", "get"),
 }
 
 
@@ -119,9 +134,11 @@ def test_each_operation_documents_its_own_errors(schema):
         "already_registered",
         "registration_closed",
         "event_cancelled",
+        "answers_required",
         "idempotency_in_progress",
     }
     assert error_codes(register["409"]) == conflicts
+    assert "answers" in str(register["400"]["content"]["application/json"]["examples"])
     assert {"201", "202"} <= set(register)
     assert error_codes(register["404"]) == {"not_found"}
     assert "No event has this id" in register["404"]["description"]
@@ -183,6 +200,14 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/me/events/", "get"): [bearer],
         ("/api/auth/token/", "delete"): [bearer],
         ("/api/auth/token/", "post"): [anyone],
+        ("/api/events/{event_id}/questions/", "get"): [bearer, anyone],
+        ("/api/events/{event_id}/questions/", "post"): [bearer],
+        ("/api/events/{event_id}/questions/{id}/", "patch"): [bearer],
+        ("/api/events/{event_id}/questions/{id}/", "delete"): [bearer],
+        ("/api/events/{id}/pending/", "get"): [bearer],
+        ("/api/events/{id}/pending/{attendee_id}/approve/", "post"): [bearer],
+        ("/api/events/{id}/pending/{attendee_id}/decline/", "post"): [bearer],
+        ("/api/registrations/{token}/data/", "get"): [anyone],
     }
     assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
 
@@ -201,6 +226,12 @@ def test_every_refusal_of_a_caller_is_documented(schema):
         paths["/api/events/{id}/attendees/{attendee_id}/"]["delete"],
         paths["/api/events/{id}/cancel/"]["post"],
         paths["/api/me/events/"]["get"],
+        paths["/api/events/{event_id}/questions/"]["post"],
+        paths["/api/events/{event_id}/questions/{id}/"]["patch"],
+        paths["/api/events/{event_id}/questions/{id}/"]["delete"],
+        paths["/api/events/{id}/pending/"]["get"],
+        paths["/api/events/{id}/pending/{attendee_id}/approve/"]["post"],
+        paths["/api/events/{id}/pending/{attendee_id}/decline/"]["post"],
     ]
     for operation in organisers_only:
         responses = operation["responses"]

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 EVENT_FIELDS = {
     "id", "name", "location", "start_time", "end_time", "max_capacity", "status",
-    "attendee_count", "seats_available", "waitlist_count",
+    "attendee_count", "seats_available", "waitlist_count", "requires_approval",
 }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.tests.conftest import FuzzCounts
 from api.tokens import issue_token
-from core.services import register_attendee
+from core.services import register_attendee, save_question
 
 # Bounded so the whole run stays short on two cores; deterministic, so a failure seen once is
 # seen on every run.
@@ -47,7 +47,7 @@ REAL_ZONES = ["UTC", "Asia/Kolkata", "America/New_York", "Pacific/Kiritimati", "
 # Filled by `seeded_events` before any case of an operation is generated: the events' ids, and
 # for each path parameter naming a row below an event, real values of it.
 seeded_ids: list[int] = []
-seeded_values: dict[str, list] = {"attendee_id": [], "token": []}
+seeded_values: dict[str, list] = {"attendee_id": [], "token": [], "event_id": []}
 
 
 @schema.hook
@@ -107,7 +107,20 @@ def seeded_events(organiser, event_factory, attendee_factory, in_days):
     for _ in range(25):
         attendee_factory(event=popular)
     cancelled = event_factory(name="Called Off", owner=organiser, status="cancelled")
-    seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk, cancelled.pk]
+    # Requests awaiting approval, for the pending list and its decisions to act on.
+    approval = event_factory(
+        name="By Invitation", location="Room 2", max_capacity=2, owner=organiser,
+        requires_approval=True,
+    )  # fmt: skip
+    places += [
+        register_attendee(event_id=approval.pk, name="Asking", email=f"asking{i}@example.com")
+        for i in range(3)
+    ]
+    # Questions (the open event's ids double as question ids for the questions' paths).
+    for position, kind in enumerate(("text", "boolean")):
+        save_question(event_id=open_event.pk, label=f"Q{position}", kind=kind, position=position)
+    seeded_ids[:] = [open_event.pk, full.pk, started.pk, popular.pk, cancelled.pk, approval.pk]
+    seeded_values["event_id"][:] = seeded_ids
     seeded_values["attendee_id"][:] = [place.attendee.pk for place in places]
     seeded_values["token"][:] = [place.token for place in places]
 

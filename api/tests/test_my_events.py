@@ -29,7 +29,7 @@ def test_lists_the_callers_events_past_ones_too_soonest_first(
     assert [event["id"] for event in body["results"]] == [past.pk, sooner.pk, later.pk]
     assert set(body["results"][0]) == {
         "id", "name", "location", "start_time", "end_time", "max_capacity", "status",
-        "attendee_count", "seats_available", "waitlist_count",
+        "attendee_count", "seats_available", "waitlist_count", "requires_approval",
     }  # fmt: skip
 
 

@@ -53,7 +53,7 @@ def test_the_waiting_list_is_in_order_and_paginated(organiser, queue):
         "dan@example.com",
         "eve@example.com",
     ]
-    assert set(first["results"][0]) == {"id", "name", "email", "registered_at"}
+    assert set(first["results"][0]) == {"id", "name", "email", "registered_at", "answers"}
     attendees = organiser.get(f"/api/events/{event.pk}/attendees/").json()
     assert emails(attendees) == ["ada@example.com", "bob@example.com"]
 

@@ -22,7 +22,8 @@ def test_register(api_client, event_factory):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {
-        "id", "event", "name", "email", "status", "position", "registered_at", "token"
+        "id", "event", "name", "email", "status", "position", "registered_at", "answers",
+        "token"
     }  # fmt: skip
     assert (body["name"], body["email"]) == ("Ada Lovelace", "ada@example.com")
     assert (body["event"], body["status"], body["position"]) == (event.pk, "registered", None)
@@ -131,7 +132,7 @@ def test_attendees_in_registration_order_and_paginated(api_client, event_factory
     assert first["count"] == 25
     listed = [attendee["email"] for attendee in first["results"] + second["results"]]
     assert listed == emails
-    assert set(first["results"][0]) == {"id", "name", "email", "registered_at"}
+    assert set(first["results"][0]) == {"id", "name", "email", "registered_at", "answers"}
 
 
 def test_attendees_of_unknown_event_is_404(api_client):

@@ -8,7 +8,7 @@ from core.models import Attendee, Event
 
 pytestmark = pytest.mark.django_db
 
-PLACE_FIELDS = {"id", "event", "name", "email", "status", "position", "registered_at"}
+PLACE_FIELDS = {"id", "event", "name", "email", "status", "position", "registered_at", "answers"}
 
 
 def register(client, event, who: str, **extra):

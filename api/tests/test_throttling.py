@@ -254,6 +254,11 @@ def test_the_schema_documents_429_on_the_throttled_operations(client):
         ("/api/events/{id}/attendees/{attendee_id}/", "delete"),
         ("/api/registrations/{token}/", "delete"),
         ("/api/events.ics", "get"),
+        ("/api/events/{event_id}/questions/", "post"),
+        ("/api/events/{event_id}/questions/{id}/", "patch"),
+        ("/api/events/{event_id}/questions/{id}/", "delete"),
+        ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
+        ("/api/events/{id}/pending/{attendee_id}/decline/", "post"),
     }
     for path, method in throttled:
         response = schema["paths"][path][method]["responses"]["429"]

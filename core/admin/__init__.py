@@ -1,8 +1,9 @@
 """The staff side: events and attendees, with every seat change going through core.services;
-the outbox of emails."""
+the outbox of emails; the record of erasures."""
 
 from core.admin.attendees import AttendeeAdmin
+from core.admin.erasures import ErasureRecordAdmin
 from core.admin.events import EventAdmin
 from core.admin.messages import OutgoingMessageAdmin
 
-__all__ = ["AttendeeAdmin", "EventAdmin", "OutgoingMessageAdmin"]
+__all__ = ["AttendeeAdmin", "ErasureRecordAdmin", "EventAdmin", "OutgoingMessageAdmin"]

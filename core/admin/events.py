@@ -1,11 +1,14 @@
 """Events: a list that shows at a glance which are nearly full, and a page to run one from."""
 
+from contextlib import suppress
 from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
@@ -15,10 +18,19 @@ from django.utils.text import slugify
 from core.admin.base import ServiceAdmin
 from core.admin.exports import attendees_csv_response
 from core.admin.forms import AttendeeInlineFormSet, InlineRegistrationForm
-from core.exceptions import DomainError
-from core.models import Attendee, AttendeeStatus, Event
+from core.exceptions import DomainError, QuestionNotFound
+from core.models import Attendee, AttendeeStatus, Event, Question, QuestionKind
 from core.selectors import event_attendees
-from core.services import cancel_event, create_event, update_event
+from core.services import (
+    cancel_event,
+    create_event,
+    delete_question,
+    save_question,
+    update_event,
+)
+
+# What an organiser sets of a question, in the admin as in the API.
+QUESTION_FIELDS = ("label", "kind", "choices", "required", "max_length", "position")
 
 FILL_BAR_WIDTH = 10
 # When an event happens, relative to now; not to be confused with its status (scheduled or
@@ -110,6 +122,101 @@ class WaitingInline(admin.TabularInline):
         return False
 
 
+class PendingInline(admin.TabularInline):
+    """The event's requests awaiting approval, oldest first, with their answers; decided from
+    the attendee list's actions (Approve, Decline), as through the API."""
+
+    model = Attendee
+    verbose_name = "request awaiting approval"
+    verbose_name_plural = "requests awaiting approval"
+    fields = ["name", "email", "answers", "registered_at"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=AttendeeStatus.PENDING)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class QuestionInlineFormSet(BaseInlineFormSet):
+    """An event's questions: written through core.services, which keeps the event's
+    `requires_answers` in step with them."""
+
+    def save(self, commit=True):
+        self.changed_objects = []
+        self.deleted_objects = [form.instance for form in self.deleted_forms]
+        for question in self.deleted_objects:
+            if question.pk is not None:
+                with suppress(QuestionNotFound):
+                    delete_question(event_id=self.instance.pk, question_id=question.pk)
+        self.new_objects = []
+        for form in self.initial_forms:
+            if form in self.deleted_forms or not form.has_changed():
+                continue
+            save_question(
+                event_id=self.instance.pk,
+                question_id=form.instance.pk,
+                **{name: form.cleaned_data[name] for name in QUESTION_FIELDS},
+            )
+            self.changed_objects.append((form.instance, form.changed_data))
+        for form in self.extra_forms:
+            if not form.has_changed() or form in self.deleted_forms:
+                continue
+            self.new_objects.append(
+                save_question(
+                    event_id=self.instance.pk,
+                    **{name: form.cleaned_data[name] for name in QUESTION_FIELDS},
+                )
+            )
+        return self.new_objects
+
+
+class QuestionForm(forms.ModelForm):
+    """A question's row: choices one per line; checked as the API checks them."""
+
+    choices = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 30}),
+        required=False,
+        help_text="One per line, for choice and multiple choice questions.",
+    )
+
+    class Meta:
+        model = Question
+        fields = QUESTION_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["choices"] = "\n".join(self.instance.choices)
+
+    def clean_choices(self):
+        return [line.strip() for line in self.cleaned_data["choices"].splitlines() if line.strip()]
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, choices = cleaned.get("kind"), cleaned.get("choices") or []
+        if kind in (QuestionKind.CHOICE, QuestionKind.MULTIPLE_CHOICE) and not choices:
+            self.add_error("choices", "A choice question needs at least one choice.")
+        if kind not in (QuestionKind.CHOICE, QuestionKind.MULTIPLE_CHOICE) and choices:
+            self.add_error("choices", "Only choice and multiple choice questions have choices.")
+        return cleaned
+
+
+class QuestionInline(admin.TabularInline):
+    """The event's questions, in their order."""
+
+    model = Question
+    form = QuestionForm
+    formset = QuestionInlineFormSet
+    fields = list(QUESTION_FIELDS)
+    ordering = ["position", "id"]
+    extra = 0
+
+
 @admin.register(Event)
 class EventAdmin(ServiceAdmin):
     """Events soonest first, with their seats at a glance; an event's page lists its attendees."""
@@ -140,7 +247,7 @@ class EventAdmin(ServiceAdmin):
 
     def get_inlines(self, request, obj):
         # Attendees need the event to exist: they are added once it has been saved.
-        return [AttendeeInline, WaitingInline] if obj else []
+        return [QuestionInline, AttendeeInline, WaitingInline, PendingInline] if obj else []
 
     def has_change_permission(self, request, obj=None):
         # A cancelled event is a record: shown, never changed (core.services refuses it too).

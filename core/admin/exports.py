@@ -1,6 +1,7 @@
 """Attendee lists as CSV for spreadsheets, streamed, and safe to open in one."""
 
 import csv
+import json
 import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import UTC
@@ -11,7 +12,7 @@ from django.utils.http import content_disposition_header
 from core.models import Attendee
 from core.text import first_visible
 
-HEADER = ["name", "email", "event", "registered at (UTC)"]
+HEADER = ["name", "email", "event", "registered at (UTC)", "answers"]
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection), even when
 # spaces or invisible characters come first, and reads a full-width form (＝) as the sign itself.
 FORMULA_SIGNS = ("=", "+", "-", "@")
@@ -35,6 +36,8 @@ def attendee_row(attendee: Attendee) -> list[str]:
         spreadsheet_safe(attendee.email),
         spreadsheet_safe(attendee.event.name),
         registered_at,
+        # As given, by question id ({} when none), in JSON.
+        spreadsheet_safe(json.dumps(attendee.answers, ensure_ascii=False)),
     ]
 
 

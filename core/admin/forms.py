@@ -121,6 +121,8 @@ class AttendeeInlineFormSet(BaseInlineFormSet):
                 event_id=self.instance.pk,
                 name=form.cleaned_data["name"],
                 email=form.cleaned_data["email"],
+                # Staff add people without the event's questions (registration_refusal).
+                answers={},
             ).attendee
             for form in self.new_rows()
         ]

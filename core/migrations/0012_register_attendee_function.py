@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     operations = [
         RunForVendor(
-            forward={"postgresql": registration.CREATE},
-            backward={"postgresql": registration.DROP},
+            forward={"postgresql": registration.CREATE_WITHOUT_ANSWERS},
+            backward={"postgresql": registration.DROP_WITHOUT_ANSWERS},
         )
     ]

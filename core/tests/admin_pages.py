@@ -74,12 +74,12 @@ def split_datetime(prefix: str, value) -> dict[str, str]:
     return {f"{prefix}_0": value.strftime("%Y-%m-%d"), f"{prefix}_1": value.strftime("%H:%M:%S")}
 
 
-def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
-    """The event's change form as submitted: its fields, its attendee rows and its waiting-list
-    rows, rows to add or delete.
+def event_form(event: Event, *, new=(), delete=(), new_questions=(), **changes) -> dict[str, str]:
+    """The event's change form as submitted: its fields, its question rows, its attendee rows
+    and its waiting-list rows, rows to add or delete.
 
     `new` holds (name, email) pairs typed into added rows; `delete` the attendees ticked, seated
-    or waiting.
+    or waiting; `new_questions` dicts of question fields typed into added question rows.
     """
     fields = {
         "name": event.name,
@@ -97,6 +97,7 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
     }
     attendees = list(event.attendees.filter(status="registered").order_by("id")) if event.pk else []
     waiting = list(event.attendees.filter(status="waitlisted").order_by("id")) if event.pk else []
+    pending = list(event.attendees.filter(status="pending").order_by("id")) if event.pk else []
     for index, attendee in enumerate(attendees):
         data[f"attendees-{index}-id"] = str(attendee.pk)
         data[f"attendees-{index}-event"] = str(event.pk)
@@ -106,7 +107,28 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
         data[f"attendees-{index}-event"] = str(event.pk)
         data[f"attendees-{index}-name"] = name
         data[f"attendees-{index}-email"] = email
+    questions = list(event.questions.order_by("position", "id")) if event.pk else []
+    for index, question in enumerate(questions):
+        data[f"questions-{index}-id"] = str(question.pk)
+        data[f"questions-{index}-event"] = str(event.pk)
+        data[f"questions-{index}-label"] = question.label
+        data[f"questions-{index}-kind"] = question.kind
+        data[f"questions-{index}-choices"] = "\n".join(question.choices)
+        data[f"questions-{index}-position"] = str(question.position)
+        if question.required:
+            data[f"questions-{index}-required"] = "on"
+        if question.max_length is not None:
+            data[f"questions-{index}-max_length"] = str(question.max_length)
+    for index, fields in enumerate(new_questions, start=len(questions)):
+        data[f"questions-{index}-event"] = str(event.pk)
+        data[f"questions-{index}-position"] = "0"
+        for name, value in fields.items():
+            data[f"questions-{index}-{name}"] = value
     data |= {
+        "questions-TOTAL_FORMS": str(len(questions) + len(new_questions)),
+        "questions-INITIAL_FORMS": str(len(questions)),
+        "questions-MIN_NUM_FORMS": "0",
+        "questions-MAX_NUM_FORMS": "1000",
         "attendees-TOTAL_FORMS": str(len(attendees) + len(new)),
         "attendees-INITIAL_FORMS": str(len(attendees)),
         "attendees-MIN_NUM_FORMS": "0",
@@ -116,6 +138,11 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
         "attendees-2-INITIAL_FORMS": str(len(waiting)),
         "attendees-2-MIN_NUM_FORMS": "0",
         "attendees-2-MAX_NUM_FORMS": "0",
+        # The requests awaiting approval: the third, read-only.
+        "attendees-3-TOTAL_FORMS": str(len(pending)),
+        "attendees-3-INITIAL_FORMS": str(len(pending)),
+        "attendees-3-MIN_NUM_FORMS": "0",
+        "attendees-3-MAX_NUM_FORMS": "0",
         "_continue": "Save and continue editing",
     }
     for index, attendee in enumerate(waiting):
@@ -123,6 +150,9 @@ def event_form(event: Event, *, new=(), delete=(), **changes) -> dict[str, str]:
         data[f"attendees-2-{index}-event"] = str(event.pk)
         if attendee in delete:
             data[f"attendees-2-{index}-DELETE"] = "on"
+    for index, attendee in enumerate(pending):
+        data[f"attendees-3-{index}-id"] = str(attendee.pk)
+        data[f"attendees-3-{index}-event"] = str(event.pk)
     return data
 
 

@@ -226,7 +226,9 @@ def test_export_action_downloads_the_selected_attendees(
 ):
     jazz = event_factory(name="Jazz Night", start_time=in_days(3))
     rust = event_factory(name="RustConf", start_time=in_days(9))
-    ada = attendee_factory(event=rust, name="Ada Lovelace", email="ada@example.com")
+    ada = attendee_factory(
+        event=rust, name="Ada Lovelace", email="ada@example.com", answers={"4": "vegan"}
+    )
     grace = attendee_factory(event=jazz, name="Grace Hopper", email="grace@example.com")
     attendee_factory(event=jazz, name="Not Selected")
 
@@ -236,18 +238,20 @@ def test_export_action_downloads_the_selected_attendees(
 
     assert response["Content-Disposition"] == 'attachment; filename="attendees.csv"'
     assert csv_rows(response) == [
-        ["name", "email", "event", "registered at (UTC)"],
+        ["name", "email", "event", "registered at (UTC)", "answers"],
         [
             "Grace Hopper",
             "grace@example.com",
             "Jazz Night",
             grace.registered_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "{}",
         ],
         [
             "Ada Lovelace",
             "ada@example.com",
             "RustConf",
             ada.registered_at.strftime("%Y-%m-%d %H:%M:%S"),
+            '{"4": "vegan"}',
         ],
     ]
 

@@ -46,6 +46,11 @@ class Case:
     unknown: bool = False
     email: str = "ada@example.com"
     waitlist: bool = False
+    pending: tuple[str, ...] = ()
+    approval: bool = False
+    requires_answers: bool = False
+    # None: no answers sent.
+    answers: dict | None = None
 
 
 CASES = {
@@ -90,12 +95,60 @@ CASES = {
         None,
     ),
     "unknown event": (Case(unknown=True), Outcome.EVENT_NOT_FOUND, None),
+    "pending request": (Case(approval=True), Outcome.PENDING, None),
+    "pending request, full, waiting wished": (
+        Case(capacity=1, seated=("bob@example.com",), approval=True, waitlist=True),
+        Outcome.PENDING,
+        None,
+    ),
+    "pending request holds no seat": (
+        Case(capacity=1, pending=("bob@example.com",)),
+        Outcome.SEAT,
+        None,
+    ),
+    "approval, full, no waiting": (
+        Case(capacity=1, seated=("bob@example.com",), approval=True),
+        Outcome.EVENT_FULL,
+        None,
+    ),
+    "duplicate of a pending request, seats free": (
+        Case(approval=True, pending=("ADA@example.com",)),
+        Outcome.ALREADY_REGISTERED,
+        None,
+    ),
+    "duplicate of a pending request, full": (
+        Case(capacity=1, seated=("bob@example.com",), pending=("ada@example.com",), waitlist=True),
+        Outcome.ALREADY_REGISTERED,
+        None,
+    ),
+    "approval closed": (Case(approval=True, started=True), Outcome.REGISTRATION_CLOSED, None),
+    "required answers missing": (Case(requires_answers=True), Outcome.ANSWERS_REQUIRED, None),
+    "required answers missing, cancelled": (
+        Case(requires_answers=True, status=EventStatus.CANCELLED),
+        Outcome.ANSWERS_REQUIRED,
+        None,
+    ),
+    "answers given": (
+        Case(requires_answers=True, answers={"7": "vegan", "8": ["S", "M"], "9": True}),
+        Outcome.SEAT,
+        None,
+    ),
+    "answers given, pending": (
+        Case(approval=True, answers={"7": "vegan"}),
+        Outcome.PENDING,
+        None,
+    ),
 }
 
 
 # With a seat free the decision offers it, and the unique constraint on (event, lower(email))
 # turns a repeat away at the insert (core.rules.decide_registration).
-REFUSED_BY_THE_INSERT = {"duplicate seat, seats free"}
+REFUSED_BY_THE_INSERT = {"duplicate seat, seats free", "duplicate of a pending request, seats free"}
+# What the decision would give but for the insert's refusal.
+OFFERED = {
+    "duplicate seat, seats free": Outcome.SEAT,
+    "duplicate of a pending request, seats free": Outcome.PENDING,
+}
 
 
 def make_event(case: Case, event_factory) -> Event:
@@ -107,7 +160,13 @@ def make_event(case: Case, event_factory) -> Event:
         Attendee.objects.create(event=event, name="Seated", email=email)
     for email in case.waiting:
         Attendee.objects.create(event=event, name="Waiting", email=email, status="waitlisted")
-    Event.objects.filter(pk=event.pk).update(status=case.status)
+    for email in case.pending:
+        Attendee.objects.create(event=event, name="Pending", email=email, status="pending")
+    Event.objects.filter(pk=event.pk).update(
+        status=case.status,
+        requires_approval=case.approval,
+        requires_answers=case.requires_answers,
+    )
     return event
 
 
@@ -133,20 +192,31 @@ def test_every_outcome_through_every_path(name, path, event_factory):
         None if case.unknown else Event.objects.get(pk=event.pk),
         now=timezone.now(),
         waitlist=case.waitlist,
-        registered=lambda: case.email.lower() in {e.lower() for e in case.seated + case.waiting},
+        registered=lambda: (
+            case.email.lower() in {e.lower() for e in case.seated + case.waiting + case.pending}
+        ),
+        answered=case.answers is not None,
     )
-    assert decided == (Outcome.SEAT if name in REFUSED_BY_THE_INSERT else expected)
+    assert decided == OFFERED.get(name, expected)
 
     if expected.error is not None:
         with pytest.raises(expected.error):
             services.register_attendee(
-                event_id=event_id, name="Ada", email=case.email, waitlist=case.waitlist
+                event_id=event_id,
+                name="Ada",
+                email=case.email,
+                waitlist=case.waitlist,
+                answers=case.answers,
             )
         assert state(event_id) == before  # nothing written
         return
 
     registration = services.register_attendee(
-        event_id=event_id, name="Ada", email=case.email, waitlist=case.waitlist
+        event_id=event_id,
+        name="Ada",
+        email=case.email,
+        waitlist=case.waitlist,
+        answers=case.answers,
     )
     assert (registration.outcome, registration.position) == (expected, position)
     attendee = registration.attendee
@@ -155,12 +225,15 @@ def test_every_outcome_through_every_path(name, path, event_factory):
     assert attendee.status == expected.status
     seats, waiting = before[0]["seats_taken"], before[0]["waitlist_taken"]
     seated = expected is Outcome.SEAT
+    waits = expected is Outcome.WAITING_PLACE
     assert state(event_id) == (
-        {"seats_taken": seats + seated, "waitlist_taken": waiting + (not seated)},
+        {"seats_taken": seats + seated, "waitlist_taken": waiting + waits},
         sorted([*before[1], (case.email, expected.status.value)]),
         sorted([*before[2], (case.email, expected.message_kind.value, seated)]),
     )
-    assert Attendee.objects.get(pk=attendee.pk).token_hash == attendee.token_hash
+    stored = Attendee.objects.get(pk=attendee.pk)
+    assert stored.token_hash == attendee.token_hash
+    assert stored.answers == (case.answers or {})
 
 
 @pytest.mark.django_db(transaction=True)

@@ -78,3 +78,11 @@ def test_an_unknown_token_is_a_404_page(browser):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
     assert "No such registration" in response.content.decode()
+
+
+def test_a_pending_request_reads_as_awaiting_approval(browser, event_factory):
+    event = event_factory(requires_approval=True)
+    pending = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    text = browser.get(page(pending)).content.decode()
+    assert "Awaiting the organiser's approval" in text
+    assert "Seat confirmed" not in text

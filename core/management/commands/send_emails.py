@@ -1,5 +1,6 @@
 """`python manage.py send_emails`: the email worker, sending the outbox's messages as they fall
-due (core/outbox.py)."""
+due (core/outbox.py), and erasing expired personal data hourly (core.services.
+erase_expired_registrations)."""
 
 import signal
 import threading
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.outbox import run_worker, send_due_messages
+from core.services import erase_expired_registrations
 
 
 class Command(BaseCommand):
@@ -35,4 +37,10 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        run_worker(stop=stop, poll_seconds=poll)
+        # The retention pass (DJANGO_RETENTION_DAYS) runs beside the emails, hourly.
+        run_worker(
+            stop=stop,
+            poll_seconds=poll,
+            periodic=erase_expired_registrations,
+            period_seconds=settings.RETENTION_PASS_SECONDS,
+        )

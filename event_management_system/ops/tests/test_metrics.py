@@ -4,7 +4,7 @@ outcome, database errors by kind, the response cache's hits and misses."""
 import pytest
 from django.db import connection
 
-from core.models import EventStatus
+from core.models import EventStatus, Question
 from event_management_system.ops.metrics import REGISTRATION_OUTCOMES
 from event_management_system.ops.tests.scraping import scrape, value
 
@@ -128,6 +128,9 @@ def test_registrations_are_counted_by_outcome(
     started = event_factory(start_time=in_days(-1), end_time=in_days(1))
     cancelled = event_factory(status=EventStatus.CANCELLED)
     throttled = event_factory()
+    approval = event_factory(requires_approval=True)
+    asking = event_factory()
+    Question.objects.create(event=asking, label="Diet", kind="text", required=True)
     before = outcomes(scrape(client))
 
     def register(event, email, **extra):
@@ -143,8 +146,10 @@ def test_registrations_are_counted_by_outcome(
     assert register(started, "ada@example.com") == 409
     assert register(cancelled, "ada@example.com") == 409
     assert register(type(full)(pk=999999), "ada@example.com") == 404
+    assert register(approval, "ada@example.com") == 202
     # Refused for its input: none of the outcomes.
     assert register(full, "not-an-email") == 400
+    assert register(asking, "ada@example.com") == 400  # a required answer missing
     settings.API_THROTTLE = True
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -160,6 +165,8 @@ def test_registrations_are_counted_by_outcome(
     assert {o: after[o] - before[o] for o in REGISTRATION_OUTCOMES} == {
         "registered": 2,
         "waitlisted": 1,
+        "pending": 1,
+        "answers_required": 0,
         "event_full": 1,
         "already_registered": 1,
         "registration_closed": 1,

@@ -1,0 +1,172 @@
+"""An attendee's own data over HTTP: taken away as JSON, erased with the cancellation; and the
+retention period erasing it after the event."""
+
+import io
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from core.models import (
+    ERASED_NAME,
+    Attendee,
+    ErasureRecord,
+    Event,
+    IdempotencyKey,
+    OutgoingMessage,
+)
+from core.services import erase_expired_registrations, erase_registrations, save_question
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "ada.private@example.com"
+
+
+def register(client, event, email=EMAIL, **body):
+    return client.post(
+        f"/api/events/{event.pk}/register/",
+        {"name": "Ada Private" if email == EMAIL else "Someone Else", "email": email, **body},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"key-{email}",
+    )
+
+
+def dump() -> str:
+    """Every row the project writes, as `manage.py dumpdata` exports them, and the kept answers
+    of the idempotency store decoded (dumpdata writes them in Base64)."""
+    out = io.StringIO()
+    call_command("dumpdata", stdout=out)
+    bodies = b"".join(bytes(body) for body in IdempotencyKey.objects.values_list("body", flat=True))
+    return out.getvalue() + bodies.decode(errors="replace")
+
+
+@pytest.fixture
+def event(event_factory):
+    event = event_factory(max_capacity=1)
+    save_question(event_id=event.pk, label="Diet", kind="text")
+    return event
+
+
+def test_the_attendee_takes_away_everything_stored_about_them(api_client, event, deliver_emails):
+    diet = str(event.questions.get().pk)
+    body = register(api_client, event, answers={diet: "vegan"}).json()
+    deliver_emails()
+    response = api_client.get(f"/api/registrations/{body['token']}/data/")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    data = response.json()
+    assert data["registration"]["email"] == EMAIL
+    assert data["registration"]["answers"] == {diet: "vegan"}
+    assert data["event"]["id"] == event.pk
+    assert data["answers"] == [{"question": diet, "label": "Diet", "answer": "vegan"}]
+    assert [step["status"] for step in data["status_history"]] == ["registered"]
+    (email,) = data["emails"]
+    assert (email["kind"], email["status"]) == ("registered", "sent")
+    assert email["sent_at"].endswith("Z")
+    missing = api_client.get("/api/registrations/not-a-token/data/")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+
+def test_the_history_follows_a_waiting_place_to_its_seat(api_client, event):
+    seated = register(api_client, event, email="bob@example.com").json()
+    waiting = register(api_client, event, waitlist=True).json()
+    assert api_client.delete(f"/api/registrations/{seated['token']}/").status_code == 204
+    data = api_client.get(f"/api/registrations/{waiting['token']}/data/").json()
+    assert [step["status"] for step in data["status_history"]] == ["waitlisted", "registered"]
+
+
+def test_erasing_cancels_and_leaves_nothing_personal(api_client, event, deliver_emails, caplog):
+    caplog.set_level(logging.DEBUG)
+    diet = str(event.questions.get().pk)
+    seated = register(api_client, event, answers={diet: "vegan"}).json()
+    waiting = register(api_client, event, email="bob@example.com", waitlist=True).json()
+    deliver_emails()
+    assert EMAIL in dump()
+
+    response = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
+
+    assert response.status_code == 204
+    assert EMAIL not in dump()
+    assert "Ada Private" not in dump()
+    assert "vegan" not in dump()
+    # The seat went to the waiting list: the counts stay true.
+    event.refresh_from_db()
+    assert (event.seats_taken, event.waitlist_taken) == (1, 0)
+    assert api_client.get(f"/api/registrations/{waiting['token']}/").json()["status"] == (
+        "registered"
+    )
+    # No goodbye is sent to an address that is gone; the erasure is recorded without it.
+    assert [email.to for email in deliver_emails()[2:]] == [["Someone Else <bob@example.com>"]]
+    record = ErasureRecord.objects.get()
+    assert (record.event_id, record.count, record.reason) == (event.pk, 1, "attendee")
+    again = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
+    assert (again.status_code, again.json()["code"]) == (404, "not_found")
+    # Nor did any log line this project wrote along the way name it.
+    assert caplog.records
+    assert EMAIL not in caplog.text
+
+
+def test_a_bad_erase_flag_is_refused_and_nothing_happens(api_client, event):
+    token = register(api_client, event).json()["token"]
+    response = api_client.delete(f"/api/registrations/{token}/?erase=perhaps")
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["erase"])
+    assert Attendee.objects.filter(email=EMAIL).exists()
+
+
+def test_retention_erases_every_attendee_of_an_event_long_over(
+    api_client, event_factory, attendee_factory, settings
+):
+    settings.RETENTION = timedelta(days=90)
+    now = timezone.now()
+    event = event_factory(max_capacity=5)
+    register(api_client, event)
+    register(api_client, event, email="bob@example.com", waitlist=True)
+    removed = register(api_client, event, email="cy@example.com").json()
+    api_client.delete(f"/api/registrations/{removed['token']}/")
+    recent = event_factory()
+    attendee_factory(event=recent, email="recent@example.com")
+    Event.objects.filter(pk=event.pk).update(
+        start_time=now - timedelta(days=95), end_time=now - timedelta(days=91)
+    )
+    Event.objects.filter(pk=recent.pk).update(
+        start_time=now - timedelta(days=89, hours=4), end_time=now - timedelta(days=89)
+    )
+
+    # The kept answers to the registration requests expired long ago, as they do in hours.
+    IdempotencyKey.objects.update(expires_at=now - timedelta(days=90))
+
+    out = io.StringIO()
+    call_command("erase_expired", stdout=out)
+
+    assert f"Event {event.pk}: 2 registration(s) erased." in out.getvalue()
+    text = dump()
+    for email in (EMAIL, "bob@example.com", "cy@example.com"):
+        assert email not in text
+    assert "recent@example.com" in text
+    event.refresh_from_db()
+    assert (event.seats_taken, event.waitlist_taken) == (2, 0)
+    names = set(Attendee.objects.filter(event=event).values_list("name", flat=True))
+    assert names == {ERASED_NAME}
+    # Each tombstone its own address: the (event, lower(email)) index holds.
+    assert Attendee.objects.filter(event=event).values("email").distinct().count() == 2
+    assert not OutgoingMessage.objects.filter(event=event, email__contains="example.com").exists()
+    record = ErasureRecord.objects.get(event_id=event.pk)
+    assert (record.count, record.reason) == (2, "retention")
+    # A second pass finds nothing left to erase.
+    assert erase_expired_registrations() == []
+
+
+def test_no_cached_answer_shows_an_erased_registration(api_client, event_factory, settings):
+    # Open access: anonymous attendee lists are answers the response cache keeps (PostgreSQL).
+    settings.API_OPEN_ACCESS = True
+    event = event_factory()
+    register(api_client, event)
+    path = f"/api/events/{event.pk}/attendees/"
+    assert EMAIL in api_client.get(path).content.decode()
+    assert EMAIL in api_client.get(path).content.decode()  # a cache hit, where there is one
+
+    erase_registrations(event_id=event.pk, reason="staff")
+
+    assert EMAIL not in api_client.get(path).content.decode()
