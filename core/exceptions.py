@@ -65,3 +65,53 @@ class AttendeeNotFound(DomainError):
 
     code = "not_found"
     message = "This event has no attendee with this id."
+
+
+class InvalidTicket(DomainError):
+    """Not a ticket of any event: malformed, or its signature does not hold (forged, altered)."""
+
+    code = "invalid_ticket"
+    message = "This is not a valid ticket."
+
+
+class WrongEvent(DomainError):
+    """A genuine ticket, of another event."""
+
+    code = "wrong_event"
+    message = "This ticket is for another event."
+
+
+class NotAdmitted(DomainError):
+    """A genuine ticket of this event that admits nobody: a waiting place, a cancelled or
+    removed registration, or a cancelled event."""
+
+    code = "not_admitted"
+    message = "This ticket does not admit: no seat is held with it, or the event is cancelled."
+
+
+class AlreadyCheckedIn(DomainError):
+    """The ticket was admitted before; `first` is that admission, as the door saw it."""
+
+    code = "already_checked_in"
+    message = "This ticket has already been checked in."
+
+    def __init__(self, first: dict | None = None, message: str | None = None):
+        self.first = first
+        super().__init__(message)
+
+
+class NonceReused(DomainError):
+    """A scan's nonce sent again with another ticket: a scanner's bug, never replayed."""
+
+    code = "nonce_reused"
+    message = "This nonce was used for another ticket; send a fresh nonce with each scan."
+
+
+class CheckInNotFound(DomainError):
+    code = "not_found"
+    message = "This event has no check-in with this id."
+
+
+class DeviceNotFound(DomainError):
+    code = "not_found"
+    message = "This event has no device with this id."
