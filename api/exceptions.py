@@ -19,7 +19,15 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.exceptions import AttendeeNotFound, DomainError, EventNotFound, RegistrationNotFound
+from core.exceptions import (
+    AttendeeNotFound,
+    CheckInNotFound,
+    DeviceNotFound,
+    DomainError,
+    EventNotFound,
+    InvalidTicket,
+    RegistrationNotFound,
+)
 from event_management_system.ops.metrics import count_database_error
 from event_management_system.ops.requests import current_request_id
 from event_management_system.paths import API_PREFIX
@@ -42,6 +50,9 @@ DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
     EventNotFound: status.HTTP_404_NOT_FOUND,
     RegistrationNotFound: status.HTTP_404_NOT_FOUND,
     AttendeeNotFound: status.HTTP_404_NOT_FOUND,
+    CheckInNotFound: status.HTTP_404_NOT_FOUND,
+    DeviceNotFound: status.HTTP_404_NOT_FOUND,
+    InvalidTicket: status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -86,7 +97,7 @@ def exception_handler(exc, context):
     """DRF's handler with every error answered as `{"detail", "code"[, "errors"]}`."""
     if isinstance(exc, DomainError):
         return Response(
-            error_body(exc.message, exc.code),
+            {**error_body(exc.message, exc.code), **exc.details()},
             status=DOMAIN_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT),
         )
     if isinstance(exc, DjangoValidationError):

@@ -111,14 +111,17 @@ class Admission:
             device=device,
         )
 
-    def to_json(self) -> dict:
+    def as_dict(self) -> dict:
         return {
             "id": self.id,
             "registration": self.registration,
             "name": self.name,
-            "checked_in_at": self.checked_in_at.isoformat(),
+            "checked_in_at": self.checked_in_at,
             "device": self.device,
         }
+
+    def to_json(self) -> dict:
+        return {**self.as_dict(), "checked_in_at": self.checked_in_at.isoformat()}
 
     @classmethod
     def from_json(cls, data: dict) -> "Admission":
@@ -207,7 +210,7 @@ def check_in_ticket(
     if outcome is CheckInOutcome.ADMITTED:
         return admission
     if outcome is CheckInOutcome.ALREADY_CHECKED_IN:
-        raise AlreadyCheckedIn(admission.to_json())
+        raise AlreadyCheckedIn(admission.as_dict())
     raise NotAdmitted
 
 

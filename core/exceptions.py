@@ -1,5 +1,7 @@
 """Domain errors: what went wrong in the user's terms, with a stable machine code."""
 
+from django.utils import timezone
+
 
 class DomainError(Exception):
     """A business rule refused the operation; `code` is stable, `message` is for a person."""
@@ -10,6 +12,10 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None):
         self.message = message or self.message
         super().__init__(self.message)
+
+    def details(self) -> dict:
+        """What the refusal tells besides its code and message (none by default)."""
+        return {}
 
 
 class EventNotFound(DomainError):
@@ -90,7 +96,8 @@ class NotAdmitted(DomainError):
 
 
 class AlreadyCheckedIn(DomainError):
-    """The ticket was admitted before; `first` is that admission, as the door saw it."""
+    """The ticket was admitted before; `first` is that admission (core.checkin.Admission's
+    fields: id, registration, name, checked_in_at, device)."""
 
     code = "already_checked_in"
     message = "This ticket has already been checked in."
@@ -98,6 +105,12 @@ class AlreadyCheckedIn(DomainError):
     def __init__(self, first: dict | None = None, message: str | None = None):
         self.first = first
         super().__init__(message)
+
+    def details(self) -> dict:
+        if self.first is None:
+            return {}
+        when = timezone.localtime(self.first["checked_in_at"])
+        return {"first": {**self.first, "checked_in_at": when}}
 
 
 class NonceReused(DomainError):
@@ -115,3 +128,10 @@ class CheckInNotFound(DomainError):
 class DeviceNotFound(DomainError):
     code = "not_found"
     message = "This event has no device with this id."
+
+
+class NoTicket(DomainError):
+    """A waiting place: it has no ticket until it becomes a seat."""
+
+    code = "no_ticket"
+    message = "This registration waits for a seat: it has no ticket until it gets one."

@@ -2,14 +2,14 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from core.exceptions import DomainError
-from core.models import Attendee, AttendeeStatus, Event, EventStatus
+from core.models import Attendee, AttendeeStatus, CheckIn, CheckInConflict, Event, EventStatus
 from core.rules import RegistrationOutcome, decide_registration
 from core.tokens import hash_token
 
@@ -143,3 +143,34 @@ def in_start_order(
         last = rows[-1]
         if left is not None:
             left -= len(rows)
+
+
+def checked_in_count(*, event_id: int) -> int:
+    """How many of the event's registrations have been admitted at the door."""
+    return CheckIn.objects.filter(event_id=event_id).count()
+
+
+def checkin_conflicts(*, event_id: int) -> QuerySet[CheckInConflict]:
+    """The event's double admissions, oldest recorded first, with their devices."""
+    return (
+        CheckInConflict.objects.filter(event_id=event_id)
+        .select_related("first_device", "again_device")
+        .order_by("id")
+    )
+
+
+def arrivals(*, event_id: int, bucket: timedelta) -> list[tuple[datetime, int]]:
+    """Check-ins per `bucket` of time (aligned on the Unix epoch, in UTC), the earliest first;
+    buckets between the first and the last arrival are listed with 0."""
+    seconds = int(bucket.total_seconds())
+    counts: dict[int, int] = {}
+    times = CheckIn.objects.filter(event_id=event_id).values_list("checked_in_at", flat=True)
+    for when in times.iterator(chunk_size=2000):
+        start = int(when.timestamp()) // seconds * seconds
+        counts[start] = counts.get(start, 0) + 1
+    if not counts:
+        return []
+    return [
+        (datetime.fromtimestamp(start, tz=UTC), counts.get(start, 0))
+        for start in range(min(counts), max(counts) + seconds, seconds)
+    ]

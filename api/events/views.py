@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api.caching import cacheable, cached_count
+from api.checkins.views import EventCheckInMixin
 from api.events.filters import EventFilter, ListFilterBackend
 from api.events.lookup import EventLookupMixin
 from api.events.schema import event_viewset_schema
@@ -27,13 +28,14 @@ from core.versions import Stamp
 class EventViewSet(
     EventLookupMixin,
     EventRegistrationsMixin,
+    EventCheckInMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
     """Create events, list upcoming ones, read one, change or cancel one, register for one,
-    list its attendees and its waiting list, remove an attendee."""
+    list its attendees and its waiting list, remove an attendee; its door (check-in)."""
 
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
@@ -45,6 +47,7 @@ class EventViewSet(
         "partial_update": [IsEventOwnerOrStaff],
         "cancel": [IsEventOwnerOrStaff],
         **EventRegistrationsMixin.permission_classes_by_action,
+        **EventCheckInMixin.permission_classes_by_action,
     }
     # The request budget each write spends (api/throttling.py); reads spend none.
     throttle_scopes = {
@@ -71,7 +74,10 @@ class EventViewSet(
         if self.action == "list":
             return upcoming_events(now=self.now)
         # What the registrations' actions need of the event (api/registrations/views.py).
-        fields = self.event_fields_by_action.get(self.action)
+        fields = {
+            **EventRegistrationsMixin.event_fields_by_action,
+            **EventCheckInMixin.event_fields_by_action,
+        }.get(self.action)
         if fields is not None:
             return Event.objects.only(*fields)
         if self.action == "cancel":

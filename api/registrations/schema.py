@@ -9,6 +9,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
+from api.checkins.schema import EXAMPLE_TICKET
 from api.exceptions import NOT_FOUND_MESSAGE
 from api.openapi import (
     EVENT_CANCELLED,
@@ -36,6 +37,7 @@ from core.exceptions import (
     AlreadyRegistered,
     AttendeeNotFound,
     EventFull,
+    NoTicket,
     RegistrationClosed,
     RegistrationNotFound,
 )
@@ -112,8 +114,15 @@ PLACE_EXAMPLE = {
     "status": "registered",
     "position": None,
     "registered_at": "2030-11-29T12:00:00.123456Z",
+    "ticket": EXAMPLE_TICKET,
 }
-WAITING_PLACE_EXAMPLE = {**PLACE_EXAMPLE, "id": 231, "status": "waitlisted", "position": 3}
+WAITING_PLACE_EXAMPLE = {
+    **PLACE_EXAMPLE,
+    "id": 231,
+    "status": "waitlisted",
+    "position": 3,
+    "ticket": None,
+}
 EXAMPLE_TOKEN = "q0Wn3Vd8sYp1cT5mZ2xK7rL9bF4hJ6uA0eG3iO8tN1w"
 
 
@@ -294,3 +303,30 @@ waitlist_schema = _registrations_page_schema(
     page_of="the waiting list",
     example="A page of the waiting list",
 )
+
+
+NO_TICKET = ErrorCase(
+    409, NoTicket.code, "The registration waits for a seat: no ticket yet.", NoTicket.message
+)
+
+
+def _ticket_image_schema(*, kind: str, media_type: str):
+    return documented(
+        operation_id=f"registrations_ticket_{kind}",
+        summary=f"A seat's ticket as a QR code ({kind.upper()})",
+        description=(
+            "The ticket (`ticket` of the registration) drawn as a QR code, for a phone's screen "
+            "or a printout; the door scans it. The token in the path is the only credential. "
+            "Never cached."
+        ),
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, "The QR code."),
+        },
+        parameters=[REGISTRATION_TOKEN],
+        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS, NO_TICKET],
+        reads_token=False,
+    )
+
+
+ticket_svg_schema = _ticket_image_schema(kind="svg", media_type="image/svg+xml")
+ticket_png_schema = _ticket_image_schema(kind="png", media_type="image/png")

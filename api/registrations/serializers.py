@@ -7,6 +7,14 @@ from rest_framework import serializers
 from api.fields import DateTimeField, VisibleCharField
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
 from core.models import Attendee, AttendeeStatus
+from core.tickets import issue_ticket
+
+
+def ticket_of(attendee: Attendee) -> str | None:
+    """The seat's signed ticket; None for a waiting place, which has none until promoted."""
+    if attendee.status != AttendeeStatus.REGISTERED:
+        return None
+    return issue_ticket(event_id=attendee.event_id, registration_id=attendee.pk)
 
 
 class RegistrationSerializer(serializers.Serializer):
@@ -65,6 +73,14 @@ class PlaceSerializer(serializers.Serializer):
         ),
     )
     registered_at = DateTimeField()
+    ticket = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "The seat's ticket, signed with the event's key: shown at the door as text or as "
+            "its QR code (`GET /api/registrations/{token}/ticket.svg` or `.png`). Null while "
+            "waiting: a waiting place has no ticket until it becomes a seat."
+        ),
+    )
 
     def to_representation(self, place):
         attendee = place.attendee
@@ -76,6 +92,7 @@ class PlaceSerializer(serializers.Serializer):
             "status": attendee.status,
             "position": place.position,
             "registered_at": timezone.localtime(attendee.registered_at),
+            "ticket": ticket_of(attendee),
         }
 
 
