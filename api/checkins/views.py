@@ -39,6 +39,7 @@ from api.checkins.serializers import (
     StatsSerializer,
 )
 from api.datetimes import InvalidDateTime, parse_aware_datetime
+from api.parsers import BatchJSONParser
 from api.permissions import IsEventDevice, IsEventOwnerOrStaff
 from api.tokens import issue_device_token
 from core.checkin import revoked_since
@@ -200,7 +201,11 @@ class EventCheckInMixin:
 
     @batch_schema
     @action(
-        detail=True, methods=["post"], url_path="checkins/batch", serializer_class=BatchSerializer
+        detail=True,
+        methods=["post"],
+        url_path="checkins/batch",
+        serializer_class=BatchSerializer,
+        parser_classes=[BatchJSONParser],
     )
     def check_in_batch(self, request, pk=None):
         """Upload the scans a device made offline: each one's outcome, in order."""
