@@ -20,3 +20,8 @@ def ticket_png(ticket: str, *, scale: int = 6) -> bytes:
     buffer = io.BytesIO()
     segno.make(ticket, error=ERROR_CORRECTION).save(buffer, kind="png", scale=scale, border=4)
     return buffer.getvalue()
+
+
+def ticket_svg_inline(ticket: str, *, scale: int = 4) -> str:
+    """The QR code of `ticket` as an <svg> element, for an HTML page."""
+    return segno.make(ticket, error=ERROR_CORRECTION).svg_inline(scale=scale, border=4)
