@@ -16,10 +16,10 @@ from api.events.schema import event_viewset_schema
 from api.events.serializers import EventSerializer
 from api.idempotency import idempotent
 from api.pagination import Counted
-from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
+from api.permissions import IsEventDevice, IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.registrations.views import EventRegistrationsMixin
 from core.models import Event
-from core.selectors import next_start, upcoming_events
+from core.selectors import checked_in_count, next_start, upcoming_events
 from core.services import cancel_event, create_event, update_event
 from core.versions import Stamp
 
@@ -98,8 +98,21 @@ class EventViewSet(
         return cacheable(response, stamp=stamp, until=self._next_start)
 
     def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
+        event = self.get_object()
+        response = Response(self.get_serializer(event).data)
+        if self._at_the_door(event):
+            # Never kept by the cache, which keeps anonymous answers only (api/caching.py).
+            response.data["checked_in_count"] = checked_in_count(event_id=event.pk)
         return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
+
+    def _at_the_door(self, event) -> bool:
+        """Whether the caller may see the event's door: its owner, staff, its devices."""
+        if self.request.auth is None:
+            return False
+        door = (IsEventOwnerOrStaff | IsEventDevice)()
+        return door.has_permission(self.request, self) and door.has_object_permission(
+            self.request, self, event
+        )
 
     @idempotent
     def create(self, request, *args, **kwargs):

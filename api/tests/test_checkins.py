@@ -533,3 +533,27 @@ def test_the_conflict_list_costs_the_same_queries_for_1_or_20(
         return len(queries.captured_queries)
 
     assert conflicts_query_count(1) == conflicts_query_count(20)
+
+
+def test_the_event_shows_its_checked_in_count_to_its_door_only(
+    event,
+    gate,
+    owner_client,
+    staff_factory,
+    token_client,
+    organiser_factory,
+    make_device,
+    event_factory,
+    owner,
+):
+    seat = register(event, "ada@example.com")
+    scan(gate, event, seat["ticket"])
+    url = f"/api/events/{event.pk}/"
+
+    for client in (owner_client, token_client(staff_factory()), gate):
+        assert client.get(url).json()["checked_in_count"] == 1
+    for client in (APIClient(), token_client(organiser_factory())):
+        assert "checked_in_count" not in client.get(url).json()
+    other_event = event_factory(owner=owner)
+    other_gate, _ = make_device(other_event)
+    assert "checked_in_count" not in other_gate.get(url).json()
