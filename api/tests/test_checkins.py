@@ -17,6 +17,8 @@ from rest_framework.test import APIClient
 
 from core.models import CheckIn, CheckInConflict, CheckInScan, Device, RevokedTicket
 from core.tickets import issue_ticket
+from event_management_system.ops.metrics import CHECKIN_OUTCOMES
+from event_management_system.ops.tests.scraping import scrape, value
 
 pytestmark = pytest.mark.django_db
 
@@ -557,3 +559,26 @@ def test_the_event_shows_its_checked_in_count_to_its_door_only(
     other_event = event_factory(owner=owner)
     other_gate, _ = make_device(other_event)
     assert "checked_in_count" not in other_gate.get(url).json()
+
+
+def test_scans_are_counted_by_outcome_in_the_metrics(client, event, gate):
+    seat = register(event, "ada@example.com")
+
+    def counts() -> dict[str, float]:
+        text = scrape(client)
+        return {o: value(text, "events_checkins_total", outcome=o) for o in CHECKIN_OUTCOMES}
+
+    before = counts()
+    scan(gate, event, seat["ticket"])
+    scan(gate, event, seat["ticket"])
+    scan(gate, event, "forged")
+    upload(gate, event, [offline(seat["ticket"], timezone.now()), offline("x", timezone.now())])
+    after = counts()
+
+    assert {o: after[o] - before[o] for o in CHECKIN_OUTCOMES} == {
+        "admitted": 1,
+        "already_checked_in": 2,
+        "not_admitted": 0,
+        "wrong_event": 0,
+        "invalid_ticket": 2,
+    }
