@@ -27,6 +27,7 @@ from api.openapi import (
     not_authenticated,
     permission_denied,
 )
+from api.registrations.schema import EXAMPLE_TICKET
 from core.exceptions import (
     AlreadyCheckedIn,
     CheckInNotFound,
@@ -107,10 +108,6 @@ BUCKET = OpenApiParameter(
     default="5m",
 )
 
-EXAMPLE_TICKET = (
-    "AQAAAAAAAAAKAAAAAAAAABb2hcqK0vTtzN5Sg3DrdD2uhO7GZAl3lh5fwZ2ryJVK1b6Kq7nQxk1bz0pb3B9qpTf"
-    "hPDVXG6BdvshD8uJpAAM"
-)
 ADMISSION_EXAMPLE = {
     "id": 7,
     "registration": 22,

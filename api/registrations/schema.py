@@ -9,7 +9,6 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
-from api.checkins.schema import EXAMPLE_TICKET
 from api.exceptions import NOT_FOUND_MESSAGE
 from api.openapi import (
     EVENT_CANCELLED,
@@ -106,6 +105,11 @@ ATTENDEE_EXAMPLE = {
     "email": "ada@example.com",
     "registered_at": "2030-11-29T12:00:00.123456Z",
 }
+# A seat's ticket (core/tickets.py).
+EXAMPLE_TICKET = (
+    "AQAAAAAAAAAKAAAAAAAAABYv0rUPBvKcvAPPJXimHZBG8FTtk73fQB"
+    "jKrKi_LLHeTYygY4icbMf-FH1hZ2mXIZuVKmZLozAD7It78ijljCwI"
+)
 PLACE_EXAMPLE = {
     "id": 22,
     "event": 10,
