@@ -8,7 +8,8 @@
 #   make scaling - measure 1 instance against 3 behind nginx, with and without PgBouncer
 # and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
 # `make worker` to run the email worker alone (production: next to gunicorn), and
-# `make docs-config` to regenerate docs/configuration.md and .env.example from the settings' list.
+# `make docs-config` to regenerate docs/configuration.md and .env.example from the settings' list,
+# and `make vendor` to copy the door page's QR reader (jsQR, npm) into core/static/door/vendor/.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,7 +21,7 @@ BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run worker superuser test lint format docs-config bench cluster cluster-stop scaling
+.PHONY: install migrate run worker superuser test lint format docs-config vendor bench cluster cluster-stop scaling
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,12 @@ test: install
 docs-config: install
 	$(PY) -m event_management_system.config reference > docs/configuration.md
 	$(PY) -m event_management_system.config env-example > .env.example
+
+# The vendored copy is committed: nothing is fetched when the page runs, nor when the app starts.
+vendor:
+	npm ci --no-audit --no-fund
+	cp node_modules/jsqr/dist/jsQR.js core/static/door/vendor/jsQR.js
+	cp node_modules/jsqr/LICENSE core/static/door/vendor/jsQR.LICENSE
 
 bench: install
 	BENCH_EVENTS=$(BENCH_EVENTS) bash bench/run $(BENCH_DB) $(BENCH_SECONDS)

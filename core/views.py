@@ -56,3 +56,11 @@ def _page(request, template: str, context: dict, status: int = 200):
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+class DoorPage(View):
+    """The door page for phones (`/door/`): a device signs in with its token and scans; the page
+    works through the API alone (core/static/door/door.js), offline too."""
+
+    def get(self, request):
+        return _page(request, "door/door.html", {})
