@@ -162,9 +162,20 @@ def checkin_conflicts(*, event_id: int) -> QuerySet[CheckInConflict]:
 def arrivals(*, event_id: int, bucket: timedelta) -> list[tuple[datetime, int]]:
     """Check-ins per `bucket` of time (aligned on the Unix epoch, in UTC), the earliest first;
     buckets between the first and the last arrival are listed with 0."""
+    times = CheckIn.objects.filter(event_id=event_id).values_list("checked_in_at", flat=True)
+    return _per_bucket(times, bucket)
+
+
+def registrations_over_time(*, event_id: int, bucket: timedelta) -> list[tuple[datetime, int]]:
+    """The event's standing registrations (seats and waiting places) per `bucket` of the time
+    they were made, as arrivals counts check-ins."""
+    times = Attendee.objects.filter(event_id=event_id).values_list("registered_at", flat=True)
+    return _per_bucket(times, bucket)
+
+
+def _per_bucket(times: QuerySet, bucket: timedelta) -> list[tuple[datetime, int]]:
     seconds = int(bucket.total_seconds())
     counts: dict[int, int] = {}
-    times = CheckIn.objects.filter(event_id=event_id).values_list("checked_in_at", flat=True)
     for when in times.iterator(chunk_size=2000):
         start = int(when.timestamp()) // seconds * seconds
         counts[start] = counts.get(start, 0) + 1
