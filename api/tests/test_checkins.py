@@ -161,9 +161,15 @@ def test_a_device_checks_in_at_its_event_only_and_never_reads_emails(
         gate.get(f"/api/events/{event.pk}/waitlist/"),
         gate.get(f"/api/events/{event.pk}/devices/"),
         gate.get("/api/me/events/"),
+        gate.post("/api/events/", {"name": "Mine"}, format="json"),
+        gate.patch(f"/api/events/{event.pk}/", {"name": "Mine"}, format="json"),
+        gate.post(f"/api/events/{event.pk}/cancel/"),
+        # Signing out is a person's: it neither revokes nor deletes the device.
+        gate.delete("/api/auth/token/"),
     ):
         assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
     assert not CheckIn.objects.exists()
+    assert gate.get(f"/api/events/{event.pk}/checkin/key/").status_code == 200
 
 
 # Tickets
