@@ -7,11 +7,12 @@ row. Nothing here reads before it writes to decide whether a ticket was admitted
 """
 
 import enum
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -38,6 +39,7 @@ from core.models import (
     RevocationReason,
     RevokedTicket,
 )
+from core.sql import checkin as checkin_sql
 from core.tickets import BadTicket, read_ticket, ticket_fingerprint
 
 # A device works until this long after its event ends (late leavers, a last sync).
@@ -177,41 +179,100 @@ def check_in_ticket(
     before any database work; NotAdmitted for a waiting place, a withdrawn registration or a
     cancelled event; AlreadyCheckedIn (with the first admission) for a ticket admitted before.
     The same `nonce` from the same caller again gets the first verdict again, even when sent
-    concurrently; with another ticket, NonceReused.
+    concurrently; with another ticket, NonceReused. On PostgreSQL the database work is one
+    statement (core/sql/checkin.py).
     """
     registration_id = _registration_of(ticket, event_id=event_id)
-    fingerprint = ticket_fingerprint(ticket)
-    now = now or timezone.now()
+    scan = ScanRequest(
+        event_id=event_id,
+        registration_id=registration_id,
+        caller=caller,
+        nonce=nonce,
+        ticket_hash=ticket_fingerprint(ticket),
+        at=now or timezone.now(),
+    )
+    record = _check_in_in_sql if connection.vendor == "postgresql" else _check_in_in_python
     try:
-        with transaction.atomic():
-            scan = _scan(event_id=event_id, caller=caller, nonce=nonce)
-            if scan is None:
-                outcome, admission = _admit(
-                    event_id=event_id, registration_id=registration_id, at=now, caller=caller
-                )
-                CheckInScan.objects.create(
-                    event_id=event_id,
-                    caller=caller.key,
-                    nonce=nonce,
-                    ticket_hash=fingerprint,
-                    outcome=outcome.value,
-                    admission=None if admission is None else admission.to_json(),
-                )
+        verdict, admission = record(scan)
     except IntegrityError:
         # A twin of this scan (same nonce) committed first: its verdict is this one's.
-        scan = _scan(event_id=event_id, caller=caller, nonce=nonce)
-        if scan is None:
+        earlier = _scan(event_id=event_id, caller=caller, nonce=nonce)
+        if earlier is None:
             raise
-    if scan is not None:
-        if scan.ticket_hash != fingerprint:
-            raise NonceReused
-        outcome = CheckInOutcome(scan.outcome)
-        admission = None if scan.admission is None else Admission.from_json(scan.admission)
+        verdict, admission = _replayed(earlier, scan.ticket_hash)
+    if verdict == checkin_sql.NONCE_REUSED:
+        raise NonceReused
+    outcome = CheckInOutcome(verdict)
     if outcome is CheckInOutcome.ADMITTED:
-        return admission
+        return Admission.from_json(admission)
     if outcome is CheckInOutcome.ALREADY_CHECKED_IN:
-        raise AlreadyCheckedIn(admission.as_dict())
+        raise AlreadyCheckedIn(Admission.from_json(admission).as_dict())
     raise NotAdmitted
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """One online scan, its ticket verified: what the database work needs."""
+
+    event_id: int
+    registration_id: int
+    caller: Caller
+    nonce: str
+    ticket_hash: str
+    at: datetime
+
+
+def _check_in_in_python(scan: ScanRequest) -> tuple[str, dict | None]:
+    """check_in_ticket's database work as Django queries, in one transaction: the verdict (an
+    outcome's value, or NONCE_REUSED) and the admission it names, as JSON."""
+    with transaction.atomic():
+        earlier = _scan(event_id=scan.event_id, caller=scan.caller, nonce=scan.nonce)
+        if earlier is not None:
+            return _replayed(earlier, scan.ticket_hash)
+        outcome, admission = _admit(
+            event_id=scan.event_id,
+            registration_id=scan.registration_id,
+            at=scan.at,
+            caller=scan.caller,
+        )
+        answer = None if admission is None else admission.to_json()
+        CheckInScan.objects.create(
+            event_id=scan.event_id,
+            caller=scan.caller.key,
+            nonce=scan.nonce,
+            ticket_hash=scan.ticket_hash,
+            outcome=outcome.value,
+            admission=answer,
+        )
+    return outcome.value, answer
+
+
+def _check_in_in_sql(scan: ScanRequest) -> tuple[str, dict | None]:
+    """check_in_ticket's database work as core/sql/checkin.py's one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            checkin_sql.CALL,
+            [
+                scan.event_id,
+                scan.registration_id,
+                scan.caller.key,
+                scan.caller.device_id,
+                scan.caller.device_name,
+                scan.caller.user_id,
+                scan.nonce,
+                scan.ticket_hash,
+                scan.at,
+            ],
+        )
+        verdict, admission = cursor.fetchone()
+    return verdict, None if admission is None else json.loads(admission)
+
+
+def _replayed(scan: CheckInScan, ticket_hash: str) -> tuple[str, dict | None]:
+    """The verdict a recorded scan got, for a repeat of its nonce with `ticket_hash`."""
+    if scan.ticket_hash != ticket_hash:
+        return checkin_sql.NONCE_REUSED, None
+    return scan.outcome, scan.admission
 
 
 def sync_offline_scans(

@@ -5,6 +5,9 @@ import django.db.models.functions.datetime
 from django.conf import settings
 from django.db import migrations, models
 
+from core.sql import checkin
+from core.sql.operations import RunForVendor
+
 
 class Migration(migrations.Migration):
 
@@ -92,5 +95,10 @@ class Migration(migrations.Migration):
                 'ordering': ['event', 'revoked_at', 'id'],
                 'indexes': [models.Index(fields=['event', 'revoked_at'], name='revoked_ticket_event_time')],
             },
+        ),
+        # On PostgreSQL, an online check-in's database work as one function (core/sql/checkin.py).
+        RunForVendor(
+            forward={"postgresql": checkin.CREATE},
+            backward={"postgresql": checkin.DROP},
         ),
     ]
