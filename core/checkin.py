@@ -6,6 +6,7 @@ inserting for one ticket at the same instant meet in that index; the loser reads
 row. Nothing here reads before it writes to decide whether a ticket was admitted.
 """
 
+import contextlib
 import enum
 import json
 from collections.abc import Iterable, Sequence
@@ -249,7 +250,9 @@ def _check_in_in_python(scan: ScanRequest) -> tuple[str, dict | None]:
 
 def _check_in_in_sql(scan: ScanRequest) -> tuple[str, dict | None]:
     """check_in_ticket's database work as core/sql/checkin.py's one statement."""
-    with connection.cursor() as cursor:
+    # Inside a caller's transaction, a savepoint: a twin's unique violation must not abort it.
+    undoable = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with undoable, connection.cursor() as cursor:
         cursor.execute(
             checkin_sql.CALL,
             [

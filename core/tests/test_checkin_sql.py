@@ -1,8 +1,8 @@
 """On PostgreSQL a check-in is one statement (core/sql/checkin.py): it answers every case as the
-Python path does (core.checkin._check_in_in_python), in one statement."""
+Python path does (core.checkin._check_in_in_python), in one statement that commits itself."""
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -86,7 +86,8 @@ def test_both_paths_answer_alike(event_factory, case):
     assert other == ("nonce_reused", None)
 
 
-def test_a_scan_is_one_statement(event_factory):
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_is_one_statement_that_commits_itself(event_factory):
     scan = scene(event_factory, "seat")
 
     with CaptureQueriesContext(connection) as queries:
@@ -99,4 +100,9 @@ def test_a_scan_is_one_statement(event_factory):
 
     (statement,) = [query["sql"] for query in queries.captured_queries]
     assert "core_check_in(" in statement
-    assert CheckIn.objects.get().registration_id == scan.registration_id
+    # No transaction around it: its own commit made the check-in visible to another connection.
+    with connections.create_connection("default").cursor() as other:
+        other.execute(
+            "SELECT registration_id FROM core_checkin WHERE event_id = %s", [scan.event_id]
+        )
+        assert other.fetchall() == [(scan.registration_id,)]
