@@ -21,12 +21,15 @@ from api.openapi import (
     EVENT_ID,
     EVENT_NOT_FOUND,
     NO_SUCH_ADDRESS,
+    PAGE_NOT_FOUND,
+    PAGE_PARAMETERS,
     ErrorCase,
     documented,
     invalid,
     not_authenticated,
     permission_denied,
 )
+from api.pagination import PAGE_SIZE_MESSAGE
 from api.registrations.schema import EXAMPLE_TICKET
 from core.exceptions import (
     AlreadyCheckedIn,
@@ -87,6 +90,7 @@ DEVICE_NOT_FOUND = ErrorCase(
     DeviceNotFound.message, label="no such device",
 )  # fmt: skip
 
+PAGE_SIZE = invalid("`page_size` is not a whole number from 1.", page_size=[PAGE_SIZE_MESSAGE])
 DEVICE_ID = OpenApiParameter(
     "device_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The device's id."
 )
@@ -120,20 +124,20 @@ devices_schema = documented(
     operation_id="events_devices_list",
     summary="List an event's door devices",
     description=f"{OWNER_CALLERS} Revoked devices too; tokens are never shown again.",
-    responses={200: OpenApiResponse(DeviceSerializer(many=True), "The devices, oldest first.")},
-    parameters=[EVENT_ID],
-    errors=[NO_TOKEN, NOT_OWNER, EVENT_NOT_FOUND, NO_SUCH_ADDRESS],
+    responses={
+        200: OpenApiResponse(DeviceSerializer(many=True), "A page of devices, oldest first.")
+    },
+    parameters=[EVENT_ID, *PAGE_PARAMETERS],
+    errors=[NO_TOKEN, NOT_OWNER, EVENT_NOT_FOUND, NO_SUCH_ADDRESS, PAGE_NOT_FOUND, PAGE_SIZE],
     examples=[
         OpenApiExample(
-            "A gate",
-            value=[
-                {
-                    "id": 3,
-                    "name": "Gate A",
-                    "created_at": "2030-12-01T08:00:00Z",
-                    "revoked_at": None,
-                }
-            ],
+            "A page of devices",
+            value={
+                "id": 3,
+                "name": "Gate A",
+                "created_at": "2030-12-01T08:00:00Z",
+                "revoked_at": None,
+            },
             response_only=True,
         )
     ],
@@ -348,23 +352,28 @@ conflicts_schema = documented(
         f"{DOOR_CALLERS} Each double admission the offline scanners reported: the ticket, "
         "`first` (which stands as its check-in) and `again`, each with its device and time."
     ),
-    responses={200: OpenApiResponse(ConflictSerializer(many=True), "The conflicts.")},
-    parameters=[EVENT_ID],
-    errors=[NO_TOKEN, NOT_AT_THIS_DOOR, EVENT_NOT_FOUND, NO_SUCH_ADDRESS],
+    responses={200: OpenApiResponse(ConflictSerializer(many=True), "A page of conflicts.")},
+    parameters=[EVENT_ID, *PAGE_PARAMETERS],
+    errors=[
+        NO_TOKEN,
+        NOT_AT_THIS_DOOR,
+        EVENT_NOT_FOUND,
+        NO_SUCH_ADDRESS,
+        PAGE_NOT_FOUND,
+        PAGE_SIZE,
+    ],
     examples=[
         OpenApiExample(
             "Two gates offline",
-            value=[
-                {
-                    "id": 1,
-                    "registration": 22,
-                    "ticket": EXAMPLE_TICKET,
-                    "name": "Ada Lovelace",
-                    "first": {"device": {"id": 3, "name": "Gate A"}, "at": "2030-12-01T18:01Z"},
-                    "again": {"device": {"id": 4, "name": "Gate B"}, "at": "2030-12-01T18:04Z"},
-                    "recorded_at": "2030-12-01T18:30:00Z",
-                }
-            ],
+            value={
+                "id": 1,
+                "registration": 22,
+                "ticket": EXAMPLE_TICKET,
+                "name": "Ada Lovelace",
+                "first": {"device": {"id": 3, "name": "Gate A"}, "at": "2030-12-01T18:01Z"},
+                "again": {"device": {"id": 4, "name": "Gate B"}, "at": "2030-12-01T18:04Z"},
+                "recorded_at": "2030-12-01T18:30:00Z",
+            },
             response_only=True,
         )
     ],

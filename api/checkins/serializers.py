@@ -2,6 +2,7 @@
 admission, a conflict, a withdrawn ticket, the event's key and its arrivals."""
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from api.fields import AwareDateTimeField, DateTimeField, VisibleCharField
 from core.checkin import MAX_BATCH_SCANS, CheckInOutcome
@@ -74,9 +75,45 @@ class OfflineScanSerializer(ScanSerializer):
 
 
 class BatchSerializer(serializers.Serializer):
-    """Scans a device made offline, uploaded together."""
+    """Scans a device made offline, uploaded together. Errors come as every error body's do, one
+    list of messages per field: a scan's own say which scan (`[3].scanned_at: …`)."""
 
     scans = OfflineScanSerializer(many=True, allow_empty=False, max_length=MAX_BATCH_SCANS)
+
+    def run_validation(self, data=empty):
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(_flat(error.detail)) from None
+
+
+def _flat(detail, path: str = "") -> dict[str, list[str]]:
+    """Nested errors (a list's, keyed by index; a nested object's) as {field: [messages]}, the
+    nested ones under their top field, each message prefixed with where it is."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            inner = (
+                f"{path}[{key}]"
+                if isinstance(key, int) or str(key).isdigit()
+                else (f"{path}.{key}" if path else str(key))
+            )
+            for field, messages in _flat(value, inner).items():
+                flat.setdefault(field, []).extend(messages)
+        return flat
+    if isinstance(detail, list) and not all(isinstance(item, str) for item in detail):
+        flat = {}
+        for index, value in enumerate(detail):
+            if value:
+                for field, messages in _flat(value, f"{path}[{index}]").items():
+                    flat.setdefault(field, []).extend(messages)
+        return flat
+    top, _, rest = path.partition("[")
+    top = top.split(".")[0] if top else "non_field_errors"
+    where = path[len(top) :]
+    where = where.replace(".non_field_errors", "")
+    messages = detail if isinstance(detail, list) else [detail]
+    return {top: [f"{where}: {message}" if where else str(message) for message in messages]}
 
 
 class ScanResultSerializer(serializers.Serializer):

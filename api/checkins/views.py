@@ -97,10 +97,10 @@ class EventCheckInMixin:
     @devices_schema
     @action(detail=True, methods=["get"], serializer_class=DeviceSerializer)
     def devices(self, request, pk=None):
-        """The event's door devices, revoked ones too, oldest first."""
+        """The event's door devices, revoked ones too, oldest first, paginated."""
         event = self.get_object()
-        devices = Device.objects.filter(event_id=event.pk).order_by("id")
-        return Response(DeviceSerializer(devices, many=True).data)
+        page = self.paginate_queryset(Device.objects.filter(event_id=event.pk).order_by("id"))
+        return self.get_paginated_response(DeviceSerializer(page, many=True).data)
 
     @create_device_schema
     @devices.mapping.post
@@ -244,8 +244,9 @@ class EventCheckInMixin:
         serializer_class=ConflictSerializer,
     )
     def conflicts(self, request, pk=None):
-        """Each ticket admitted twice, as the offline scanners reported it."""
+        """Each ticket admitted twice, as the offline scanners reported it, paginated."""
         event_id = self._door_event_id()
+        page = self.paginate_queryset(checkin_conflicts(event_id=event_id))
         answer = [
             {
                 "id": conflict.pk,
@@ -256,9 +257,9 @@ class EventCheckInMixin:
                 "again": {"device": _device(conflict.again_device), "at": conflict.again_at},
                 "recorded_at": conflict.recorded_at,
             }
-            for conflict in checkin_conflicts(event_id=event_id)
+            for conflict in page
         ]
-        return Response(ConflictSerializer(answer, many=True).data)
+        return self.get_paginated_response(ConflictSerializer(answer, many=True).data)
 
     @stats_schema
     @action(

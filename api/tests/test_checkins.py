@@ -15,6 +15,7 @@ from django.utils import timezone
 from knox.crypto import hash_token
 from rest_framework.test import APIClient
 
+from api.datetimes import NAIVE_DATETIME_MESSAGE
 from core.models import CheckIn, CheckInConflict, CheckInScan, Device, RevokedTicket
 from core.tickets import issue_ticket
 from event_management_system.ops.metrics import CHECKIN_OUTCOMES
@@ -103,8 +104,9 @@ def test_the_owner_creates_a_device_whose_token_is_shown_once_and_stored_hashed(
     assert device.token_hash == hash_token(body["token"])
     assert body["token"] not in device.token_hash
     listed = owner_client.get(f"/api/events/{event.pk}/devices/").json()
-    assert [d["id"] for d in listed] == [body["id"]]
-    assert "token" not in listed[0]
+    assert listed["count"] == 1
+    assert [d["id"] for d in listed["results"]] == [body["id"]]
+    assert "token" not in listed["results"][0]
 
 
 def test_only_the_owner_or_staff_create_devices(
@@ -460,8 +462,8 @@ def test_two_offline_gates_admitting_one_ticket_leave_a_conflict(event, make_dev
     checkin = CheckIn.objects.get()
     assert checkin.device_id == gate_a_id
     conflicts = gate_a.get(f"/api/events/{event.pk}/checkins/conflicts/").json()
-    assert len(conflicts) == 1
-    conflict = conflicts[0]
+    assert conflicts["count"] == 1
+    (conflict,) = conflicts["results"]
     assert conflict["ticket"] == ticket
     assert (conflict["first"]["device"]["name"], conflict["again"]["device"]["name"]) == (
         "Gate A",
@@ -479,7 +481,7 @@ def test_an_offline_scan_after_an_online_check_in_is_a_conflict(event, gate, mak
 
     assert result["results"][0]["outcome"] == "already_checked_in"
     assert CheckIn.objects.get().pk == online["id"]
-    (conflict,) = gate.get(f"/api/events/{event.pk}/checkins/conflicts/").json()
+    (conflict,) = gate.get(f"/api/events/{event.pk}/checkins/conflicts/").json()["results"]
     assert (conflict["first"]["device"]["name"], conflict["again"]["device"]["name"]) == (
         "Gate A",
         "Gate B",
@@ -495,6 +497,7 @@ def test_a_batch_holds_at_most_500_scans_and_each_must_be_well_formed(event, gat
 
     assert (too_many.status_code, too_many.json()["code"]) == (400, "invalid")
     assert (naive.status_code, naive.json()["code"]) == (400, "invalid")
+    assert naive.json()["errors"] == {"scans": [f"[0].scanned_at: {NAIVE_DATETIME_MESSAGE}"]}
     assert upload(gate, event, [offline(ticket, now) for _ in range(500)]).status_code == 200
     assert not CheckIn.objects.exclude(offline=True).exists()
 
@@ -535,9 +538,8 @@ def test_the_conflict_list_costs_the_same_queries_for_1_or_20(
         upload(gate_a, event, [offline(t, now) for t in tickets])
         upload(gate_b, event, [offline(t, now) for t in tickets])
         with CaptureQueriesContext(connection) as queries:
-            assert len(owner_client.get(f"/api/events/{event.pk}/checkins/conflicts/").json()) == (
-                count
-            )
+            page = owner_client.get(f"/api/events/{event.pk}/checkins/conflicts/").json()
+            assert (page["count"], len(page["results"])) == (count, count)
         return len(queries.captured_queries)
 
     assert conflicts_query_count(1) == conflicts_query_count(20)
@@ -588,3 +590,16 @@ def test_scans_are_counted_by_outcome_in_the_metrics(client, event, gate):
         "wrong_event": 0,
         "invalid_ticket": 2,
     }
+
+
+def test_a_batch_reusing_a_nonce_for_another_ticket_records_nothing(event, gate):
+    ada = register(event, "ada@example.com")["ticket"]
+    grace = register(event, "grace@example.com")["ticket"]
+    now = timezone.now()
+    upload(gate, event, [offline(ada, now, "n-1")])
+
+    response = upload(gate, event, [offline(grace, now, "n-2"), offline(grace, now, "n-1")])
+
+    assert (response.status_code, response.json()["code"]) == (409, "nonce_reused")
+    assert list(CheckIn.objects.values_list("name", flat=True)) == ["Ada"]
+    assert not CheckInScan.objects.filter(nonce="n-2").exists()
