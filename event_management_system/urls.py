@@ -1,5 +1,6 @@
 """Top-level routes: the API under /api/, the staff admin under /admin/, the registration page
-emails link to under /registrations/, the door page under /door/, and `/` leading to the API's docs."""
+emails link to under /registrations/, the door page under /door/, and `/` leading to the API's
+docs."""
 
 from django.conf import settings
 from django.contrib import admin
