@@ -9,9 +9,10 @@
 # and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
 # `make worker` to run the email worker alone (production: next to gunicorn), and
 # `make docs` to serve the documentation site on 127.0.0.1:$(DOCS_PORT) (8001 unless given), `make docs-build`
-# to build it into site/ strictly (a broken link or anchor fails), and
+# to build it into site/ strictly (a broken link or anchor fails),
 # `make docs-config` to regenerate docs/operations/configuration.md and .env.example from the
-# settings' list.
+# settings' list, and `make vendor` to copy the door page's QR reader (jsQR, npm) into
+# core/static/door/vendor/.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -24,7 +25,7 @@ BENCH_SECONDS ?= 8
 # The mixed read-while-writing case needs a large catalogue to mean anything.
 BENCH_EVENTS ?= 300000
 
-.PHONY: install migrate run worker superuser test lint format docs docs-build docs-config bench cluster cluster-stop scaling
+.PHONY: install migrate run worker superuser test lint format docs docs-build docs-config vendor bench cluster cluster-stop scaling
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,11 @@ docs: install
 
 docs-build: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+# The vendored copy is committed: nothing is fetched when the page runs, nor when the app starts.
+vendor:
+	npm ci --no-audit --no-fund
+	cp node_modules/jsqr/dist/jsQR.js core/static/door/vendor/jsQR.js
+	cp node_modules/jsqr/LICENSE core/static/door/vendor/jsQR.LICENSE
 
 bench: install
 	BENCH_EVENTS=$(BENCH_EVENTS) bash bench/run $(BENCH_DB) $(BENCH_SECONDS)

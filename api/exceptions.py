@@ -21,8 +21,11 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import (
     AttendeeNotFound,
+    CheckInNotFound,
+    DeviceNotFound,
     DomainError,
     EventNotFound,
+    InvalidTicket,
     QuestionNotFound,
     RegistrationNotFound,
     RequestNotPending,
@@ -51,6 +54,9 @@ DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
     AttendeeNotFound: status.HTTP_404_NOT_FOUND,
     QuestionNotFound: status.HTTP_404_NOT_FOUND,
     RequestNotPending: status.HTTP_404_NOT_FOUND,
+    CheckInNotFound: status.HTTP_404_NOT_FOUND,
+    DeviceNotFound: status.HTTP_404_NOT_FOUND,
+    InvalidTicket: status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -102,7 +108,7 @@ def exception_handler(exc, context):
     """DRF's handler with every error answered as `{"detail", "code"[, "errors"]}`."""
     if isinstance(exc, DomainError):
         return Response(
-            error_body(exc.message, exc.code),
+            {**error_body(exc.message, exc.code), **exc.details()},
             status=DOMAIN_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT),
         )
     if isinstance(exc, DjangoValidationError):

@@ -8,6 +8,7 @@ when their token's user may not do this.
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
+from core.models import Device
 from core.selectors import is_organiser
 
 
@@ -32,3 +33,15 @@ class IsEventOwnerOrStaff(IsOrganiser):
 
     def has_object_permission(self, request, view, event):
         return request.user.is_staff or event.owner_id == request.user.pk
+
+
+class IsEventDevice(BasePermission):
+    """A door device (api/authentication.py) acting on its own event, and on no other: decided
+    from the address's event id, without reading the event."""
+
+    def has_permission(self, request, view):
+        device = request.auth
+        return isinstance(device, Device) and str(device.event_id) == str(view.kwargs.get("pk"))
+
+    def has_object_permission(self, request, view, event):
+        return event.pk == request.auth.event_id

@@ -21,7 +21,8 @@ class JSONRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        option = orjson.OPT_UTC_Z
+        # Integer keys as text, as json.dumps writes them: DRF keys a list's errors by index.
+        option = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
         # The browsable API asks for indented JSON, for a person to read; API clients never do.
         if renderer_context and renderer_context.get("indent"):
             option |= orjson.OPT_INDENT_2

@@ -20,9 +20,13 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from api.tokens import issue_device_token  # noqa: E402
 from core.models import Attendee, Event  # noqa: E402
+from core.services import create_device  # noqa: E402
+from core.tickets import issue_ticket  # noqa: E402
 
 BATCH = 5000
+DOOR_SEATS = 10_000
 
 
 def main() -> None:
@@ -75,9 +79,39 @@ def main() -> None:
             batch_size=5000,
         )
         print(f"{name}={event.pk}")
+    seed_door(now, tickets_file=os.environ.get("BENCH_TICKETS_FILE"))
     # As an operator would after a bulk load: fresh statistics for the planner.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+
+
+def seed_door(now, *, tickets_file: str | None) -> None:
+    """A 10,000-seat event, every seat taken, a door device for it and, in `tickets_file`, every
+    seat's ticket, one a line: what the checkin load scans at random."""
+    event = Event.objects.create(
+        name="door",
+        location="Arena",
+        start_time=now + timedelta(hours=1),
+        end_time=now + timedelta(hours=6),
+        max_capacity=DOOR_SEATS,
+    )
+    seats = Attendee.objects.bulk_create(
+        (
+            Attendee(event=event, name=f"Guest {i}", email=f"door{i}@example.com")
+            for i in range(DOOR_SEATS)
+        ),
+        batch_size=5000,
+    )
+    if tickets_file:
+        Path(tickets_file).write_text(
+            "".join(
+                issue_ticket(event_id=event.pk, registration_id=seat.pk) + "\n" for seat in seats
+            )
+        )
+    token, digest = issue_device_token()
+    create_device(event_id=event.pk, name="Bench gate", token_hash=digest)
+    print(f"door={event.pk}")
+    print(f"door_token={token}")
 
 
 if __name__ == "__main__":

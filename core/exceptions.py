@@ -1,5 +1,7 @@
 """Domain errors: what went wrong in the user's terms, with a stable machine code."""
 
+from django.utils import timezone
+
 
 class DomainError(Exception):
     """A business rule refused the operation; `code` is stable, `message` is for a person."""
@@ -10,6 +12,10 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None):
         self.message = message or self.message
         super().__init__(self.message)
+
+    def details(self) -> dict:
+        """What the refusal tells besides its code and message (none by default)."""
+        return {}
 
 
 class EventNotFound(DomainError):
@@ -86,3 +92,67 @@ class QuestionNotFound(DomainError):
 
     code = "not_found"
     message = "This event has no question with this id."
+
+
+class InvalidTicket(DomainError):
+    """Not a ticket of any event: malformed, or its signature does not hold (forged, altered)."""
+
+    code = "invalid_ticket"
+    message = "This is not a valid ticket."
+
+
+class WrongEvent(DomainError):
+    """A genuine ticket, of another event."""
+
+    code = "wrong_event"
+    message = "This ticket is for another event."
+
+
+class NotAdmitted(DomainError):
+    """A genuine ticket of this event that admits nobody: a waiting place, a cancelled or
+    removed registration, or a cancelled event."""
+
+    code = "not_admitted"
+    message = "This ticket does not admit: no seat is held with it, or the event is cancelled."
+
+
+class AlreadyCheckedIn(DomainError):
+    """The ticket was admitted before; `first` is that admission (core.checkin.Admission's
+    fields: id, registration, name, checked_in_at, device)."""
+
+    code = "already_checked_in"
+    message = "This ticket has already been checked in."
+
+    def __init__(self, first: dict | None = None, message: str | None = None):
+        self.first = first
+        super().__init__(message)
+
+    def details(self) -> dict:
+        if self.first is None:
+            return {}
+        when = timezone.localtime(self.first["checked_in_at"])
+        return {"first": {**self.first, "checked_in_at": when}}
+
+
+class NonceReused(DomainError):
+    """A scan's nonce sent again with another ticket: a scanner's bug, never replayed."""
+
+    code = "nonce_reused"
+    message = "This nonce was used for another ticket; send a fresh nonce with each scan."
+
+
+class CheckInNotFound(DomainError):
+    code = "not_found"
+    message = "This event has no check-in with this id."
+
+
+class DeviceNotFound(DomainError):
+    code = "not_found"
+    message = "This event has no device with this id."
+
+
+class NoTicket(DomainError):
+    """A waiting place: it has no ticket until it becomes a seat."""
+
+    code = "no_ticket"
+    message = "This registration waits for a seat: it has no ticket until it gets one."

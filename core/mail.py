@@ -18,7 +18,9 @@ from django.template.loader import render_to_string
 
 from core import calendar
 from core.models import ERASED_DOMAIN, Attendee, AttendeeStatus, MessageKind, OutgoingMessage
+from core.qr import ticket_png
 from core.selectors import waiting_position
+from core.tickets import issue_ticket
 from core.tokens import recover_token
 from event_management_system.paths import API_PREFIX
 
@@ -82,6 +84,8 @@ WORDING = {
 }
 
 # The messages about a registration that must still exist when they are sent.
+# The emails that give a seat carry its ticket, as text and as a QR code (ticket.png).
+CARRIES_TICKET = {MessageKind.REGISTERED, MessageKind.PROMOTED}
 ABOUT_A_REGISTRATION = {
     MessageKind.REGISTERED,
     MessageKind.WAITLISTED,
@@ -159,6 +163,11 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         else None
     )
     position = waiting_position(attendee=attendee) if attendee else None
+    ticket = (
+        issue_ticket(event_id=event.pk, registration_id=attendee.pk)
+        if message.kind in CARRIES_TICKET and seated and not event.cancelled
+        else None
+    )
     wording = WORDING[message.kind]
     context = {
         "kind": message.kind,
@@ -174,6 +183,7 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         "cancel_url": cancel_url(token) if token else None,
         "api_url": f"{settings.PUBLIC_URL}{API_PREFIX}registrations/",
         "event_url": calendar.event_url(event),
+        "ticket": ticket,
     }
     email = EmailMultiAlternatives(
         # Only the event's name, made one line: an attendee's name is quoted in the greeting,
@@ -184,6 +194,8 @@ def render_message(message: OutgoingMessage) -> EmailMultiAlternatives:
         to=[mailbox(name=message.name, email=message.email)],
     )
     email.attach_alternative(render_to_string("mail/message.html", context), "text/html")
+    if ticket is not None:
+        email.attach("ticket.png", ticket_png(ticket), "image/png")
     method = _invite_method(message.kind, seated=seated)
     if method is not None:
         ics = calendar.invite(

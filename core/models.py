@@ -425,3 +425,135 @@ class OutgoingMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.email}"
+
+
+class Device(models.Model):
+    """A door scanner's credential for one event: it may check in there, and nothing else.
+
+    Its bearer token is shown once; only knox's hash of it is kept (api/authentication.py). It
+    works until revoked or until DEVICE_GRACE after the event ends.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=128, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by revoking it; the row stays, so its check-ins still say where they happened.
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["event", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CheckIn(models.Model):
+    """One registration admitted at the door: at most one row per registration, ever."""
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="checkins", db_index=False
+    )
+    # The ticket's registration (an Attendee's id). No foreign key: an admission stays a fact
+    # when the registration is cancelled afterwards.
+    registration_id = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    # Who admitted: a device, or a signed-in organiser or staff member (both may be gone).
+    device = models.ForeignKey(Device, on_delete=models.SET_NULL, null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    checked_in_at = models.DateTimeField()
+    # Scanned while the device was offline and uploaded later (checked_in_at is the scan's).
+    offline = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["event", "checked_in_at", "id"]
+        indexes = [
+            models.Index(fields=["event", "checked_in_at"], name="checkin_event_time"),
+        ]
+        constraints = [
+            # Exactly once: concurrent gates inserting for one ticket meet here, in the index.
+            models.UniqueConstraint(fields=["registration_id"], name="checkin_once_per_ticket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.checked_in_at:%Y-%m-%d %H:%M}"
+
+
+class CheckInScan(models.Model):
+    """A scan's nonce and the verdict it got: the same nonce from the same caller again gets
+    that verdict again, without a second admission (a scanner retrying after a timeout)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # "device:7" or "user:3": a nonce is the caller's own.
+    caller = models.CharField(max_length=40)
+    nonce = models.CharField(max_length=100)
+    # SHA-256 of the ticket scanned: the same nonce with another ticket is a client's bug.
+    ticket_hash = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=20)
+    # The admission the verdict names (new, or the earlier one), as it was then.
+    admission = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "caller", "nonce"], name="checkin_scan_nonce_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.nonce}: {self.outcome}"
+
+
+class CheckInConflict(models.Model):
+    """One ticket admitted twice at the door (scanners offline): the earlier admission stands as
+    the check-in, the later is recorded here for the organiser."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="checkin_conflicts")
+    registration_id = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    first_device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    first_at = models.DateTimeField()
+    again_device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    again_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["event", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} admitted twice"
+
+
+class RevocationReason(models.TextChoices):
+    """Why a ticket was withdrawn."""
+
+    CANCELLED = "cancelled"
+    REMOVED = "removed"
+    EVENT_CANCELLED = "event_cancelled"
+
+
+class RevokedTicket(models.Model):
+    """A seat's ticket withdrawn: an offline scanner downloads these to refuse them."""
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="revoked_tickets", db_index=False
+    )
+    registration_id = models.BigIntegerField()
+    reason = models.CharField(max_length=20, choices=RevocationReason.choices)
+    revoked_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["event", "revoked_at", "id"]
+        indexes = [
+            models.Index(fields=["event", "revoked_at"], name="revoked_ticket_event_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket of registration {self.registration_id} ({self.reason})"

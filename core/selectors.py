@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Min, Q, QuerySet, Value
@@ -12,6 +12,8 @@ from core.exceptions import DomainError
 from core.models import (
     Attendee,
     AttendeeStatus,
+    CheckIn,
+    CheckInConflict,
     Event,
     EventStatus,
     MessageKind,
@@ -211,3 +213,45 @@ def in_start_order(
         last = rows[-1]
         if left is not None:
             left -= len(rows)
+
+
+def checked_in_count(*, event_id: int) -> int:
+    """How many of the event's registrations have been admitted at the door."""
+    return CheckIn.objects.filter(event_id=event_id).count()
+
+
+def checkin_conflicts(*, event_id: int) -> QuerySet[CheckInConflict]:
+    """The event's double admissions, oldest recorded first, with their devices."""
+    return (
+        CheckInConflict.objects.filter(event_id=event_id)
+        .select_related("first_device", "again_device")
+        .order_by("id")
+    )
+
+
+def arrivals(*, event_id: int, bucket: timedelta) -> list[tuple[datetime, int]]:
+    """Check-ins per `bucket` of time (aligned on the Unix epoch, in UTC), the earliest first;
+    buckets between the first and the last arrival are listed with 0."""
+    times = CheckIn.objects.filter(event_id=event_id).values_list("checked_in_at", flat=True)
+    return _per_bucket(times, bucket)
+
+
+def registrations_over_time(*, event_id: int, bucket: timedelta) -> list[tuple[datetime, int]]:
+    """The event's standing registrations (seats and waiting places) per `bucket` of the time
+    they were made, as arrivals counts check-ins."""
+    times = Attendee.objects.filter(event_id=event_id).values_list("registered_at", flat=True)
+    return _per_bucket(times, bucket)
+
+
+def _per_bucket(times: QuerySet, bucket: timedelta) -> list[tuple[datetime, int]]:
+    seconds = int(bucket.total_seconds())
+    counts: dict[int, int] = {}
+    for when in times.iterator(chunk_size=2000):
+        start = int(when.timestamp()) // seconds * seconds
+        counts[start] = counts.get(start, 0) + 1
+    if not counts:
+        return []
+    return [
+        (datetime.fromtimestamp(start, tz=UTC), counts.get(start, 0))
+        for start in range(min(counts), max(counts) + seconds, seconds)
+    ]

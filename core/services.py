@@ -15,6 +15,18 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat, Now
 from django.utils import timezone
 
+from core.checkin import (  # noqa: F401 - check-in's services, reached from here
+    Admission,
+    Caller,
+    CheckInOutcome,
+    OfflineScan,
+    check_in_ticket,
+    create_device,
+    revoke_device,
+    revoke_tickets,
+    sync_offline_scans,
+    undo_check_in,
+)
 from core.emails import normalize_email
 from core.exceptions import (
     AlreadyRegistered,
@@ -43,10 +55,11 @@ from core.models import (
     MessageStatus,
     OutgoingMessage,
     Question,
+    RevocationReason,
 )
 from core.outbox import queue_message, queue_messages, requeue_messages
 from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_approval, decide_registration
-from core.selectors import ORGANISERS_GROUP, Place, is_registered, waiting_list
+from core.selectors import ORGANISERS_GROUP, Place, event_attendees, is_registered, waiting_list
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
 
@@ -304,7 +317,7 @@ def cancel_registration_by_token(*, token: str) -> None:
         )
         if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
             raise RegistrationNotFound
-        _queue_goodbye(MessageKind.CANCELLED, attendee)
+        _queue_goodbye(MessageKind.CANCELLED, attendee, reason=RevocationReason.CANCELLED)
         _fill_free_seats(event_id=attendee.event_id)
 
 
@@ -324,7 +337,7 @@ def remove_attendee(*, event_id: int, attendee_id: int) -> None:
             Attendee.objects.filter(pk=attendee_id, event_id=event_id)
         ):
             raise AttendeeNotFound
-        _queue_goodbye(MessageKind.REMOVED, attendee)
+        _queue_goodbye(MessageKind.REMOVED, attendee, reason=RevocationReason.REMOVED)
         _fill_free_seats(event_id=event_id)
 
 
@@ -514,6 +527,11 @@ def cancel_event(*, event_id: int) -> Event:
             raise EventStarted(CANCEL_STARTED_MESSAGE)
         event.status = EventStatus.CANCELLED
         event.save(update_fields=["status"])
+        revoke_tickets(
+            event_id=event.pk,
+            registration_ids=event_attendees(event_id=event.pk).values_list("pk", flat=True),
+            reason=RevocationReason.EVENT_CANCELLED,
+        )
         queue_messages(
             kind=MessageKind.EVENT_CANCELLED,
             event_id=event.pk,
@@ -537,8 +555,11 @@ def _lock_event(event_id: int) -> Event:
     return event
 
 
-def _queue_goodbye(kind: MessageKind, attendee: Attendee) -> None:
-    """Queue the email telling `attendee`, deleted just now, that their place is gone."""
+def _queue_goodbye(kind: MessageKind, attendee: Attendee, *, reason: RevocationReason) -> None:
+    """Queue the email telling `attendee`, deleted just now, that their place is gone; a seat's
+    ticket is withdrawn."""
+    if attendee.status == AttendeeStatus.REGISTERED:
+        revoke_tickets(event_id=attendee.event_id, registration_ids=[attendee.pk], reason=reason)
     queue_message(
         kind=kind,
         event_id=attendee.event_id,

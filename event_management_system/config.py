@@ -195,6 +195,12 @@ SETTINGS: tuple[Setting, ...] = (
             "print(secrets.token_urlsafe(50))\"`. Unset while debugging: a fixed local key.",
         ),
         Setting(
+            "DJANGO_TICKET_SECRET", RAW, "",
+            "What every event's Ed25519 ticket key is derived from (core/tickets.py). Set it "
+            "in production and keep it: a new value voids every ticket issued, printed or "
+            "emailed. Unset: derived from DJANGO_SECRET_KEY, whose rotation then voids them.",
+        ),
+        Setting(
             "DJANGO_ALLOWED_HOSTS", LIST, ["localhost", "127.0.0.1", "[::1]"],
             "Host names the app answers for.",
         ),

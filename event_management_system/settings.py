@@ -27,6 +27,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - debug only
 
+# Every event's ticket-signing key is derived from it (core/tickets.py): never stored.
+TICKET_SECRET = env["DJANGO_TICKET_SECRET"] or SECRET_KEY
+
 ALLOWED_HOSTS = env["DJANGO_ALLOWED_HOSTS"]
 
 # How many reverse proxies stand in front of the app, each appending to X-Forwarded-For. None

@@ -1,5 +1,6 @@
 """Top-level routes: the API under /api/, the staff admin under /admin/, the registration page
-emails link to under /registrations/, and `/` leading to the API's docs."""
+emails link to under /registrations/, the door page under /door/, and `/` leading to the API's
+docs."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -7,7 +8,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from api.throttling import budgeted_posts
-from core.views import RegistrationPage
+from core.views import DoorPage, RegistrationPage
 from event_management_system.paths import API_PREFIX
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
         budgeted_posts(RegistrationPage.as_view(), scope="cancel"),
         name="registration-page",
     ),
+    path("door/", DoorPage.as_view(), name="door"),
 ]
 
 if settings.API_BROWSABLE:

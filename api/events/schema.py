@@ -122,7 +122,11 @@ event_viewset_schema = extend_schema_view(
     retrieve=documented(
         operation_id="events_retrieve",
         summary="Read an event",
-        description="Any event, past ones too, with its live seat figures.",
+        description=(
+            "Any event, past ones too, with its live seat figures. Its owner, staff and its "
+            "door devices (api/checkins) also see `checked_in_count`: how many have been "
+            "admitted at the door."
+        ),
         responses={200: OpenApiResponse(EventSerializer, "The event.")},
         parameters=[EVENT_ID],
         errors=[EVENT_NOT_FOUND, NO_SUCH_ADDRESS],

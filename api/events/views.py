@@ -10,16 +10,17 @@ from rest_framework.response import Response
 
 from api.approvals.views import EventApprovalsMixin
 from api.caching import cacheable, cached_count
+from api.checkins.views import EventCheckInMixin
 from api.events.filters import EventFilter, ListFilterBackend
 from api.events.lookup import EventLookupMixin
 from api.events.schema import event_viewset_schema
 from api.events.serializers import EventSerializer
 from api.idempotency import idempotent
 from api.pagination import Counted
-from api.permissions import IsEventOwnerOrStaff, IsOrganiser, OpenAccess
+from api.permissions import IsEventDevice, IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.registrations.views import EventRegistrationsMixin
 from core.models import Event
-from core.selectors import next_start, upcoming_events
+from core.selectors import checked_in_count, next_start, upcoming_events
 from core.services import cancel_event, create_event, update_event
 from core.versions import Stamp
 
@@ -29,13 +30,15 @@ class EventViewSet(
     EventLookupMixin,
     EventRegistrationsMixin,
     EventApprovalsMixin,
+    EventCheckInMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
     """Create events, list upcoming ones, read one, change or cancel one, register for one,
-    list its attendees and its waiting list, remove an attendee, decide on pending requests."""
+    list its attendees and its waiting list, remove an attendee, decide on pending requests; its
+    door (check-in)."""
 
     serializer_class = EventSerializer
     filter_backends = [ListFilterBackend]
@@ -48,6 +51,7 @@ class EventViewSet(
         "cancel": [IsEventOwnerOrStaff],
         **EventRegistrationsMixin.permission_classes_by_action,
         **EventApprovalsMixin.permission_classes_by_action,
+        **EventCheckInMixin.permission_classes_by_action,
     }
     # The request budget each write spends (api/throttling.py); reads spend none.
     throttle_scopes = {
@@ -78,6 +82,7 @@ class EventViewSet(
         fields = {
             **EventRegistrationsMixin.event_fields_by_action,
             **EventApprovalsMixin.event_fields_by_action,
+            **EventCheckInMixin.event_fields_by_action,
         }.get(self.action)
         if fields is not None:
             return Event.objects.only(*fields)
@@ -99,8 +104,21 @@ class EventViewSet(
         return cacheable(response, stamp=stamp, until=self._next_start)
 
     def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
+        event = self.get_object()
+        response = Response(self.get_serializer(event).data)
+        if self._at_the_door(event):
+            # Never kept by the cache, which keeps anonymous answers only (api/caching.py).
+            response.data["checked_in_count"] = checked_in_count(event_id=event.pk)
         return cacheable(response, stamp=Stamp(event_ids=(int(kwargs["pk"]),)))
+
+    def _at_the_door(self, event) -> bool:
+        """Whether the caller may see the event's door: its owner, staff, its devices."""
+        if self.request.auth is None:
+            return False
+        door = (IsEventOwnerOrStaff | IsEventDevice)()
+        return door.has_permission(self.request, self) and door.has_object_permission(
+            self.request, self, event
+        )
 
     @idempotent
     def create(self, request, *args, **kwargs):

@@ -38,6 +38,7 @@ from core.exceptions import (
     AnswersRequired,
     AttendeeNotFound,
     EventFull,
+    NoTicket,
     RegistrationClosed,
     RegistrationNotFound,
 )
@@ -114,6 +115,11 @@ ATTENDEE_EXAMPLE = {
     "registered_at": "2030-11-29T12:00:00.123456Z",
     "answers": {"7": "vegan"},
 }
+# A seat's ticket (core/tickets.py).
+EXAMPLE_TICKET = (
+    "AQAAAAAAAAAKAAAAAAAAABYv0rUPBvKcvAPPJXimHZBG8FTtk73fQB"
+    "jKrKi_LLHeTYygY4icbMf-FH1hZ2mXIZuVKmZLozAD7It78ijljCwI"
+)
 PLACE_EXAMPLE = {
     "id": 22,
     "event": 10,
@@ -123,8 +129,15 @@ PLACE_EXAMPLE = {
     "position": None,
     "registered_at": "2030-11-29T12:00:00.123456Z",
     "answers": {},
+    "ticket": EXAMPLE_TICKET,
 }
-WAITING_PLACE_EXAMPLE = {**PLACE_EXAMPLE, "id": 231, "status": "waitlisted", "position": 3}
+WAITING_PLACE_EXAMPLE = {
+    **PLACE_EXAMPLE,
+    "id": 231,
+    "status": "waitlisted",
+    "position": 3,
+    "ticket": None,
+}
 EXAMPLE_TOKEN = "q0Wn3Vd8sYp1cT5mZ2xK7rL9bF4hJ6uA0eG3iO8tN1w"
 
 
@@ -392,3 +405,28 @@ registration_data_schema = documented(
     ],
     reads_token=False,
 )
+NO_TICKET = ErrorCase(
+    409, NoTicket.code, "The registration waits for a seat: no ticket yet.", NoTicket.message
+)
+
+
+def _ticket_image_schema(*, kind: str, media_type: str):
+    return documented(
+        operation_id=f"registrations_ticket_{kind}",
+        summary=f"A seat's ticket as a QR code ({kind.upper()})",
+        description=(
+            "The ticket (`ticket` of the registration) drawn as a QR code, for a phone's screen "
+            "or a printout; the door scans it. The token in the path is the only credential. "
+            "Never cached."
+        ),
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, "The QR code."),
+        },
+        parameters=[REGISTRATION_TOKEN],
+        errors=[REGISTRATION_NOT_FOUND, NO_SUCH_TOKEN_ADDRESS, NO_TICKET],
+        reads_token=False,
+    )
+
+
+ticket_svg_schema = _ticket_image_schema(kind="svg", media_type="image/svg+xml")
+ticket_png_schema = _ticket_image_schema(kind="png", media_type="image/png")

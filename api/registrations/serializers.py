@@ -8,12 +8,20 @@ from api.fields import DateTimeField, VisibleCharField
 from api.questions.serializers import check_answers
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
 from core.models import Attendee, AttendeeStatus, Question
+from core.tickets import issue_ticket
 
 ANSWERS_HELP = (
     "The answers to the event's questions (`GET /api/events/{id}/questions/`), by question id: "
     "text for `text`, one of the choices for `choice`, a list of them for `multiple_choice`, "
     "true or false for `boolean`."
 )
+
+
+def ticket_of(attendee: Attendee) -> str | None:
+    """The seat's signed ticket; None for a waiting place, which has none until promoted."""
+    if attendee.status != AttendeeStatus.REGISTERED:
+        return None
+    return issue_ticket(event_id=attendee.event_id, registration_id=attendee.pk)
 
 
 class RegistrationSerializer(serializers.Serializer):
@@ -105,6 +113,14 @@ class PlaceSerializer(serializers.Serializer):
     )
     registered_at = DateTimeField()
     answers = serializers.DictField(child=serializers.JSONField(), help_text=ANSWERS_HELP)
+    ticket = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "The seat's ticket, signed with the event's key: shown at the door as text or as "
+            "its QR code (`GET /api/registrations/{token}/ticket.svg` or `.png`). Null while "
+            "waiting: a waiting place has no ticket until it becomes a seat."
+        ),
+    )
 
     def to_representation(self, place):
         attendee = place.attendee
@@ -117,6 +133,7 @@ class PlaceSerializer(serializers.Serializer):
             "position": place.position,
             "registered_at": timezone.localtime(attendee.registered_at),
             "answers": attendee.answers,
+            "ticket": ticket_of(attendee),
         }
 
 

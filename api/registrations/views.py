@@ -2,6 +2,7 @@
 attendee (actions on an event, composed into api.events.views.EventViewSet), and a registration
 read or cancelled by its token. Every rule is core.services'."""
 
+from django.http import HttpResponse
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -18,6 +19,8 @@ from api.registrations.schema import (
     registration_data_schema,
     registration_viewset_schema,
     remove_attendee_schema,
+    ticket_png_schema,
+    ticket_svg_schema,
     waitlist_schema,
 )
 from api.registrations.serializers import (
@@ -27,9 +30,17 @@ from api.registrations.serializers import (
     PlaceSerializer,
     RegistrationDataSerializer,
     RegistrationSerializer,
+    ticket_of,
 )
-from core.exceptions import AnswersRequired, DomainError, EventNotFound, RegistrationNotFound
+from core.exceptions import (
+    AnswersRequired,
+    DomainError,
+    EventNotFound,
+    NoTicket,
+    RegistrationNotFound,
+)
 from core.models import Event
+from core.qr import ticket_png, ticket_svg
 from core.rules import RegistrationOutcome
 from core.selectors import event_attendees, place_by_token, registration_data, waiting_list
 from core.services import (
@@ -211,6 +222,28 @@ class RegistrationViewSet(viewsets.GenericViewSet):
         if data is None:
             raise RegistrationNotFound
         return Response(RegistrationDataSerializer(data).data)
+
+    @ticket_svg_schema
+    @action(detail=True, methods=["get"], url_path=r"ticket\.svg", url_name="ticket-svg")
+    def ticket_svg(self, request, token=None):
+        """The seat's ticket as a QR code, in SVG."""
+        return HttpResponse(ticket_svg(self._ticket(token)), content_type="image/svg+xml")
+
+    @ticket_png_schema
+    @action(detail=True, methods=["get"], url_path=r"ticket\.png", url_name="ticket-png")
+    def ticket_png(self, request, token=None):
+        """The seat's ticket as a QR code, in PNG."""
+        return HttpResponse(ticket_png(self._ticket(token)), content_type="image/png")
+
+    @staticmethod
+    def _ticket(token: str) -> str:
+        place = place_by_token(token=token)
+        if place is None:
+            raise RegistrationNotFound
+        ticket = ticket_of(place.attendee)
+        if ticket is None:
+            raise NoTicket
+        return ticket
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -18,6 +18,8 @@ TOKEN_IN_PATH = {
     ("/api/registrations/{token}/", "get"),
     ("/api/registrations/{token}/", "delete"),
     ("/api/registrations/{token}/data/", "get"),
+    ("/api/registrations/{token}/ticket.svg/", "get"),
+    ("/api/registrations/{token}/ticket.png/", "get"),
 }
 # Posts that read no body: the path says it all.
 BODILESS = {
@@ -26,6 +28,26 @@ BODILESS = {
 }
 # Answered in iCalendar, not JSON.
 CALENDARS = {("/api/events.ics", "get"), ("/api/events/{id}/event.ics", "get")}
+# Answered as an image: a ticket's QR code.
+IMAGES = {
+    ("/api/registrations/{token}/ticket.svg/", "get"): "image/svg+xml",
+    ("/api/registrations/{token}/ticket.png/", "get"): "image/png",
+}
+# The event's door (api/checkins/): for its owner, staff and its own devices.
+DOOR = {
+    ("/api/events/{id}/checkin/key/", "get"),
+    ("/api/events/{id}/checkin/revoked/", "get"),
+    ("/api/events/{id}/checkins/", "post"),
+    ("/api/events/{id}/checkins/batch/", "post"),
+    ("/api/events/{id}/checkins/{checkin_id}/", "delete"),
+    ("/api/events/{id}/checkins/conflicts/", "get"),
+    ("/api/events/{id}/checkins/stats/", "get"),
+}
+DEVICES = {
+    ("/api/events/{id}/devices/", "get"),
+    ("/api/events/{id}/devices/", "post"),
+    ("/api/events/{id}/devices/{device_id}/", "delete"),
+}
 OPERATIONS = {
     ("/api/events/", "get"),
     ("/api/events/", "post"),
@@ -50,7 +72,9 @@ OPERATIONS = {
     ("/api/events/{id}/pending/", "get"),
     ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
     ("/api/events/{id}/pending/{attendee_id}/decline/", "post"),
-    ("/api/registrations/{token}/data/", "get"),
+    *TOKEN_IN_PATH,
+    *DOOR,
+    *DEVICES,
 }
 
 
@@ -111,6 +135,9 @@ def test_every_operation_documents_tz_and_the_errors_any_request_can_meet(schema
             assert "WWW-Authenticate" in responses["401"]["headers"], label
         for success in (code for code in responses if code.startswith("2")):
             if success == "204":
+                continue
+            if (path, method) in IMAGES:
+                assert set(responses[success]["content"]) == {IMAGES[path, method]}, label
                 continue
             media_type = "text/calendar" if (path, method) in CALENDARS else "application/json"
             assert responses[success]["content"][media_type]["examples"], label
@@ -195,8 +222,8 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/events/{id}/waitlist/", "get"): [bearer],
         ("/api/events/{id}/attendees/{attendee_id}/", "delete"): [bearer],
         ("/api/events/{id}/cancel/", "post"): [bearer],
-        ("/api/registrations/{token}/", "get"): [anyone],
-        ("/api/registrations/{token}/", "delete"): [anyone],
+        **{operation: [anyone] for operation in TOKEN_IN_PATH},
+        **{operation: [bearer] for operation in DOOR | DEVICES},
         ("/api/me/events/", "get"): [bearer],
         ("/api/auth/token/", "delete"): [bearer],
         ("/api/auth/token/", "post"): [anyone],

@@ -23,7 +23,7 @@ def test_register(api_client, event_factory):
     body = response.json()
     assert set(body) == {
         "id", "event", "name", "email", "status", "position", "registered_at", "answers",
-        "token"
+        "token", "ticket"
     }  # fmt: skip
     assert (body["name"], body["email"]) == ("Ada Lovelace", "ada@example.com")
     assert (body["event"], body["status"], body["position"]) == (event.pk, "registered", None)

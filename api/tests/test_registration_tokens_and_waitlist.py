@@ -5,10 +5,13 @@ import logging
 import pytest
 
 from core.models import Attendee, Event
+from core.tickets import issue_ticket
 
 pytestmark = pytest.mark.django_db
 
-PLACE_FIELDS = {"id", "event", "name", "email", "status", "position", "registered_at", "answers"}
+PLACE_FIELDS = {
+    "id", "event", "name", "email", "status", "position", "registered_at", "answers", "ticket"
+}  # fmt: skip
 
 
 def register(client, event, who: str, **extra):
@@ -43,6 +46,7 @@ def test_a_registration_answers_201_with_its_token_once(api_client, event_factor
     assert set(body) == PLACE_FIELDS | {"token"}
     assert (body["status"], body["position"]) == ("registered", None)
     assert len(body["token"]) >= 43
+    assert body["ticket"] == issue_ticket(event_id=event.pk, registration_id=body["id"])
     read = api_client.get(place_url(body["token"]))
     assert read.status_code == 200
     assert read.json() == {key: value for key, value in body.items() if key != "token"}
@@ -59,6 +63,7 @@ def test_a_full_event_answers_202_with_a_waiting_place_when_asked(api_client, fu
         ("waitlisted", 1),
         ("waitlisted", 2),
     ]
+    assert [r.json()["ticket"] for r in (first, second)] == [None, None]
     read = api_client.get(place_url(second.json()["token"])).json()
     assert (read["status"], read["position"]) == ("waitlisted", 2)
     detail = api_client.get(f"/api/events/{full_event.pk}/").json()

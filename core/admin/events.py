@@ -1,7 +1,7 @@
 """Events: a list that shows at a glance which are nearly full, and a page to run one from."""
 
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,17 +10,26 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 from core.admin.base import ServiceAdmin
 from core.admin.exports import attendees_csv_response
 from core.admin.forms import AttendeeInlineFormSet, InlineRegistrationForm
+from core.charts import bar_chart
 from core.exceptions import DomainError, QuestionNotFound
 from core.models import Attendee, AttendeeStatus, Event, Question, QuestionKind
-from core.selectors import event_attendees
+from core.selectors import (
+    arrivals,
+    checked_in_count,
+    checkin_conflicts,
+    event_attendees,
+    registrations_over_time,
+)
 from core.services import (
     cancel_event,
     create_event,
@@ -33,6 +42,10 @@ from core.services import (
 QUESTION_FIELDS = ("label", "kind", "choices", "required", "max_length", "position")
 
 FILL_BAR_WIDTH = 10
+# The event-day page: how its charts bucket time, and how often it reloads itself while open.
+ARRIVALS_BUCKET = timedelta(minutes=5)
+REGISTRATIONS_BUCKET = timedelta(days=1)
+EVENT_DAY_REFRESH_SECONDS = 30
 # When an event happens, relative to now; not to be confused with its status (scheduled or
 # cancelled), which says whether it happens at all.
 TIMING_LABELS = {"upcoming": "upcoming", "in_progress": "in progress", "past": "past"}
@@ -338,7 +351,49 @@ class EventAdmin(ServiceAdmin):
             self.admin_site.admin_view(self.attendees_csv_view),
             name=f"{opts.app_label}_{opts.model_name}_attendees_csv",
         )
-        return [attendees_csv, *super().get_urls()]
+        event_day = path(
+            "<path:object_id>/day/",
+            self.admin_site.admin_view(self.event_day_view),
+            name=f"{opts.app_label}_{opts.model_name}_day",
+        )
+        return [attendees_csv, event_day, *super().get_urls()]
+
+    def event_day_view(self, request, object_id):
+        """The event day: checked in of seats, not yet arrived (no-shows once it is over),
+        arrivals and registrations over time as charts; the page reloads itself while open."""
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            raise Http404("No event exists with this id.")
+        if not self.has_view_permission(request, event):
+            raise PermissionDenied
+        checked_in = checked_in_count(event_id=event.pk)
+        over = event.end_time <= timezone.now()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": event,
+            "title": f"Event day: {event}",
+            "checked_in": checked_in,
+            "seats_taken": event.seats_taken,
+            "absent": max(event.seats_taken - checked_in, 0),
+            "absent_label": "No-shows" if over else "Not yet arrived",
+            "conflicts": checkin_conflicts(event_id=event.pk).count(),
+            "arrivals_chart": mark_safe(  # noqa: S308 - SVG drawn by core.charts, text escaped
+                bar_chart(
+                    arrivals(event_id=event.pk, bucket=ARRIVALS_BUCKET),
+                    title="Arrivals per 5 minutes (UTC)",
+                )
+            ),
+            "registrations_chart": mark_safe(  # noqa: S308 - as above
+                bar_chart(
+                    registrations_over_time(event_id=event.pk, bucket=REGISTRATIONS_BUCKET),
+                    title="Registrations per day (UTC)",
+                    label_format="%b %d",
+                )
+            ),
+            "refresh_seconds": EVENT_DAY_REFRESH_SECONDS,
+        }
+        return TemplateResponse(request, "admin/core/event/day.html", context)
 
     def attendees_csv_view(self, request, object_id):
         """The event's attendees as a CSV download, in registration order."""

@@ -23,6 +23,7 @@ from core.services import (
     retry_messages,
     update_event,
 )
+from core.tickets import issue_ticket
 from core.tokens import hash_token
 
 pytestmark = pytest.mark.django_db
@@ -479,3 +480,36 @@ def test_a_message_that_cannot_be_rendered_fails_on_its_own(
     failed = OutgoingMessage.objects.get(email="ada@example.com")
     assert (failed.status, failed.attempts) == (MessageStatus.FAILED, 1)
     assert "ValueError" in failed.last_error
+
+
+def ticket_png_of(email) -> bytes | None:
+    found = [a for a in email.attachments if a.mimetype == "image/png"]
+    if not found:
+        return None
+    ((filename, content, _),) = found
+    assert filename == "ticket.png"
+    return content
+
+
+def test_a_seat_and_a_promotion_carry_the_ticket_and_a_waiting_place_none(
+    event_factory, deliver_emails
+):
+    event = event_factory(max_capacity=1)
+    seated = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    waiting = register_attendee(
+        event_id=event.pk, name="Bob", email="bob@example.com", waitlist=True
+    )
+    confirmation, waiting_email = deliver_emails()
+    mail.outbox.clear()
+    cancel_registration_by_token(token=seated.token)
+    promotion = next(e for e in deliver_emails() if e.to == ["Bob <bob@example.com>"])
+
+    ada_ticket = issue_ticket(event_id=event.pk, registration_id=seated.attendee.pk)
+    bob_ticket = issue_ticket(event_id=event.pk, registration_id=waiting.attendee.pk)
+    assert ticket_png_of(confirmation).startswith(b"\x89PNG")
+    assert ada_ticket in confirmation.body
+    assert ada_ticket in html_of(confirmation)
+    assert ticket_png_of(waiting_email) is None
+    assert "ticket" not in waiting_email.body.lower()
+    assert ticket_png_of(promotion).startswith(b"\x89PNG")
+    assert bob_ticket in promotion.body

@@ -5,6 +5,7 @@ from django.test import Client
 
 from core.models import Attendee, MessageKind, OutgoingMessage
 from core.services import register_attendee
+from core.tickets import issue_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +87,19 @@ def test_a_pending_request_reads_as_awaiting_approval(browser, event_factory):
     text = browser.get(page(pending)).content.decode()
     assert "Awaiting the organiser's approval" in text
     assert "Seat confirmed" not in text
+
+
+def test_a_seat_shows_its_ticket_as_a_qr_code_and_a_waiting_place_none(browser, event_factory):
+    event = event_factory(max_capacity=1)
+    seat = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com")
+    waiting = register_attendee(
+        event_id=event.pk, name="Bob", email="bob@example.com", waitlist=True
+    )
+
+    seat_page = browser.get(page(seat)).content.decode()
+    waiting_page = browser.get(page(waiting)).content.decode()
+
+    assert issue_ticket(event_id=event.pk, registration_id=seat.attendee.pk) in seat_page
+    assert "<svg" in seat_page
+    assert "Your ticket" not in waiting_page
+    assert "<svg" not in waiting_page

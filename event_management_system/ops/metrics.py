@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from core.checkin import CheckInOutcome
 from core.rules import RegistrationOutcome
 
 # prometheus_client reads the variable once, when first imported; so does this module.
@@ -34,6 +35,10 @@ REGISTRATION_OUTCOMES = (*(outcome.value for outcome in RegistrationOutcome), "t
 REGISTRATIONS = Counter(
     "events_registrations_total", "Registration requests, by how they ended.", ["outcome"]
 )
+
+# How a scan at the door ended (core.checkin.CheckInOutcome), each scan of a batch too.
+CHECKIN_OUTCOMES = tuple(outcome.value for outcome in CheckInOutcome)
+CHECKINS = Counter("events_checkins_total", "Tickets scanned at the door, by outcome.", ["outcome"])
 
 DATABASE_ERROR_KINDS = (
     "lock_timeout",
@@ -57,6 +62,8 @@ RESPONSE_CACHE = Counter(
 
 for _outcome in REGISTRATION_OUTCOMES:
     REGISTRATIONS.labels(_outcome)
+for _outcome in CHECKIN_OUTCOMES:
+    CHECKINS.labels(_outcome)
 for _kind in DATABASE_ERROR_KINDS:
     DATABASE_ERRORS.labels(_kind)
 CACHE_HITS = RESPONSE_CACHE.labels("hit")
@@ -81,6 +88,10 @@ def observe_request(view: str, status: int, seconds: float) -> None:
 
 def count_registration(outcome: str) -> None:
     REGISTRATIONS.labels(outcome).inc()
+
+
+def count_checkin(outcome: str) -> None:
+    CHECKINS.labels(outcome).inc()
 
 
 # SQLSTATE codes PostgreSQL answers with, by the kind they count as.
