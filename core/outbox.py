@@ -37,6 +37,7 @@ from django.db.models.functions import Lower, Now
 
 from core.mail import MessageObsolete, render_message
 from core.models import AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
+from core.webhooks import publish_registrations
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def requeue_messages(messages) -> int:
 
 def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
     """Claim up to `limit` due messages, oldest due first, for EMAIL_LEASE_SECONDS: their ids.
+    The registrations' webhook messages are published in the same transaction.
 
     Rows another worker is claiming are skipped, not waited for. Until the lease runs out no
     other claim takes them; then, unless sent or failed meanwhile, they are due again.
@@ -136,6 +138,9 @@ def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
         )
         if ids:
             OutgoingMessage.objects.filter(pk__in=ids).update(available_at=Now() + lease)
+            # The row says what happened: its webhook message is published with the claim, so
+            # a registration writes no more than this row (core/webhooks.py).
+            publish_registrations(ids)
     return ids
 
 

@@ -387,6 +387,15 @@ EMAIL_MAX_PER_MAILBOX_PER_HOUR = env["DJANGO_EMAIL_MAX_PER_MAILBOX_PER_HOUR"]
 # How often an idle worker looks for due messages.
 EMAIL_WORKER_POLL_SECONDS = env["DJANGO_EMAIL_WORKER_POLL_SECONDS"]
 
+# Webhooks (core/webhooks.py): retried on failure from WEBHOOK_RETRY_BASE_SECONDS, doubling,
+# for WEBHOOK_RETRY_HOURS; sent to public addresses over https only unless allowed.
+WEBHOOK_RETRY_BASE_SECONDS = env["DJANGO_WEBHOOK_RETRY_BASE_SECONDS"]
+WEBHOOK_RETRY_HOURS = env["DJANGO_WEBHOOK_RETRY_HOURS"]
+WEBHOOK_LEASE_SECONDS = env["DJANGO_WEBHOOK_LEASE_SECONDS"]
+WEBHOOK_LOG_DAYS = env["DJANGO_WEBHOOK_LOG_DAYS"]
+WEBHOOKS_ALLOW_HTTP = env["DJANGO_WEBHOOKS_ALLOW_HTTP"]
+WEBHOOKS_ALLOW_PRIVATE = env["DJANGO_WEBHOOKS_ALLOW_PRIVATE"]
+
 # The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
 # narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000
 # would hold a worker for minutes.

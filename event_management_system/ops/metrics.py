@@ -12,6 +12,7 @@ below, all present from the start with zero.
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -79,6 +80,49 @@ def observe_request(view: str, status: int, seconds: float) -> None:
     series[1].observe(seconds)
 
 
+# How webhook delivery attempts ended (core/webhooks.py). Counted by the worker process: exported
+# with the app's when the worker shares its PROMETHEUS_MULTIPROC_DIR.
+WEBHOOK_OUTCOMES = ("delivered", "retried", "failed")
+WEBHOOK_DELIVERIES = Counter(
+    "events_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome: delivered (2xx), retried later, failed for good.",
+    ["outcome"],
+)
+for _outcome in WEBHOOK_OUTCOMES:
+    WEBHOOK_DELIVERIES.labels(_outcome)
+
+
+def count_webhook_delivery(outcome: str) -> None:
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+
+
+class WebhookQueueCollector:
+    """`events_webhook_oldest_undelivered_seconds`, read from the database at each scrape: the
+    age of the oldest webhook message not yet delivered everywhere, so a stuck queue shows."""
+
+    NAME = "events_webhook_oldest_undelivered_seconds"
+    HELP = "Age of the oldest webhook message with a delivery still pending (0: none)."
+
+    def describe(self):
+        # Registering reads the name here, not from a query.
+        yield GaugeMetricFamily(self.NAME, self.HELP)
+
+    def collect(self):
+        from django.db import DatabaseError
+
+        from core.webhooks import oldest_undelivered_age
+
+        try:
+            age = oldest_undelivered_age()
+        except DatabaseError:
+            return  # the database's trouble shows in /readyz; the other metrics still answer
+        yield GaugeMetricFamily(self.NAME, self.HELP, value=age)
+
+
+WEBHOOK_QUEUE = WebhookQueueCollector()
+REGISTRY.register(WEBHOOK_QUEUE)
+
+
 def count_registration(outcome: str) -> None:
     REGISTRATIONS.labels(outcome).inc()
 
@@ -116,5 +160,6 @@ def exposition(accept: str) -> tuple[bytes, str]:
     if MULTIPROCESS:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
+        registry.register(WEBHOOK_QUEUE)
         return encode(registry), content_type
     return encode(REGISTRY), content_type
