@@ -32,3 +32,10 @@ class IsEventOwnerOrStaff(IsOrganiser):
 
     def has_object_permission(self, request, view, event):
         return request.user.is_staff or event.owner_id == request.user.pk
+
+
+class IsWebhookOwnerOrStaff(IsOrganiser):
+    """An organiser acting on a webhook endpoint they own, or staff on any endpoint."""
+
+    def has_object_permission(self, request, view, endpoint):
+        return request.user.is_staff or endpoint.owner_id == request.user.pk

@@ -9,7 +9,14 @@ from django.db.models import Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from core.exceptions import DomainError
-from core.models import Attendee, AttendeeStatus, Event, EventStatus
+from core.models import (
+    Attendee,
+    AttendeeStatus,
+    Event,
+    EventStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from core.rules import RegistrationOutcome, decide_registration
 from core.tokens import hash_token
 
@@ -143,3 +150,20 @@ def in_start_order(
         last = rows[-1]
         if left is not None:
             left -= len(rows)
+
+
+def webhook_endpoints_visible_to(user) -> QuerySet:
+    """The webhook endpoints `user` manages: their own, or every one for staff; oldest first."""
+    endpoints = WebhookEndpoint.objects.order_by("id")
+    return endpoints if user.is_staff else endpoints.filter(owner=user)
+
+
+def endpoint_deliveries(*, endpoint_id: int) -> QuerySet:
+    """An endpoint's deliveries, newest first, with their messages and attempts (three queries
+    a page, whatever its length)."""
+    return (
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id)
+        .select_related("message")
+        .prefetch_related("attempt_log")
+        .order_by("-id")
+    )

@@ -318,16 +318,13 @@ def body_of(message: WebhookMessage) -> bytes:
 # Fan-out: one delivery per endpoint that wants the message.
 
 
-def endpoints_for(message: WebhookMessage, owner_id: int | None) -> list[WebhookEndpoint]:
-    """The enabled endpoints subscribed to `message`'s type: its event owner's, and staff's."""
-    endpoints = WebhookEndpoint.objects.filter(enabled=True).filter(
-        Q(owner__is_staff=True) | Q(owner_id=owner_id) if owner_id else Q(owner__is_staff=True)
+def wants(endpoint: tuple, message: WebhookMessage, owner_id: int | None) -> bool:
+    """Whether the endpoint `(owner_id, owner is staff, event types)` is told `message`: its
+    type is subscribed to, and the event is its owner's (any event, for staff)."""
+    endpoint_owner, staff, event_types = endpoint
+    return message.type in event_types and (
+        staff or (owner_id is not None and endpoint_owner == owner_id)
     )
-    return [
-        endpoint
-        for endpoint in endpoints.only("event_types")
-        if message.type in endpoint.event_types
-    ]
 
 
 def fan_out_messages(*, limit: int = FAN_OUT_SIZE) -> int:
@@ -348,10 +345,17 @@ def fan_out_messages(*, limit: int = FAN_OUT_SIZE) -> int:
                 "pk", "owner_id"
             )
         )
+        endpoints = {
+            pk: rest
+            for pk, *rest in WebhookEndpoint.objects.filter(enabled=True).values_list(
+                "pk", "owner_id", "owner__is_staff", "event_types"
+            )
+        }
         deliveries = [
-            WebhookDelivery(message=message, endpoint=endpoint)
+            WebhookDelivery(message=message, endpoint_id=pk)
             for message in messages
-            for endpoint in endpoints_for(message, owners.get(message.event_id))
+            for pk, endpoint in endpoints.items()
+            if wants(endpoint, message, owners.get(message.event_id))
         ]
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         WebhookMessage.objects.filter(pk__in=[m.pk for m in messages]).update(fanned_out=True)

@@ -16,7 +16,12 @@ pytestmark = pytest.mark.django_db
 # Read and cancelled with the token in their path, the only credential they read.
 TOKEN_IN_PATH = {("/api/registrations/{token}/", "get"), ("/api/registrations/{token}/", "delete")}
 # Posts that read no body: the path says it all.
-BODILESS = {("/api/events/{id}/cancel/", "post")}
+BODILESS = {
+    ("/api/events/{id}/cancel/", "post"),
+    ("/api/webhooks/{id}/rotate-secret/", "post"),
+    ("/api/webhooks/{id}/ping/", "post"),
+    ("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/", "post"),
+}
 # Answered in iCalendar, not JSON.
 CALENDARS = {("/api/events.ics", "get"), ("/api/events/{id}/event.ics", "get")}
 OPERATIONS = {
@@ -36,7 +41,18 @@ OPERATIONS = {
     ("/api/me/events/", "get"),
     ("/api/auth/token/", "post"),
     ("/api/auth/token/", "delete"),
+    ("/api/webhooks/", "get"),
+    ("/api/webhooks/", "post"),
+    ("/api/webhooks/{id}/", "get"),
+    ("/api/webhooks/{id}/", "patch"),
+    ("/api/webhooks/{id}/", "delete"),
+    ("/api/webhooks/{id}/rotate-secret/", "post"),
+    ("/api/webhooks/{id}/ping/", "post"),
+    ("/api/webhooks/{id}/deliveries/", "get"),
+    ("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/", "post"),
 }
+# Webhook endpoints: an organiser's own, with a token.
+WEBHOOK_OPERATIONS = {operation for operation in OPERATIONS if "/webhooks/" in operation[0]}
 
 
 @pytest.fixture
@@ -183,6 +199,7 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/me/events/", "get"): [bearer],
         ("/api/auth/token/", "delete"): [bearer],
         ("/api/auth/token/", "post"): [anyone],
+        **{operation: [bearer] for operation in WEBHOOK_OPERATIONS},
     }
     assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
 
@@ -201,6 +218,7 @@ def test_every_refusal_of_a_caller_is_documented(schema):
         paths["/api/events/{id}/attendees/{attendee_id}/"]["delete"],
         paths["/api/events/{id}/cancel/"]["post"],
         paths["/api/me/events/"]["get"],
+        *(paths[path][method] for path, method in WEBHOOK_OPERATIONS),
     ]
     for operation in organisers_only:
         responses = operation["responses"]

@@ -1,5 +1,5 @@
-"""`python manage.py send_emails`: the email worker, sending the outbox's messages as they fall
-due (core/outbox.py)."""
+"""`python manage.py send_emails`: the worker, sending the outbox's emails as they fall due
+(core/outbox.py) and, on a thread of its own, the webhooks (core/webhooks.py)."""
 
 import signal
 import threading
@@ -8,12 +8,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.outbox import run_worker, send_due_messages
+from core.webhooks import deliver_due_webhooks, run_webhook_worker
 
 
 class Command(BaseCommand):
     help = (
-        "Send the queued emails as they fall due, until stopped (SIGTERM or SIGINT end it after "
-        "the message being sent); with --once, send what is due now and exit."
+        "Send the queued emails and webhooks as they fall due, until stopped (SIGTERM or SIGINT "
+        "end it after the message being sent); with --once, send what is due now and exit."
     )
 
     def add_arguments(self, parser):
@@ -30,9 +31,24 @@ class Command(BaseCommand):
             sent = 0
             while claimed := send_due_messages():
                 sent += claimed
+            webhooks = 0
+            while handled := deliver_due_webhooks():
+                webhooks += handled
             self.stdout.write(f"Handled {sent} due message{'' if sent == 1 else 's'}.")
+            self.stdout.write(f"Handled {webhooks} webhook fan-outs and deliveries.")
             return
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        run_worker(stop=stop, poll_seconds=poll)
+        # A slow endpoint (up to 10 s a request) must not hold up the emails, nor they it.
+        webhooks = threading.Thread(
+            target=run_webhook_worker,
+            kwargs={"stop": stop, "poll_seconds": poll},
+            name="webhooks",
+        )
+        webhooks.start()
+        try:
+            run_worker(stop=stop, poll_seconds=poll)
+        finally:
+            stop.set()
+            webhooks.join()
