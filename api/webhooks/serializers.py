@@ -13,6 +13,8 @@ EVENTS_HELP = (
     + ". At least one; an organiser's endpoint hears of their own events, staff's of every event."
 )
 
+UNKNOWN_TYPES_MESSAGE = "Not an event type webhooks are sent for: {names}."
+
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint as its owner sees it, without its secret."""
@@ -25,7 +27,8 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ),
     )
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEventType.choices),
+        # Checked as a whole in validate_events, so an error names the field, not an index.
+        child=serializers.CharField(),
         source="event_types",
         allow_empty=False,
         max_length=len(WebhookEventType.values),
@@ -67,6 +70,11 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ]
 
     def validate_events(self, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in WebhookEventType.values]
+        if unknown:
+            raise serializers.ValidationError(
+                UNKNOWN_TYPES_MESSAGE.format(names=", ".join(unknown))
+            )
         # Each once, in the order given.
         return list(dict.fromkeys(value))
 
