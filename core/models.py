@@ -477,6 +477,9 @@ class WebhookAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     response_body = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")
+    # How it ended: `delivered`, `retried` (tried again later) or `failed` (for good); what the
+    # metrics count (event_management_system/ops/metrics.py).
+    outcome = models.CharField(max_length=10, default="")
 
     class Meta:
         ordering = ["delivery", "id"]

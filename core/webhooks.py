@@ -56,7 +56,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -73,7 +73,6 @@ from core.models import (
     WebhookEventType,
     WebhookMessage,
 )
-from event_management_system.ops.metrics import count_webhook_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ PRIVATE_ADDRESS_MESSAGE = (
 GONE_REASON = "The endpoint answered 410 Gone."
 EXHAUSTED_REASON = "Deliveries failed for {hours:g} hours."
 
-# The outcomes the metrics count (event_management_system/ops/metrics.py).
+# How an attempt ends, as the metrics count it (event_management_system/ops/metrics.py).
 OUTCOMES = ("delivered", "retried", "failed")
 
 
@@ -561,11 +560,11 @@ def _record_attempt(delivery: WebhookDelivery, result: Answer, *, attempted_at) 
             duration_ms=result.duration_ms,
             response_body=result.body[:KEPT_ANSWER_CHARS].decode("utf-8", "replace"),
             error=result.error,
+            outcome=outcome,
         )
         disabled = disable_reason and WebhookEndpoint.objects.filter(
             pk=endpoint.pk, enabled=True
         ).update(enabled=False, disabled_reason=disable_reason)
-    count_webhook_delivery(outcome)
     if outcome != "delivered":
         logger.warning(
             "Webhook delivery %s %s (attempt %s): %s",
@@ -643,6 +642,12 @@ def oldest_undelivered_age(*, now: datetime | None = None) -> float:
     if oldest is None:
         return 0.0
     return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
+
+
+def attempts_by_outcome() -> dict[str, int]:
+    """The attempts in the kept log, by outcome (every one of OUTCOMES, 0 when none)."""
+    counts = dict(WebhookAttempt.objects.values_list("outcome").annotate(n=Count("id")).order_by())
+    return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
 
 
 def run_webhook_worker(*, stop: threading.Event, poll_seconds: float) -> None:

@@ -21,6 +21,7 @@ SECRET_SHOWN_ONCE = "The signing secret of {url}, shown this once: {secret}"
 class WebhookEndpointForm(forms.ModelForm):
     """The endpoint's owner, URL (checked as the API checks it), types and switch."""
 
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
         choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
     )

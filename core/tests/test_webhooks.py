@@ -461,3 +461,21 @@ def test_the_age_of_the_oldest_undelivered_message_shows_a_stuck_queue(
     deliver_webhooks(rounds=1)
     later = timezone.now() + timedelta(hours=2)
     assert webhooks.oldest_undelivered_age(now=later) >= 7199
+
+
+def test_the_metrics_show_attempts_by_outcome_and_the_oldest_undelivered_message(
+    organiser, endpoint, receiver, deliver_webhooks, settings
+):
+    from event_management_system.ops.metrics import exposition
+
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 3600
+    receiver.answer = lambda n: 200 if n == 0 else 503
+    new_event(organiser, name="Delivered")
+    deliver_webhooks()
+    new_event(organiser, name="Stuck")
+    deliver_webhooks()
+    text = exposition("text/plain")[0].decode()
+    assert 'events_webhook_deliveries_total{outcome="delivered"} 1.0' in text
+    assert 'events_webhook_deliveries_total{outcome="retried"} 1.0' in text
+    assert 'events_webhook_deliveries_total{outcome="failed"} 0.0' in text
+    assert "events_webhook_oldest_undelivered_seconds " in text

@@ -12,7 +12,7 @@ below, all present from the start with zero.
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -80,43 +80,38 @@ def observe_request(view: str, status: int, seconds: float) -> None:
     series[1].observe(seconds)
 
 
-# How webhook delivery attempts ended (core/webhooks.py). Counted by the worker process: exported
-# with the app's when the worker shares its PROMETHEUS_MULTIPROC_DIR.
-WEBHOOK_OUTCOMES = ("delivered", "retried", "failed")
-WEBHOOK_DELIVERIES = Counter(
-    "events_webhook_deliveries_total",
-    "Webhook delivery attempts, by outcome: delivered (2xx), retried later, failed for good.",
-    ["outcome"],
-)
-for _outcome in WEBHOOK_OUTCOMES:
-    WEBHOOK_DELIVERIES.labels(_outcome)
-
-
-def count_webhook_delivery(outcome: str) -> None:
-    WEBHOOK_DELIVERIES.labels(outcome).inc()
-
-
 class WebhookQueueCollector:
-    """`events_webhook_oldest_undelivered_seconds`, read from the database at each scrape: the
-    age of the oldest webhook message not yet delivered everywhere, so a stuck queue shows."""
+    """The webhooks' delivery, read from the database at each scrape, whichever process (the
+    worker) delivered them: `events_webhook_deliveries_total{outcome}`, the attempts in the
+    kept log (DJANGO_WEBHOOK_LOG_DAYS; a purge shows as a counter reset), and
+    `events_webhook_oldest_undelivered_seconds`, the age of the oldest message not yet
+    delivered everywhere, so that a stuck queue shows."""
 
-    NAME = "events_webhook_oldest_undelivered_seconds"
-    HELP = "Age of the oldest webhook message with a delivery still pending (0: none)."
+    DELIVERIES = ("events_webhook_deliveries", "Webhook delivery attempts, by outcome.")
+    OLDEST = (
+        "events_webhook_oldest_undelivered_seconds",
+        "Age of the oldest webhook message with a delivery still pending (0: none).",
+    )
 
     def describe(self):
-        # Registering reads the name here, not from a query.
-        yield GaugeMetricFamily(self.NAME, self.HELP)
+        # Registering reads the names here, not from a query.
+        yield CounterMetricFamily(*self.DELIVERIES, labels=["outcome"])
+        yield GaugeMetricFamily(*self.OLDEST)
 
     def collect(self):
         from django.db import DatabaseError
 
-        from core.webhooks import oldest_undelivered_age
+        from core.webhooks import attempts_by_outcome, oldest_undelivered_age
 
         try:
-            age = oldest_undelivered_age()
+            counts, age = attempts_by_outcome(), oldest_undelivered_age()
         except DatabaseError:
             return  # the database's trouble shows in /readyz; the other metrics still answer
-        yield GaugeMetricFamily(self.NAME, self.HELP, value=age)
+        deliveries = CounterMetricFamily(*self.DELIVERIES, labels=["outcome"])
+        for outcome, count in counts.items():
+            deliveries.add_metric([outcome], count)
+        yield deliveries
+        yield GaugeMetricFamily(*self.OLDEST, value=age)
 
 
 WEBHOOK_QUEUE = WebhookQueueCollector()
