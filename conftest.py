@@ -159,13 +159,15 @@ def deliver_emails(mailoutbox):
 @pytest.fixture
 def receiver(settings):
     """A webhook receiver on 127.0.0.1 (testing/webhooks.py), which the server may deliver to:
-    plain http and a loopback address allowed, as in development."""
+    plain http and a loopback address allowed, as in development. Every request it got must
+    have verified with the secrets the test gave it, as a careful receiver checks."""
     from testing.webhooks import webhook_receiver
 
     settings.WEBHOOKS_ALLOW_HTTP = True
     settings.WEBHOOKS_ALLOW_PRIVATE = True
     with webhook_receiver() as receiver:
         yield receiver
+    assert receiver.unverified == [], "a webhook did not verify with standardwebhooks"
 
 
 @pytest.fixture

@@ -551,15 +551,19 @@ def _record_attempt(delivery: WebhookDelivery, result: Answer, *, attempted_at) 
         updated = WebhookDelivery.objects.filter(
             pk=delivery.pk, status=WebhookDeliveryStatus.PENDING
         ).update(**fields)
-        if not updated:
-            return WebhookDelivery.objects.values_list("status", flat=True).get(pk=delivery.pk)
+        if not updated:  # redelivered, or its endpoint deleted, meanwhile
+            now_status = WebhookDelivery.objects.filter(pk=delivery.pk).values_list("status")
+            return (now_status.first() or ("missing",))[0]
         WebhookAttempt.objects.create(
             delivery_id=delivery.pk,
             attempted_at=attempted_at,
             status_code=status,
             duration_ms=result.duration_ms,
-            response_body=result.body[:KEPT_ANSWER_CHARS].decode("utf-8", "replace"),
-            error=result.error,
+            # Text as PostgreSQL keeps it: no NUL, whatever the endpoint answered.
+            response_body=result.body[:KEPT_ANSWER_CHARS]
+            .decode("utf-8", "replace")
+            .replace("\x00", "\ufffd"),
+            error=result.error.replace("\x00", "\ufffd"),
             outcome=outcome,
         )
         disabled = disable_reason and WebhookEndpoint.objects.filter(
@@ -609,7 +613,14 @@ def deliver_due_webhooks(*, limit: int = CLAIM_SIZE) -> int:
     handled = fan_out_messages()
     ids = claim_deliveries(limit=limit)
     for delivery_id in ids:
-        deliver(delivery_id=delivery_id)
+        try:
+            deliver(delivery_id=delivery_id)
+        except (OperationalError, InterfaceError):
+            raise  # the database's: the worker waits for it, the lease brings the delivery back
+        except Exception:
+            # A bug must not stop the other endpoints' deliveries: logged, and the lease
+            # brings this one back.
+            logger.exception("Webhook delivery %s could not be attempted", delivery_id)
     return handled + len(ids)
 
 

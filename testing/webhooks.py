@@ -31,10 +31,13 @@ class Received:
 @dataclass
 class Receiver:
     """What the server received; `answer(n)` chooses the status of the n-th request (from 0),
-    200 by default; `secrets` are those every request must verify with (each on its own)."""
+    200 by default; `secrets` are those every request must verify with (each on its own),
+    `path_secrets` those of the requests to one path instead. A request with no secret to
+    verify with counts as unverified."""
 
     url: str = ""
     secrets: list[str] = field(default_factory=list)
+    path_secrets: dict[str, list[str]] = field(default_factory=dict)
     answer: Callable[[int], int] = lambda n: 200
     # Seconds each request is held before its answer, so that a kill can land mid-send.
     delay: float = 0.0
@@ -54,8 +57,11 @@ class Receiver:
         """The `webhook-id`s accepted, each once, in the order of its first acceptance."""
         return list(dict.fromkeys(r.webhook_id for r in self.accepted))
 
-    def verify(self, headers: dict[str, str], body: bytes) -> None:
-        for secret in self.secrets:
+    def verify(self, headers: dict[str, str], body: bytes, path: str = "") -> None:
+        secrets = self.path_secrets.get(path, self.secrets)
+        if not secrets:
+            self.unverified.append(f"{headers.get('webhook-id')}: no secret to verify with")
+        for secret in secrets:
             try:
                 Webhook(secret).verify(body, headers)
             except WebhookVerificationError as error:
@@ -72,7 +78,7 @@ def webhook_receiver(**options) -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {key.lower(): value for key, value in self.headers.items()}
             with receiver.lock:
-                receiver.verify(headers, body)
+                receiver.verify(headers, body, self.path)
                 status = receiver.answer(len(receiver.requests))
             if receiver.delay:
                 time.sleep(receiver.delay)

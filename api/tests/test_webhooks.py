@@ -75,6 +75,8 @@ def test_an_organiser_registers_an_endpoint_and_sees_its_secret_once(nina_client
         ({"url": "https://user:pw@hooks.example.com/", "events": ["event.created"]}, "url"),
         ({"url": "https://hooks.example.com/", "events": []}, "events"),
         ({"url": "https://hooks.example.com/", "events": ["checkin.created"]}, "events"),
+        ({"url": "https://hooks.example.com/", "events": ["", None, 3]}, "events"),
+        ({"url": "https://hooks.example.com/", "events": "event.created"}, "events"),
         ({"events": ["event.created"]}, "url"),
     ],
 )

@@ -13,7 +13,20 @@ EVENTS_HELP = (
     + ". At least one; an organiser's endpoint hears of their own events, staff's of every event."
 )
 
-UNKNOWN_TYPES_MESSAGE = "Not an event type webhooks are sent for: {names}."
+
+class EventTypesField(serializers.ListField):
+    """A list of webhook event types; an error names the field, never an item's index."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.ChoiceField(choices=WebhookEventType.choices), **kwargs)
+
+    def run_child_validation(self, data):
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as error:
+            details = error.detail.values() if isinstance(error.detail, dict) else [error.detail]
+            messages = dict.fromkeys(str(message) for detail in details for message in detail)
+            raise serializers.ValidationError(list(messages)) from None
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -26,9 +39,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "it), at a public address, without user name or password."
         ),
     )
-    events = serializers.ListField(
-        # Checked as a whole in validate_events, so an error names the field, not an index.
-        child=serializers.CharField(),
+    events = EventTypesField(
         source="event_types",
         allow_empty=False,
         max_length=len(WebhookEventType.values),
@@ -70,11 +81,6 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         ]
 
     def validate_events(self, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in WebhookEventType.values]
-        if unknown:
-            raise serializers.ValidationError(
-                UNKNOWN_TYPES_MESSAGE.format(names=", ".join(unknown))
-            )
         # Each once, in the order given.
         return list(dict.fromkeys(value))
 

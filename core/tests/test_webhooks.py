@@ -134,8 +134,9 @@ def test_only_the_owners_events_reach_an_organisers_endpoint_and_every_event_sta
     organiser, organiser_factory, staff_factory, endpoint, receiver, deliver_webhooks
 ):
     staff_endpoint = create_webhook_endpoint(
-        owner=staff_factory(), url=receiver.url, event_types=["event.created"]
+        owner=staff_factory(), url=f"{receiver.url}/staff", event_types=["event.created"]
     )
+    receiver.path_secrets["/hooks/staff"] = [staff_endpoint.secret]
     theirs = new_event(organiser_factory())
     mine = new_event(organiser)
     deliver_webhooks()
@@ -434,6 +435,7 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
     receiver.secrets = [old]
     receiver.verify(receiver.requests[1].headers, receiver.requests[1].body)
     assert len(receiver.unverified) == 1  # the old secret no longer signs
+    receiver.unverified.clear()
 
 
 def test_the_log_is_purged_after_its_days_but_never_a_pending_delivery(
@@ -479,3 +481,14 @@ def test_the_metrics_show_attempts_by_outcome_and_the_oldest_undelivered_message
     assert 'events_webhook_deliveries_total{outcome="retried"} 1.0' in text
     assert 'events_webhook_deliveries_total{outcome="failed"} 0.0' in text
     assert "events_webhook_oldest_undelivered_seconds " in text
+
+
+def test_an_answer_holding_nul_bytes_is_kept_as_text(
+    organiser, endpoint, receiver, deliver_webhooks
+):
+    receiver.answer_body = b"ok\x00\xff"
+    new_event(organiser)
+    deliver_webhooks()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDeliveryStatus.DELIVERED
+    assert delivery.attempt_log.get().response_body == "ok\ufffd\ufffd"
