@@ -23,6 +23,10 @@ notice, so nobody misses the last change.
 
 Delivery is at least once: a crash after the mail server accepted a message and before `sent`
 is recorded sends it again when its lease runs out. Never zero times after a commit.
+
+A registration's row also says, for its webhooks, what happened: the claim that first takes it
+publishes its webhook message in the claim's transaction (core/webhooks.py), so a registration
+writes this one row whatever the number of webhook endpoints.
 """
 
 import logging
