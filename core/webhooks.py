@@ -24,7 +24,7 @@ message is published by the worker shortly after it commits, so with the worker 
 when each happened.
 
 Retries: on a timeout, a connection error, 429 or 5xx, after WEBHOOK_RETRY_BASE_SECONDS (with
-jitter), doubling, for WEBHOOK_RETRY_HOURS from the first try; then the delivery fails, its
+jitter), doubling, for WEBHOOK_RETRY_WINDOW from the first try; then the delivery fails, its
 endpoint is switched off and its owner emailed. `410 Gone` switches the endpoint off at once;
 any other answer outside 2xx fails the delivery without retries (its owner may redeliver it).
 
@@ -527,9 +527,7 @@ def deliver(*, delivery_id: int) -> str:
 def _record_attempt(delivery: WebhookDelivery, result: Answer, *, attempted_at) -> str:
     endpoint = delivery.endpoint
     attempts = delivery.attempts + 1
-    retry_until = delivery.retry_until or attempted_at + timedelta(
-        hours=settings.WEBHOOK_RETRY_HOURS
-    )
+    retry_until = delivery.retry_until or attempted_at + settings.WEBHOOK_RETRY_WINDOW
     fields = {"attempts": attempts, "retry_until": retry_until}
     disable_reason = ""
     status = result.status
@@ -543,7 +541,8 @@ def _record_attempt(delivery: WebhookDelivery, result: Answer, *, attempted_at) 
         now = timezone.now()
         if now >= retry_until:
             outcome, fields["status"] = "failed", "failed"
-            disable_reason = EXHAUSTED_REASON.format(hours=settings.WEBHOOK_RETRY_HOURS)
+            hours = settings.WEBHOOK_RETRY_WINDOW / timedelta(hours=1)
+            disable_reason = EXHAUSTED_REASON.format(hours=hours)
         else:
             outcome = "retried"
             fields["available_at"] = now + min(retry_delay(attempts), retry_until - now)
@@ -625,9 +624,9 @@ def deliver_due_webhooks(*, limit: int = CLAIM_SIZE) -> int:
 
 
 def purge_webhook_log(*, now: datetime | None = None) -> int:
-    """Delete the messages older than WEBHOOK_LOG_DAYS, with their deliveries and attempts,
+    """Delete the messages older than WEBHOOK_LOG_AGE, with their deliveries and attempts,
     unless one of their deliveries is still pending; how many messages."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_DAYS)
+    cutoff = (now or timezone.now()) - settings.WEBHOOK_LOG_AGE
     pending = WebhookDelivery.objects.filter(
         message_id=OuterRef("pk"), status=WebhookDeliveryStatus.PENDING
     )

@@ -432,8 +432,8 @@ SETTINGS: tuple[Setting, ...] = (
             "again after about this many seconds (with jitter), then twice as long each time.",
         ),
         Setting(
-            "DJANGO_WEBHOOK_RETRY_HOURS", SECONDS, 72,
-            "How long (in hours) a webhook delivery is retried before it fails; an endpoint "
+            "DJANGO_WEBHOOK_RETRY_HOURS", HOURS, timedelta(hours=72),
+            "How long a webhook delivery is retried before it fails; an endpoint "
             "failing that long is switched off and its owner emailed.",
         ),
         Setting(
@@ -442,7 +442,7 @@ SETTINGS: tuple[Setting, ...] = (
             "that died is sent again once it runs out. Longer than one request may take (10 s).",
         ),
         Setting(
-            "DJANGO_WEBHOOK_LOG_DAYS", WHOLE, 30,
+            "DJANGO_WEBHOOK_LOG_DAYS", DAYS, timedelta(days=30),
             "Webhook messages, their deliveries and attempts are kept this many days, then "
             "purged by the worker.",
         ),

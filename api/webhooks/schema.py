@@ -1,6 +1,9 @@
 """The OpenAPI description of webhook endpoints: registering, reading, changing and deleting
 them, rotating a secret, a test delivery, and their deliveries read and redelivered."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -147,8 +150,9 @@ webhook_viewset_schema = extend_schema_view(
             "`<id>.<timestamp>.<body>` with the secret), a body `{type, timestamp, data}`, "
             "`data` the object as this API shows it to the owner (emails included). Delivered "
             "at least once and one at a time, in order, per endpoint; retried on timeouts, "
-            "connection errors, 429 and 5xx with exponential back-off and jitter for about "
-            "three days; `410 Gone` switches the endpoint off.\n\n"
+            "connection errors, 429 and 5xx with exponential back-off and jitter for "
+            f"{settings.WEBHOOK_RETRY_WINDOW / timedelta(hours=1):g} hours "
+            "(`DJANGO_WEBHOOK_RETRY_HOURS`); `410 Gone` switches the endpoint off.\n\n"
             "The answer holds the signing `secret`, shown this once (and on rotation)."
         ),
         request=WebhookEndpointSerializer,
@@ -252,7 +256,8 @@ webhook_viewset_schema = extend_schema_view(
         summary="List a webhook endpoint's deliveries",
         description=(
             f"{FOR_OWNER} Newest first, each with every attempt (when, the status, how long, "
-            "the answer's first 2 KiB, the error), kept for `DJANGO_WEBHOOK_LOG_DAYS` days."
+            f"the answer's first 2 KiB, the error), kept {settings.WEBHOOK_LOG_AGE.days} days "
+            "(`DJANGO_WEBHOOK_LOG_DAYS`)."
         ),
         responses={200: OpenApiResponse(WebhookDeliverySerializer(many=True), "A page.")},
         parameters=[WEBHOOK_ID, *PAGE_PARAMETERS],

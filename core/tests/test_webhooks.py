@@ -441,7 +441,7 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
 def test_the_log_is_purged_after_its_days_but_never_a_pending_delivery(
     organiser, endpoint, receiver, deliver_webhooks, settings
 ):
-    settings.WEBHOOK_LOG_DAYS = 30
+    settings.WEBHOOK_LOG_AGE = timedelta(days=30)
     settings.WEBHOOK_RETRY_BASE_SECONDS = 3600
     new_event(organiser, name="Delivered")
     deliver_webhooks()
