@@ -154,3 +154,36 @@ def deliver_emails(mailoutbox):
         return mailoutbox
 
     return deliver
+
+
+@pytest.fixture
+def receiver(settings):
+    """A webhook receiver on 127.0.0.1 (testing/webhooks.py), which the server may deliver to:
+    plain http and a loopback address allowed, as in development. Every request it got must
+    have verified with the secrets the test gave it, as a careful receiver checks."""
+    from testing.webhooks import webhook_receiver
+
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    with webhook_receiver() as receiver:
+        yield receiver
+    assert receiver.unverified == [], "a webhook did not verify with standardwebhooks"
+
+
+@pytest.fixture
+def deliver_webhooks(mailoutbox):
+    """`deliver_webhooks()`: do what the worker does, until nothing is due (at most `rounds`
+    claims of each kind): send the due emails, which publishes the registrations' webhook
+    messages, then fan out and send the due webhooks."""
+    from core.outbox import send_due_messages
+    from core.webhooks import deliver_due_webhooks
+
+    def deliver(rounds: int = 50) -> None:
+        for _ in range(rounds):
+            if not send_due_messages():
+                break
+        for _ in range(rounds):
+            if not deliver_due_webhooks():
+                break
+
+    return deliver

@@ -45,3 +45,10 @@ class IsEventDevice(BasePermission):
 
     def has_object_permission(self, request, view, event):
         return event.pk == request.auth.event_id
+
+
+class IsWebhookOwnerOrStaff(IsOrganiser):
+    """An organiser acting on a webhook endpoint they own, or staff on any endpoint."""
+
+    def has_object_permission(self, request, view, endpoint):
+        return request.user.is_staff or endpoint.owner_id == request.user.pk

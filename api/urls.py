@@ -1,6 +1,6 @@
 """Routes under /api/: the events (and their iCalendar feed), an organiser's own events and
-tokens, registrations by their token, the OpenAPI schema and its docs page; any other path
-below it answers with a JSON 404."""
+tokens, registrations by their token, webhook endpoints, the OpenAPI schema and its docs page;
+any other path below it answers with a JSON 404."""
 
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +14,7 @@ from api.feeds.views import CalendarFeedViewSet
 from api.me.views import OwnEventViewSet
 from api.questions.views import QuestionViewSet
 from api.registrations.views import RegistrationViewSet
+from api.webhooks.views import WebhookEndpointViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -33,6 +34,7 @@ router.register("events", EventViewSet, basename="event")
 router.register("me/events", OwnEventViewSet, basename="own-event")
 router.register("registrations", RegistrationViewSet, basename="registration")
 router.register(r"events/(?P<event_id>[0-9]+)/questions", QuestionViewSet, basename="question")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

@@ -557,3 +557,165 @@ class RevokedTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket of registration {self.registration_id} ({self.reason})"
+
+
+class WebhookEventType(models.TextChoices):
+    """What a webhook message says happened; an endpoint subscribes to some of these.
+
+    Adding a happening is one line here, and a call of core.webhooks.publish_event (or a
+    mapping in core.webhooks.REGISTRATION_TYPES) where it happens."""
+
+    REGISTRATION_CREATED = "registration.created"
+    REGISTRATION_WAITLISTED = "registration.waitlisted"
+    REGISTRATION_PROMOTED = "registration.promoted"
+    REGISTRATION_CANCELLED = "registration.cancelled"
+    REGISTRATION_REMOVED = "registration.removed"
+    EVENT_CREATED = "event.created"
+    EVENT_UPDATED = "event.updated"
+    EVENT_CANCELLED = "event.cancelled"
+
+
+# A test delivery to one endpoint (POST /api/webhooks/{id}/ping/); nobody subscribes to it.
+WEBHOOK_PING = "webhook.ping"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an organiser wants told what happens at their events (staff's: at every event),
+    signed with `secret` (Standard Webhooks: `whsec_` and the key in Base64).
+
+    After a rotation the previous secret signs beside the new one until
+    `previous_secret_expires_at`, so a receiver can switch without missing a message."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=2000)
+    # The WebhookEventType values it receives.
+    event_types = models.JSONField(default=list)
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Switched off by its owner, by a `410 Gone`, or after failing for the whole retry window;
+    # it gets no new deliveries while off.
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookMessage(models.Model):
+    """One happening, as every endpoint subscribed to it is told: its `uid` is the
+    `webhook-id` of every delivery and retry of it, so receivers deduplicate.
+
+    Written in the transaction of the change (event.*), or by the worker from the email
+    outbox's row of the change (registration.*: core.webhooks.publish_registrations), so that
+    a registration stays one row. The worker fans it out to one WebhookDelivery per endpoint,
+    then marks it `fanned_out`, in one transaction."""
+
+    uid = models.CharField(max_length=40, unique=True)
+    type = models.CharField(max_length=40)
+    event = models.ForeignKey(
+        Event, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_messages"
+    )
+    # The object as its owner's API shows it, when it happened.
+    data = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField()
+    # The email outbox row it was published from (registration.*), once only.
+    source_message_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    fanned_out = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(fanned_out=False), name="webhook_message_new"),
+            models.Index(fields=["created_at"], name="webhook_message_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.uid}"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    """Where one message is on its way to one endpoint."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    """One message to one endpoint: pending until a 2xx answer, failed once retries ran out
+    (or the endpoint answered `410 Gone`). Each try is a WebhookAttempt."""
+
+    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Retries run out once this has passed (the retry window from the first try, or from a
+    # redelivery).
+    retry_until = models.DateTimeField(null=True, blank=True)
+    # When the worker may try next (the database's clock): after a failure, the back-off;
+    # once claimed, when the claim's lease runs out.
+    available_at = models.DateTimeField(db_default=Now())
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # An endpoint's queue in order: the worker sends its oldest pending delivery only.
+            models.Index(
+                fields=["endpoint", "id"],
+                condition=Q(status=WebhookDeliveryStatus.PENDING),
+                name="webhook_delivery_pending",
+            ),
+            models.Index(fields=["endpoint", "-id"], name="webhook_delivery_endpoint"),
+        ]
+        constraints = [
+            # Fanning out twice (a worker killed after its transaction) adds nothing.
+            models.UniqueConstraint(
+                fields=["message", "endpoint"], name="webhook_delivery_once_per_endpoint"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=WebhookDeliveryStatus.values),
+                name="webhook_delivery_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message} to {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    """One try at a delivery, kept for its owner to read: when, the answer's status and first
+    bytes, how long it took, or the error that stopped it."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_body = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    # How it ended: `delivered`, `retried` (tried again later) or `failed` (for good); what the
+    # metrics count (event_management_system/ops/metrics.py).
+    outcome = models.CharField(max_length=10, default="")
+
+    class Meta:
+        ordering = ["delivery", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt at {self.attempted_at} ({self.status_code or self.error})"

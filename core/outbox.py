@@ -23,6 +23,10 @@ notice, so nobody misses the last change.
 
 Delivery is at least once: a crash after the mail server accepted a message and before `sent`
 is recorded sends it again when its lease runs out. Never zero times after a commit.
+
+A registration's row also says, for its webhooks, what happened: the claim that first takes it
+publishes its webhook message in the claim's transaction (core/webhooks.py), so a registration
+writes this one row whatever the number of webhook endpoints.
 """
 
 import logging
@@ -38,6 +42,7 @@ from django.db.models.functions import Lower, Now
 
 from core.mail import MessageObsolete, render_message
 from core.models import AttendeeStatus, MessageKind, MessageStatus, OutgoingMessage
+from core.webhooks import publish_registrations
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +133,7 @@ def requeue_messages(messages) -> int:
 
 def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
     """Claim up to `limit` due messages, oldest due first, for EMAIL_LEASE_SECONDS: their ids.
+    The registrations' webhook messages are published in the same transaction.
 
     Rows another worker is claiming are skipped, not waited for. Until the lease runs out no
     other claim takes them; then, unless sent or failed meanwhile, they are due again.
@@ -142,6 +148,9 @@ def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
         )
         if ids:
             OutgoingMessage.objects.filter(pk__in=ids).update(available_at=Now() + lease)
+            # The row says what happened: its webhook message is published with the claim, so
+            # a registration writes no more than this row (core/webhooks.py).
+            publish_registrations(ids)
     return ids
 
 

@@ -19,6 +19,8 @@ from core.models import (
     MessageKind,
     OutgoingMessage,
     Question,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_registration
 from core.tokens import hash_token
@@ -255,3 +257,20 @@ def _per_bucket(times: QuerySet, bucket: timedelta) -> list[tuple[datetime, int]
         (datetime.fromtimestamp(start, tz=UTC), counts.get(start, 0))
         for start in range(min(counts), max(counts) + seconds, seconds)
     ]
+
+
+def webhook_endpoints_visible_to(user) -> QuerySet:
+    """The webhook endpoints `user` manages: their own, or every one for staff; oldest first."""
+    endpoints = WebhookEndpoint.objects.order_by("id")
+    return endpoints if user.is_staff else endpoints.filter(owner=user)
+
+
+def endpoint_deliveries(*, endpoint_id: int) -> QuerySet:
+    """An endpoint's deliveries, newest first, with their messages and attempts (three queries
+    a page, whatever its length)."""
+    return (
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id)
+        .select_related("message")
+        .prefetch_related("attempt_log")
+        .order_by("-id")
+    )

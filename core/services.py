@@ -45,6 +45,7 @@ from core.models import (
     CAPACITY_BELOW_ATTENDANCE_MESSAGE,
     ERASED_DOMAIN,
     ERASED_NAME,
+    WEBHOOK_PING,
     Attendee,
     AttendeeStatus,
     ErasureRecord,
@@ -56,12 +57,24 @@ from core.models import (
     OutgoingMessage,
     Question,
     RevocationReason,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventType,
+    WebhookMessage,
 )
 from core.outbox import queue_message, queue_messages, requeue_messages
 from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_approval, decide_registration
 from core.selectors import ORGANISERS_GROUP, Place, event_attendees, is_registered, waiting_list
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
+from core.webhooks import (
+    ROTATION_OVERLAP,
+    check_url,
+    new_message_id,
+    new_secret,
+    publish_event,
+)
 
 # Which domain error a violated constraint stands for; the name appears in the database's message.
 CONSTRAINT_ERRORS: dict[str, type[DomainError]] = {
@@ -109,7 +122,9 @@ def create_event(*, owner: AbstractBaseUser | None, **details: Any) -> Event:
     """
     event = Event(owner=owner, **_organiser_fields(details))
     event.clean()
-    event.save()
+    with transaction.atomic():
+        event.save()
+        publish_event(type=WebhookEventType.EVENT_CREATED, event=event)
     return event
 
 
@@ -124,7 +139,8 @@ def update_event(*, event_id: int, **changes: Any) -> Event:
     for a new start of an event that has begun, CapacityBelowAttendance, ValidationError for
     an end not after the start, or TypeError for a field that is not an organiser's.
 
-    A change to the name, place or times raises the event's SEQUENCE and queues an updated
+    A change to any field publishes `event.updated` (core/webhooks.py). A change to the name,
+    place or times raises the event's SEQUENCE and queues an updated
     invite to each attendee holding a seat, in the same transaction.
     """
     changes = _organiser_fields(changes)
@@ -146,10 +162,8 @@ def update_event(*, event_id: int, **changes: Any) -> Event:
                 raise CapacityBelowAttendance(
                     CAPACITY_BELOW_ATTENDANCE_MESSAGE.format(count=event.seats_taken)
                 )
-            rescheduled = any(
-                field in changes and changes[field] != getattr(event, field)
-                for field in INVITE_FIELDS
-            )
+            changed = {field for field, value in changes.items() if value != getattr(event, field)}
+            rescheduled = bool(changed.intersection(INVITE_FIELDS))
             for field, value in changes.items():
                 setattr(event, field, value)
             event.clean()
@@ -167,6 +181,8 @@ def update_event(*, event_id: int, **changes: Any) -> Event:
                 )
             if _fill_free_seats(event_id=event.pk):
                 event.refresh_from_db(fields=["seats_taken", "waitlist_taken"])
+            if changed:
+                publish_event(type=WebhookEventType.EVENT_UPDATED, event=event)
     except IntegrityError as error:
         # The counter's constraint means "full" to a registration, "too small" to this change.
         if not isinstance(domain_error_for(error), EventFull):
@@ -532,6 +548,7 @@ def cancel_event(*, event_id: int) -> Event:
             registration_ids=event_attendees(event_id=event.pk).values_list("pk", flat=True),
             reason=RevocationReason.EVENT_CANCELLED,
         )
+        publish_event(type=WebhookEventType.EVENT_CANCELLED, event=event)
         queue_messages(
             kind=MessageKind.EVENT_CANCELLED,
             event_id=event.pk,
@@ -675,3 +692,87 @@ def create_organiser(
         user.save()
         user.groups.add(group)
     return user, created
+
+
+def create_webhook_endpoint(
+    *, owner: AbstractBaseUser, url: str, event_types: list[str], enabled: bool = True
+) -> WebhookEndpoint:
+    """Register `url` to be told the `event_types` happening at `owner`'s events (at every
+    event, for staff), signed with a fresh secret. Raises ValidationError on `url` when webhooks
+    may not go there (core.webhooks.check_url)."""
+    _check_webhook_url(url)
+    return WebhookEndpoint.objects.create(
+        owner=owner, url=url, event_types=list(event_types), enabled=enabled, secret=new_secret()
+    )
+
+
+def update_webhook_endpoint(*, endpoint_id: int, **changes: Any) -> WebhookEndpoint:
+    """Change the endpoint's `url`, `event_types` or `enabled`; switching it on again clears
+    why it was off, and its pending deliveries resume in order. Raises ValidationError on `url`
+    as create_webhook_endpoint does."""
+    unknown = changes.keys() - {"url", "event_types", "enabled"}
+    if unknown:
+        raise TypeError(f"Not a webhook endpoint field: {', '.join(sorted(unknown))}.")
+    if "url" in changes:
+        _check_webhook_url(changes["url"])
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        for field, value in changes.items():
+            setattr(endpoint, field, value)
+        if changes.get("enabled"):
+            endpoint.disabled_reason = ""
+        endpoint.save()
+    return endpoint
+
+
+def delete_webhook_endpoint(*, endpoint_id: int) -> None:
+    """Delete the endpoint, its deliveries and their attempts; nothing more is sent to it."""
+    WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
+
+
+def rotate_webhook_secret(*, endpoint_id: int) -> WebhookEndpoint:
+    """Give the endpoint a fresh secret; the one it replaces keeps signing beside it for
+    ROTATION_OVERLAP (every message then carries two signatures)."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return endpoint
+
+
+def ping_webhook_endpoint(*, endpoint_id: int) -> WebhookDelivery:
+    """Queue a test message (`webhook.ping`) to the endpoint alone, sent by the worker in turn
+    with its other deliveries."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+        message = WebhookMessage.objects.create(
+            uid=new_message_id(),
+            type=WEBHOOK_PING,
+            data={"endpoint": endpoint.pk, "url": endpoint.url},
+            occurred_at=timezone.now(),
+            fanned_out=True,
+        )
+        return WebhookDelivery.objects.create(message=message, endpoint=endpoint)
+
+
+def redeliver_webhook(*, delivery_id: int) -> WebhookDelivery:
+    """Send the delivery again (same `webhook-id`), whatever became of it: pending again, due
+    at once with a fresh retry window, before the endpoint's later deliveries. Its attempts so
+    far are kept."""
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        status=WebhookDeliveryStatus.PENDING,
+        attempts=0,
+        retry_until=None,
+        delivered_at=None,
+        available_at=Now(),
+    )
+    return WebhookDelivery.objects.select_related("message").get(pk=delivery_id)
+
+
+def _check_webhook_url(url: str) -> None:
+    try:
+        check_url(url)
+    except ValidationError as error:
+        raise ValidationError({"url": error.messages}) from None

@@ -440,6 +440,36 @@ SETTINGS: tuple[Setting, ...] = (
             "`manage.py erase_expired`) erases it.",
         ),
         Setting(
+            "DJANGO_WEBHOOK_RETRY_BASE_SECONDS", SECONDS, 5,
+            "A webhook delivery that failed (timeout, connection error, 429, 5xx) is tried "
+            "again after about this many seconds (with jitter), then twice as long each time.",
+        ),
+        Setting(
+            "DJANGO_WEBHOOK_RETRY_HOURS", HOURS, timedelta(hours=72),
+            "How long a webhook delivery is retried before it fails; an endpoint "
+            "failing that long is switched off and its owner emailed.",
+        ),
+        Setting(
+            "DJANGO_WEBHOOK_LEASE_SECONDS", SECONDS, 60,
+            "How long the worker's claim on a webhook delivery lasts: one claimed by a worker "
+            "that died is sent again once it runs out. Longer than one request may take (10 s).",
+        ),
+        Setting(
+            "DJANGO_WEBHOOK_LOG_DAYS", DAYS, timedelta(days=30),
+            "Webhook messages, their deliveries and attempts are kept this many days, then "
+            "purged by the worker.",
+        ),
+        Setting(
+            "DJANGO_WEBHOOKS_ALLOW_HTTP", BOOL, False,
+            "Accept `http://` webhook URLs (development only); otherwise `https://` alone.",
+        ),
+        Setting(
+            "DJANGO_WEBHOOKS_ALLOW_PRIVATE", BOOL, False,
+            "Deliver webhooks to loopback, private, link-local and other non-public addresses "
+            "(development and tests only): off, such a URL is refused when saved and when "
+            "connected to.",
+        ),
+        Setting(
             "DJANGO_PUBLIC_URL", TEXT, "http://127.0.0.1:8000",
             "The site as its users reach it: the base of the links in emails and of the "
             "invites' UIDs (changing it changes the UIDs).",

@@ -394,6 +394,15 @@ EMAIL_WORKER_POLL_SECONDS = env["DJANGO_EMAIL_WORKER_POLL_SECONDS"]
 # erase_expired_registrations, run by the worker every RETENTION_PASS_SECONDS).
 RETENTION = env["DJANGO_RETENTION_DAYS"]
 RETENTION_PASS_SECONDS = 3600
+# Webhooks (core/webhooks.py): retried on failure from WEBHOOK_RETRY_BASE_SECONDS, doubling,
+# for WEBHOOK_RETRY_WINDOW; kept WEBHOOK_LOG_AGE; sent to public addresses over https only
+# unless allowed.
+WEBHOOK_RETRY_BASE_SECONDS = env["DJANGO_WEBHOOK_RETRY_BASE_SECONDS"]
+WEBHOOK_RETRY_WINDOW = env["DJANGO_WEBHOOK_RETRY_HOURS"]
+WEBHOOK_LEASE_SECONDS = env["DJANGO_WEBHOOK_LEASE_SECONDS"]
+WEBHOOK_LOG_AGE = env["DJANGO_WEBHOOK_LOG_DAYS"]
+WEBHOOKS_ALLOW_HTTP = env["DJANGO_WEBHOOKS_ALLOW_HTTP"]
+WEBHOOKS_ALLOW_PRIVATE = env["DJANGO_WEBHOOKS_ALLOW_PRIVATE"]
 
 # The calendar feed (/api/events.ics) holds the soonest this many upcoming events (its filters
 # narrow it): each costs the server about a millisecond to write, so a catalogue of 300,000

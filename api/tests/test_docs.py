@@ -25,6 +25,9 @@ TOKEN_IN_PATH = {
 BODILESS = {
     ("/api/events/{id}/cancel/", "post"),
     ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
+    ("/api/webhooks/{id}/rotate-secret/", "post"),
+    ("/api/webhooks/{id}/ping/", "post"),
+    ("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/", "post"),
 }
 # Answered in iCalendar, not JSON.
 CALENDARS = {("/api/events.ics", "get"), ("/api/events/{id}/event.ics", "get")}
@@ -75,7 +78,18 @@ OPERATIONS = {
     *TOKEN_IN_PATH,
     *DOOR,
     *DEVICES,
+    ("/api/webhooks/", "get"),
+    ("/api/webhooks/", "post"),
+    ("/api/webhooks/{id}/", "get"),
+    ("/api/webhooks/{id}/", "patch"),
+    ("/api/webhooks/{id}/", "delete"),
+    ("/api/webhooks/{id}/rotate-secret/", "post"),
+    ("/api/webhooks/{id}/ping/", "post"),
+    ("/api/webhooks/{id}/deliveries/", "get"),
+    ("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/", "post"),
 }
+# Webhook endpoints: an organiser's own, with a token.
+WEBHOOK_OPERATIONS = {operation for operation in OPERATIONS if "/webhooks/" in operation[0]}
 
 
 @pytest.fixture
@@ -235,6 +249,7 @@ def test_the_bearer_scheme_is_documented_so_swagger_ui_can_send_a_token(schema):
         ("/api/events/{id}/pending/{attendee_id}/approve/", "post"): [bearer],
         ("/api/events/{id}/pending/{attendee_id}/decline/", "post"): [bearer],
         ("/api/registrations/{token}/data/", "get"): [anyone],
+        **{operation: [bearer] for operation in WEBHOOK_OPERATIONS},
     }
     assert {(path, method): op["security"] for path, method, op in operations(schema)} == expected
 
@@ -259,6 +274,7 @@ def test_every_refusal_of_a_caller_is_documented(schema):
         paths["/api/events/{id}/pending/"]["get"],
         paths["/api/events/{id}/pending/{attendee_id}/approve/"]["post"],
         paths["/api/events/{id}/pending/{attendee_id}/decline/"]["post"],
+        *(paths[path][method] for path, method in WEBHOOK_OPERATIONS),
     ]
     for operation in organisers_only:
         responses = operation["responses"]

@@ -259,6 +259,12 @@ def test_the_schema_documents_429_on_the_throttled_operations(client):
         ("/api/events/{event_id}/questions/{id}/", "delete"),
         ("/api/events/{id}/pending/{attendee_id}/approve/", "post"),
         ("/api/events/{id}/pending/{attendee_id}/decline/", "post"),
+        ("/api/webhooks/", "post"),
+        ("/api/webhooks/{id}/", "patch"),
+        ("/api/webhooks/{id}/", "delete"),
+        ("/api/webhooks/{id}/rotate-secret/", "post"),
+        ("/api/webhooks/{id}/ping/", "post"),
+        ("/api/webhooks/{id}/deliveries/{delivery_id}/redeliver/", "post"),
     }
     for path, method in throttled:
         response = schema["paths"][path][method]["responses"]["429"]

@@ -12,6 +12,7 @@ below, all present from the start with zero.
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -86,6 +87,44 @@ def observe_request(view: str, status: int, seconds: float) -> None:
     series[1].observe(seconds)
 
 
+class WebhookQueueCollector:
+    """The webhooks' delivery, read from the database at each scrape, whichever process (the
+    worker) delivered them: `events_webhook_deliveries_total{outcome}`, the attempts in the
+    kept log (DJANGO_WEBHOOK_LOG_DAYS; a purge shows as a counter reset), and
+    `events_webhook_oldest_undelivered_seconds`, the age of the oldest message not yet
+    delivered everywhere, so that a stuck queue shows."""
+
+    DELIVERIES = ("events_webhook_deliveries", "Webhook delivery attempts, by outcome.")
+    OLDEST = (
+        "events_webhook_oldest_undelivered_seconds",
+        "Age of the oldest webhook message with a delivery still pending (0: none).",
+    )
+
+    def describe(self):
+        # Registering reads the names here, not from a query.
+        yield CounterMetricFamily(*self.DELIVERIES, labels=["outcome"])
+        yield GaugeMetricFamily(*self.OLDEST)
+
+    def collect(self):
+        from django.db import DatabaseError
+
+        from core.webhooks import attempts_by_outcome, oldest_undelivered_age
+
+        try:
+            counts, age = attempts_by_outcome(), oldest_undelivered_age()
+        except DatabaseError:
+            return  # the database's trouble shows in /readyz; the other metrics still answer
+        deliveries = CounterMetricFamily(*self.DELIVERIES, labels=["outcome"])
+        for outcome, count in counts.items():
+            deliveries.add_metric([outcome], count)
+        yield deliveries
+        yield GaugeMetricFamily(*self.OLDEST, value=age)
+
+
+WEBHOOK_QUEUE = WebhookQueueCollector()
+REGISTRY.register(WEBHOOK_QUEUE)
+
+
 def count_registration(outcome: str) -> None:
     REGISTRATIONS.labels(outcome).inc()
 
@@ -127,5 +166,6 @@ def exposition(accept: str) -> tuple[bytes, str]:
     if MULTIPROCESS:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
+        registry.register(WEBHOOK_QUEUE)
         return encode(registry), content_type
     return encode(REGISTRY), content_type
