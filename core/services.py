@@ -57,6 +57,7 @@ from core.models import (
     OutgoingMessage,
     Question,
     RevocationReason,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookDeliveryStatus,
     WebhookEndpoint,
@@ -509,6 +510,22 @@ def _erase_messages(messages) -> None:
     )
     messages.filter(status=MessageStatus.QUEUED).update(status=MessageStatus.SKIPPED)
     messages.update(name=ERASED_NAME, email=tombstone, note="", last_error="")
+    _erase_webhook_copies(
+        WebhookMessage.objects.filter(source_message_id__in=messages.values("pk"))
+    )
+
+
+def _erase_webhook_copies(published) -> None:
+    """The webhook messages `published` from erased outbox rows keep no name or address (the
+    same tombstone, by the message's id), and their delivery log no receiver's answer, which
+    may have echoed them."""
+    changed = []
+    for message in published.only("pk", "data").iterator(chunk_size=2000):
+        tombstone = f"erased-webhook-{message.pk}@{ERASED_DOMAIN}"
+        message.data = {**message.data, "name": ERASED_NAME, "email": tombstone}
+        changed.append(message)
+    WebhookMessage.objects.bulk_update(changed, ["data"], batch_size=2000)
+    WebhookAttempt.objects.filter(delivery__message__in=published).update(response_body="")
 
 
 def _erase_idempotent_answers(attendee: Attendee, *, secrets: list[str]) -> None:

@@ -73,6 +73,7 @@ from core.models import (
     WebhookEventType,
     WebhookMessage,
 )
+from core.selectors import checked_in_count
 
 logger = logging.getLogger(__name__)
 
@@ -233,10 +234,13 @@ def event_data(event: Event) -> dict:
         "start_time": _when(event.start_time),
         "end_time": _when(event.end_time),
         "max_capacity": event.max_capacity,
+        "requires_approval": event.requires_approval,
         "status": event.status,
         "attendee_count": event.seats_taken,
         "seats_available": event.max_capacity - event.seats_taken,
         "waitlist_count": event.waitlist_taken,
+        # What the owner's API adds for its door (api/checkins/).
+        "checked_in_count": checked_in_count(event_id=event.pk),
     }
 
 

@@ -16,8 +16,14 @@ from core.models import (
     Event,
     IdempotencyKey,
     OutgoingMessage,
+    WebhookEventType,
 )
-from core.services import erase_expired_registrations, erase_registrations, save_question
+from core.services import (
+    create_webhook_endpoint,
+    erase_expired_registrations,
+    erase_registrations,
+    save_question,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +176,25 @@ def test_no_cached_answer_shows_an_erased_registration(api_client, event_factory
     erase_registrations(event_id=event.pk, reason="staff")
 
     assert EMAIL not in api_client.get(path).content.decode()
+
+
+def test_erasing_leaves_nothing_personal_in_the_webhooks_or_their_log(
+    api_client, event, receiver, deliver_webhooks, staff_factory
+):
+    """A staff endpoint hears of every registration; its messages and the log of its attempts
+    (the receiver's answers, which may echo what they got) are erased with the registration."""
+    endpoint = create_webhook_endpoint(
+        owner=staff_factory(), url=receiver.url, event_types=list(WebhookEventType.values)
+    )
+    receiver.secrets = [endpoint.secret]
+    receiver.answer_body = EMAIL.encode()  # a receiver echoing the address in its answer
+    seated = register(api_client, event).json()
+    deliver_webhooks()
+    assert [r.payload["data"]["email"] for r in receiver.accepted] == [EMAIL]
+    assert EMAIL in dump()
+
+    response = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
+
+    assert response.status_code == 204
+    assert EMAIL not in dump()
+    assert "Ada Private" not in dump()
