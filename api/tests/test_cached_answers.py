@@ -211,3 +211,19 @@ def test_a_path_that_is_not_ascii_is_never_kept(event_factory):
     assert wsgi_get(path).status.startswith("404")
     assert caching.answer_key({"PATH_INFO": path, "QUERY_STRING": ""}) is None
     assert caching.answer_key({"PATH_INFO": "/api/events/", "QUERY_STRING": "q=\u00e9"}) is None
+
+
+def test_behind_a_trusted_proxy_an_answer_given_before_django_logs_the_forwarded_client(
+    paths, caplog, settings
+):
+    settings.TRUSTED_PROXIES = 1
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    _, event_paths = paths
+    wsgi_get(event_paths[1], x_forwarded_for="198.51.100.7")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="event_management_system.ops.requests"):
+        answer = wsgi_get(event_paths[1], x_forwarded_for="198.51.100.7")
+    assert not answer.through_django
+    assert answer.status == "200 OK"
+    (line,) = [record for record in caplog.records if record.getMessage() == "request"]
+    assert line.__dict__[REQUEST_FIELDS]["client"] == "198.51.100.7"

@@ -27,6 +27,7 @@ import time
 
 import structlog
 from django.conf import settings
+from django.http.request import HttpHeaders
 from django.urls import Resolver404, resolve
 from django.utils.functional import LazyObject
 
@@ -112,11 +113,15 @@ def readable_route(pattern: str) -> str:
 
 
 class MetaOnly:
-    """What the address readers need of a request (its META), for an answer given before
-    Django made one."""
+    """What the address readers need of a request (its META and the headers read from it), for
+    an answer given before Django made one."""
 
     def __init__(self, meta):
         self.META = meta
+
+    @functools.cached_property
+    def headers(self) -> HttpHeaders:
+        return HttpHeaders(self.META)
 
 
 def client_of(request) -> str | None:
