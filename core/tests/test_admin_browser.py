@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from core.models import Attendee, Event
@@ -101,10 +101,20 @@ class Admin:
         return [element.text for element in self.driver.find_elements(By.CSS_SELECTOR, selector)]
 
     def click_and_wait(self, target: str | WebElement) -> None:
-        """Click `target` (or what a CSS selector finds), then wait for the next page."""
-        page = self.find("html")
+        """Click `target` (or what a CSS selector finds), then wait for the next page.
+
+        The page being left is marked on its `window`; the next page is there once a loaded
+        document lacks the mark. Asking the browser while it swaps documents may fail in
+        several ways (a stale element, a node of the old document, a script cut short), so
+        every such answer means "not yet", not a failed test.
+        """
+        self.driver.execute_script("window.leavingThisPage = true;")
         (self.find(target) if isinstance(target, str) else target).click()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: driver.execute_script(
+                "return !window.leavingThisPage && document.readyState === 'complete';"
+            )
+        )
 
     def event_link(self, name: str) -> WebElement:
         return self.find("#result_list").find_element(By.LINK_TEXT, name)
