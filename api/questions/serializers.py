@@ -3,6 +3,7 @@ questions."""
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.fields import VisibleCharField
@@ -67,6 +68,22 @@ class QuestionSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class AnswersField(serializers.Field):
+    """An object of answers by question id, taken as the JSON parser gave it: each answer is
+    checked against its question by `check_answers`, so nothing here copies or converts it."""
+
+    default_error_messages = {"not_an_object": NOT_AN_OBJECT_MESSAGE}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 def check_answer(question: Question, value: Any) -> tuple[Any, str | None]:

@@ -5,7 +5,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from api.fields import DateTimeField, VisibleCharField
-from api.questions.serializers import check_answers
+from api.questions.serializers import AnswersField, check_answers
 from core.emails import EMAIL_MAX_LENGTH, normalize_email
 from core.models import Attendee, AttendeeStatus, Question
 from core.tickets import issue_ticket
@@ -36,8 +36,7 @@ class RegistrationSerializer(serializers.Serializer):
             "refused (409 `event_full`)."
         ),
     )
-    answers = serializers.DictField(
-        child=serializers.JSONField(),
+    answers = AnswersField(
         required=False,
         help_text=ANSWERS_HELP
         + " Required when the event asks a required question; each problem is answered 400 "
@@ -71,9 +70,7 @@ class AttendeeSerializer(serializers.ModelSerializer):
     """A registration as the API shows it to the event's owner."""
 
     registered_at = DateTimeField(read_only=True)
-    answers = serializers.DictField(
-        child=serializers.JSONField(), read_only=True, help_text=ANSWERS_HELP
-    )
+    answers = AnswersField(read_only=True, help_text=ANSWERS_HELP)
 
     class Meta:
         model = Attendee
@@ -112,7 +109,7 @@ class PlaceSerializer(serializers.Serializer):
         ),
     )
     registered_at = DateTimeField()
-    answers = serializers.DictField(child=serializers.JSONField(), help_text=ANSWERS_HELP)
+    answers = AnswersField(help_text=ANSWERS_HELP)
     ticket = serializers.CharField(
         allow_null=True,
         help_text=(

@@ -5,6 +5,7 @@ import pytest
 from api.questions.serializers import (
     ANSWER_REQUIRED_MESSAGE,
     CHOICES_NEEDED_MESSAGE,
+    NOT_AN_OBJECT_MESSAGE,
     UNKNOWN_QUESTION_MESSAGE,
 )
 from core.models import Attendee, Event
@@ -161,6 +162,24 @@ def test_each_bad_answer_is_refused_under_its_question_id(
     else:
         assert list(errors) == [str(diet)]
     assert not Attendee.objects.exists()
+
+
+@pytest.mark.parametrize("answers", [["vegan"], "vegan", 1])
+def test_answers_that_are_not_an_object_are_refused_on_their_field(api_client, event, answers):
+    response = register(api_client, event, answers=answers)
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"answers": [NOT_AN_OBJECT_MESSAGE]}
+    assert not Attendee.objects.exists()
+
+
+def test_a_null_answer_is_no_answer(api_client, event, diet, company):
+    # An optional question left null is not answered; a required one is asked for.
+    response = register(api_client, event, answers={str(diet): "none", str(company): None})
+    assert response.status_code == 201, response.content
+    assert response.json()["answers"] == {str(diet): "none"}
+    response = register(api_client, event, "bob@example.com", answers={str(diet): None})
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]["answers"] == {str(diet): [ANSWER_REQUIRED_MESSAGE]}
 
 
 def test_changing_a_question_keeps_the_answers_given(api_client, owner_client, event, diet):
