@@ -25,8 +25,8 @@ Delivery is at least once: a crash after the mail server accepted a message and 
 is recorded sends it again when its lease runs out. Never zero times after a commit.
 
 A registration's row also says, for its webhooks, what happened: the claim that first takes it
-publishes its webhook message in the claim's transaction (core/webhooks.py), so a registration
-writes this one row whatever the number of webhook endpoints.
+publishes its webhook message, right after claiming and before sending (core/webhooks.py), so a
+registration writes this one row whatever the number of webhook endpoints.
 """
 
 import logging
@@ -133,10 +133,16 @@ def requeue_messages(messages) -> int:
 
 def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
     """Claim up to `limit` due messages, oldest due first, for EMAIL_LEASE_SECONDS: their ids.
-    The registrations' webhook messages are published in the same transaction.
+    The registrations' webhook messages are published right after, before any is sent.
 
     Rows another worker is claiming are skipped, not waited for. Until the lease runs out no
     other claim takes them; then, unless sent or failed meanwhile, they are due again.
+
+    The claim's transaction locks nothing but its rows. Publishing refers to the messages'
+    events, which a change of an event (an erasure, a cancellation, an organiser's edit) locks
+    before it touches the event's messages: doing both in one transaction would wait for such a
+    change while holding what it waits for. A worker that dies between the two leaves the rows
+    leased, and the claim that takes them again publishes what is missing.
     """
     lease = timedelta(seconds=settings.EMAIL_LEASE_SECONDS)
     with transaction.atomic():
@@ -148,8 +154,10 @@ def claim_messages(*, limit: int = CLAIM_SIZE) -> list[int]:
         )
         if ids:
             OutgoingMessage.objects.filter(pk__in=ids).update(available_at=Now() + lease)
-            # The row says what happened: its webhook message is published with the claim, so
-            # a registration writes no more than this row (core/webhooks.py).
+    if ids:
+        # The row says what happened: its webhook message is published by the worker, so a
+        # registration writes no more than this row (core/webhooks.py).
+        with transaction.atomic():
             publish_registrations(ids)
     return ids
 

@@ -4,8 +4,8 @@ the Standard Webhooks specification and delivered at least once, in order per en
 One happening, one WebhookMessage. An event's creation, change and cancellation write theirs
 in the transaction of the change (`publish_event`, called by core.services). A registration
 writes nothing more than it did: its email outbox row (core/outbox.py) says what happened, and
-the worker's claim of that row publishes the message (`publish_registrations`, in the claim's
-transaction, once per row whatever the number of claims). So a change that commits always has
+the worker's claim of that row publishes the message (`publish_registrations`, right after the
+claim, once per row whatever the number of claims). So a change that commits always has
 its message, one that rolls back never does, and a registration costs the same whatever the
 number of endpoints.
 
@@ -263,7 +263,7 @@ def publish_event(*, type: WebhookEventType, event: Event) -> WebhookMessage:
 
 def publish_registrations(message_ids: list[int]) -> int:
     """Publish the webhook message of each registration happening among the email outbox rows
-    `message_ids`, in the caller's transaction (the worker's claim); a row published already
+    `message_ids` (the worker's claim), in the caller's transaction; a row published already
     adds nothing. How many rows were looked at."""
     rows = list(
         OutgoingMessage.objects.filter(pk__in=message_ids, kind__in=REGISTRATION_TYPES)
