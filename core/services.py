@@ -48,6 +48,9 @@ from core.models import (
     WEBHOOK_PING,
     Attendee,
     AttendeeStatus,
+    CheckIn,
+    CheckInConflict,
+    CheckInScan,
     ErasureRecord,
     Event,
     EventStatus,
@@ -438,6 +441,7 @@ def erase_registration_by_token(*, token: str) -> None:
         if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
             raise RegistrationNotFound
         _erase_messages(OutgoingMessage.objects.filter(attendee_id=attendee.pk))
+        _erase_checkins(event_id=attendee.event_id, registration_ids=[attendee.pk])
         _erase_idempotent_answers(attendee, secrets=[token, attendee.email])
         ErasureRecord.objects.create(event_id=attendee.event_id, count=1, reason="attendee")
         _fill_free_seats(event_id=attendee.event_id)
@@ -451,7 +455,11 @@ def erase_registrations(
     (event, lower(email)) index holds), no answers, no token. Their statuses stay, so the seat
     counts and the event's figures stay true. The outbox's copies go the same way (all of the
     event's when erasing all), queued ones are not sent. How many were erased, recorded without
-    the data (ErasureRecord, with `reason`). Raises EventNotFound."""
+    the data (ErasureRecord, with `reason`). Raises EventNotFound.
+
+    The door's copies of their names go too (core/checkin.py's rows), and for registrations
+    named by `attendee_ids` (staff's, at any time) the idempotency store's copies of their
+    answers; retention comes long after those expired."""
     with transaction.atomic():
         _lock_event(event_id)
         attendees = Attendee.objects.filter(event_id=event_id, erased_at__isnull=True)
@@ -459,6 +467,8 @@ def erase_registrations(
         if attendee_ids is not None:
             attendees = attendees.filter(pk__in=attendee_ids)
             messages = messages.filter(attendee_id__in=attendee_ids)
+            for attendee in attendees.only("email", "registered_at"):
+                _erase_idempotent_answers(attendee, secrets=[attendee.email])
         count = attendees.update(
             name=ERASED_NAME,
             email=Concat(Value("erased-"), Cast("id", CharField()), Value(f"@{ERASED_DOMAIN}")),
@@ -468,6 +478,7 @@ def erase_registrations(
             erased_at=Now(),
         )
         _erase_messages(messages)
+        _erase_checkins(event_id=event_id, registration_ids=attendee_ids)
         if count:
             ErasureRecord.objects.create(event_id=event_id, count=count, reason=reason)
     return count
@@ -526,6 +537,26 @@ def _erase_webhook_copies(published) -> None:
         changed.append(message)
     WebhookMessage.objects.bulk_update(changed, ["data"], batch_size=2000)
     WebhookAttempt.objects.filter(delivery__message__in=published).update(response_body="")
+
+
+def _erase_checkins(*, event_id: int, registration_ids: list[int] | None) -> None:
+    """The door's copies of the names of the event's registrations `registration_ids` (all,
+    when None): their admissions, conflicts and the verdicts kept for retried scans name the
+    tombstone. Times and devices stay, so the event's arrivals stay counted."""
+    checkins = CheckIn.objects.filter(event_id=event_id)
+    conflicts = CheckInConflict.objects.filter(event_id=event_id)
+    scans = CheckInScan.objects.filter(event_id=event_id, admission__isnull=False)
+    if registration_ids is not None:
+        checkins = checkins.filter(registration_id__in=registration_ids)
+        conflicts = conflicts.filter(registration_id__in=registration_ids)
+        scans = scans.filter(admission__registration__in=registration_ids)
+    checkins.update(name=ERASED_NAME)
+    conflicts.update(name=ERASED_NAME)
+    changed = []
+    for scan in scans.only("pk", "admission").iterator(chunk_size=2000):
+        scan.admission = {**scan.admission, "name": ERASED_NAME}
+        changed.append(scan)
+    CheckInScan.objects.bulk_update(changed, ["admission"], batch_size=2000)
 
 
 def _erase_idempotent_answers(attendee: Attendee, *, secrets: list[str]) -> None:

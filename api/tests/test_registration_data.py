@@ -198,3 +198,63 @@ def test_erasing_leaves_nothing_personal_in_the_webhooks_or_their_log(
     assert response.status_code == 204
     assert EMAIL not in dump()
     assert "Ada Private" not in dump()
+
+
+@pytest.fixture
+def door(token_client, staff_factory):
+    """`door(event, ticket)`: the ticket admitted at the door online, then scanned again by a
+    scanner that was offline (a conflict kept for the organiser); staff's client."""
+    client = token_client(staff_factory())
+
+    def admit(event, ticket):
+        base = f"/api/events/{event.pk}/checkins"
+        online = client.post(f"{base}/", {"ticket": ticket, "nonce": "gate-a-1"}, format="json")
+        assert online.status_code == 201, online.content
+        later = {"ticket": ticket, "nonce": "gate-b-1", "scanned_at": timezone.now().isoformat()}
+        batch = client.post(f"{base}/batch/", {"scans": [later]}, format="json")
+        assert batch.json()["results"][0]["outcome"] == "already_checked_in", batch.content
+        return client
+
+    return admit
+
+
+def test_erasing_a_registration_admitted_at_the_door_leaves_its_name_nowhere(
+    api_client, event, door
+):
+    seated = register(api_client, event).json()
+    client = door(event, seated["ticket"])
+    assert "Ada Private" in dump()
+
+    response = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
+
+    assert response.status_code == 204
+    assert "Ada Private" not in dump()
+    # What the door is shown stays, nameless: the conflict, and the scan's retry's answer.
+    base = f"/api/events/{event.pk}/checkins"
+    (conflict,) = client.get(f"{base}/conflicts/").json()["results"]
+    retried = client.post(
+        f"{base}/", {"ticket": seated["ticket"], "nonce": "gate-a-1"}, format="json"
+    )
+    assert (conflict["name"], retried.status_code, retried.json()["name"]) == (
+        ERASED_NAME,
+        201,
+        ERASED_NAME,
+    )
+
+
+def test_staff_erasing_a_registration_leaves_nothing_personal(api_client, event, door):
+    """Staff erase one registration and keep its seat (the admin's action): the door's copies
+    of its name and the idempotency store's copy of its answer go with the rest."""
+    seated = register(api_client, event).json()
+    other = register(api_client, event, email="bob@example.com", waitlist=True).json()
+    door(event, seated["ticket"])
+    assert EMAIL in dump()
+
+    erase_registrations(event_id=event.pk, attendee_ids=[seated["id"]], reason="staff")
+
+    text = dump()
+    assert EMAIL not in text
+    assert "Ada Private" not in text
+    assert seated["token"] not in text
+    # Only the one asked for.
+    assert other["token"] in text
