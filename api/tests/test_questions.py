@@ -5,7 +5,9 @@ import pytest
 from api.questions.serializers import (
     ANSWER_REQUIRED_MESSAGE,
     CHOICES_NEEDED_MESSAGE,
+    NOT_A_LIST_MESSAGE,
     NOT_AN_OBJECT_MESSAGE,
+    NOT_BOOLEAN_MESSAGE,
     UNKNOWN_QUESTION_MESSAGE,
 )
 from core.models import Attendee, Event
@@ -180,6 +182,44 @@ def test_a_null_answer_is_no_answer(api_client, event, diet, company):
     response = register(api_client, event, "bob@example.com", answers={str(diet): None})
     assert response.status_code == 400, response.content
     assert response.json()["errors"]["answers"] == {str(diet): [ANSWER_REQUIRED_MESSAGE]}
+
+
+@pytest.fixture
+def extras(owner_client, event):
+    """A yes-or-no question and a multiple-choice one, both optional: their ids."""
+    boolean = add(owner_client, event, label="Parking", kind="boolean").json()["id"]
+    several = add(
+        owner_client, event, label="Days", kind="multiple_choice", choices=["fri", "sat", "sun"]
+    ).json()["id"]
+    return str(boolean), str(several)
+
+
+@pytest.mark.parametrize(
+    ("which", "value", "message"),
+    [
+        (0, "yes", NOT_BOOLEAN_MESSAGE),
+        (0, 1, NOT_BOOLEAN_MESSAGE),
+        (1, "sat", NOT_A_LIST_MESSAGE),
+        (1, ["sat", 7], NOT_A_LIST_MESSAGE),
+        (1, ["sat", "mon"], "'mon' is not one of the choices."),
+    ],
+)
+def test_a_yes_or_no_and_a_multiple_choice_answer_are_checked_by_kind(
+    api_client, event, extras, which, value, message
+):
+    response = register(api_client, event, answers={extras[which]: value})
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]["answers"] == {extras[which]: [message]}
+    assert not Attendee.objects.exists()
+
+
+def test_a_multiple_choice_answer_is_kept_once_per_choice_in_the_questions_order(
+    api_client, event, extras
+):
+    boolean, several = extras
+    response = register(api_client, event, answers={boolean: False, several: ["sun", "fri", "sun"]})
+    assert response.status_code == 201, response.content
+    assert response.json()["answers"] == {boolean: False, several: ["fri", "sun"]}
 
 
 def test_changing_a_question_keeps_the_answers_given(api_client, owner_client, event, diet):
