@@ -57,6 +57,21 @@ def test_repeated_reads_are_served_from_the_cache(api_client, event_factory):
         assert hit(api_client, path) == first
 
 
+def test_an_erased_registration_leaves_the_kept_attendee_list(api_client, event_factory):
+    event = event_factory()
+    response = api_client.post(
+        f"/api/events/{event.pk}/register/", {"name": "Ada", "email": "a@x.io"}, format="json"
+    )
+    path = f"/api/events/{event.pk}/attendees/"
+    get(api_client, path)
+    assert hit(api_client, path)["results"][0]["email"] == "a@x.io"
+
+    erased = api_client.delete(f"/api/registrations/{response.json()['token']}/?erase=true")
+
+    assert erased.status_code == 204
+    assert get(api_client, path)[0]["results"] == []
+
+
 def test_a_registration_answered_201_is_seen_by_the_next_read(api_client, event_factory):
     event = event_factory(max_capacity=3)
     get(api_client, "/api/events/")

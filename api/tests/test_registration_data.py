@@ -164,20 +164,6 @@ def test_retention_erases_every_attendee_of_an_event_long_over(
     assert erase_expired_registrations() == []
 
 
-def test_no_cached_answer_shows_an_erased_registration(api_client, event_factory, settings):
-    # Open access: anonymous attendee lists are answers the response cache keeps (PostgreSQL).
-    settings.API_OPEN_ACCESS = True
-    event = event_factory()
-    register(api_client, event)
-    path = f"/api/events/{event.pk}/attendees/"
-    assert EMAIL in api_client.get(path).content.decode()
-    assert EMAIL in api_client.get(path).content.decode()  # a cache hit, where there is one
-
-    erase_registrations(event_id=event.pk, reason="staff")
-
-    assert EMAIL not in api_client.get(path).content.decode()
-
-
 def test_erasing_leaves_nothing_personal_in_the_webhooks_or_their_log(
     api_client, event, receiver, deliver_webhooks, staff_factory
 ):
