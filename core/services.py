@@ -70,6 +70,7 @@ from core.selectors import ORGANISERS_GROUP, Place, event_attendees, is_register
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
 from core.webhooks import (
+    CHECKIN_TYPES,
     ROTATION_OVERLAP,
     check_url,
     new_message_id,
@@ -438,6 +439,7 @@ def erase_registration_by_token(*, token: str) -> None:
         if attendee is None or not _delete_attendees(Attendee.objects.filter(pk=attendee.pk)):
             raise RegistrationNotFound
         _erase_messages(OutgoingMessage.objects.filter(attendee_id=attendee.pk))
+        _erase_checkin_webhooks(event_id=attendee.event_id, attendee_ids=[attendee.pk])
         _erase_idempotent_answers(attendee, secrets=[token, attendee.email])
         ErasureRecord.objects.create(event_id=attendee.event_id, count=1, reason="attendee")
         _fill_free_seats(event_id=attendee.event_id)
@@ -468,6 +470,7 @@ def erase_registrations(
             erased_at=Now(),
         )
         _erase_messages(messages)
+        _erase_checkin_webhooks(event_id=event_id, attendee_ids=attendee_ids)
         if count:
             ErasureRecord.objects.create(event_id=event_id, count=count, reason=reason)
     return count
@@ -515,14 +518,25 @@ def _erase_messages(messages) -> None:
     )
 
 
+def _erase_checkin_webhooks(*, event_id: int, attendee_ids: list[int] | None) -> None:
+    """The event's check-in webhook messages (those of `attendee_ids`' registrations, when
+    given; else all) go as _erase_webhook_copies takes them."""
+    messages = WebhookMessage.objects.filter(event_id=event_id, type__in=CHECKIN_TYPES)
+    if attendee_ids is not None:
+        messages = messages.filter(data__registration__in=attendee_ids)
+    _erase_webhook_copies(messages)
+
+
 def _erase_webhook_copies(published) -> None:
-    """The webhook messages `published` from erased outbox rows keep no name or address (the
-    same tombstone, by the message's id), and their delivery log no receiver's answer, which
-    may have echoed them."""
+    """The webhook messages `published` about erased registrations keep no name or address
+    (the same tombstone, by the message's id, where the message has an address), and their
+    delivery log no receiver's answer, which may have echoed them."""
     changed = []
     for message in published.only("pk", "data").iterator(chunk_size=2000):
-        tombstone = f"erased-webhook-{message.pk}@{ERASED_DOMAIN}"
-        message.data = {**message.data, "name": ERASED_NAME, "email": tombstone}
+        scrubbed = {"name": ERASED_NAME}
+        if "email" in message.data:
+            scrubbed["email"] = f"erased-webhook-{message.pk}@{ERASED_DOMAIN}"
+        message.data = {**message.data, **scrubbed}
         changed.append(message)
     WebhookMessage.objects.bulk_update(changed, ["data"], batch_size=2000)
     WebhookAttempt.objects.filter(delivery__message__in=published).update(response_body="")

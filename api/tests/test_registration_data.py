@@ -2,6 +2,7 @@
 retention period erasing it after the event."""
 
 import io
+import json
 import logging
 from datetime import timedelta
 
@@ -16,7 +17,9 @@ from core.models import (
     Event,
     IdempotencyKey,
     OutgoingMessage,
+    WebhookAttempt,
     WebhookEventType,
+    WebhookMessage,
 )
 from core.services import (
     create_webhook_endpoint,
@@ -198,3 +201,75 @@ def test_erasing_leaves_nothing_personal_in_the_webhooks_or_their_log(
     assert response.status_code == 204
     assert EMAIL not in dump()
     assert "Ada Private" not in dump()
+
+
+def check_in(client, event, ticket, nonce):
+    response = client.post(
+        f"/api/events/{event.pk}/checkins/", {"ticket": ticket, "nonce": nonce}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def checkin_webhooks(event) -> list[dict]:
+    return list(
+        WebhookMessage.objects.filter(event=event, type__startswith="checkin.")
+        .order_by("id")
+        .values_list("data", flat=True)
+    )
+
+
+@pytest.fixture
+def door(event_factory, staff_factory, token_client, receiver):
+    """An event of 3 seats, a staff member's client checking in at it, and their endpoint at
+    the receiver for check-ins, whose answers echo the name they got."""
+    staff = staff_factory()
+    endpoint = create_webhook_endpoint(
+        owner=staff, url=receiver.url, event_types=["checkin.created", "checkin.reverted"]
+    )
+    receiver.secrets = [endpoint.secret]
+    receiver.answer_body = b"Ada Private"
+    return event_factory(max_capacity=3), token_client(staff)
+
+
+def test_erasing_leaves_nothing_personal_in_the_check_in_webhooks(
+    api_client, door, deliver_webhooks, receiver
+):
+    event, client = door
+    seated = register(api_client, event).json()
+    other = register(api_client, event, email="bob@example.com").json()
+    admitted = check_in(client, event, seated["ticket"], "n-1")
+    client.delete(f"/api/events/{event.pk}/checkins/{admitted['id']}/")
+    check_in(client, event, seated["ticket"], "n-2")
+    check_in(client, event, other["ticket"], "n-3")
+    deliver_webhooks()
+    assert [r.payload["data"]["name"] for r in receiver.accepted] == ["Ada Private"] * 3 + [
+        "Someone Else"
+    ]
+
+    response = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
+
+    assert response.status_code == 204
+    told = checkin_webhooks(event)
+    assert [data["name"] for data in told] == [ERASED_NAME] * 3 + ["Someone Else"]
+    assert all(data["registration"] == seated["id"] for data in told[:3])
+    assert "Ada Private" not in json.dumps(told)
+    assert EMAIL not in json.dumps(told)
+    # Nor the log of the receiver's answers, which echoed the name.
+    answers = WebhookAttempt.objects.filter(delivery__message__data__registration=seated["id"])
+    assert set(answers.values_list("response_body", flat=True)) == {""}
+
+
+def test_erasing_an_events_registrations_scrubs_its_check_in_webhooks(
+    api_client, door, event_factory
+):
+    event, client = door
+    check_in(client, event, register(api_client, event).json()["ticket"], "n-1")
+    elsewhere = event_factory()
+    other = register(api_client, elsewhere, email="cy@example.com").json()
+    check_in(client, elsewhere, other["ticket"], "n-2")
+
+    erase_registrations(event_id=event.pk, reason="staff")
+
+    assert [data["name"] for data in checkin_webhooks(event)] == [ERASED_NAME]
+    assert [data["name"] for data in checkin_webhooks(elsewhere)] == ["Someone Else"]
