@@ -563,7 +563,7 @@ class WebhookEventType(models.TextChoices):
     """What a webhook message says happened; an endpoint subscribes to some of these.
 
     Adding a happening is one line here, and a call of core.webhooks.publish_event (or a
-    mapping in core.webhooks.REGISTRATION_TYPES, or core.webhooks.checkin_message) where it
+    mapping in core.webhooks.REGISTRATION_TYPES, or core.webhooks.publish_checkins) where it
     happens."""
 
     REGISTRATION_CREATED = "registration.created"
