@@ -4,12 +4,12 @@ the Standard Webhooks specification and delivered at least once, in order per en
 One happening, one WebhookMessage. An event's creation, change and cancellation write theirs
 in the transaction of the change (`publish_event`, called by core.services), and so do a
 check-in and its undoing (`publish_checkins`, called by core.checkin; on PostgreSQL an online
-check-in's function writes it, core/sql/checkin.py). A registration
-writes nothing more than it did: its email outbox row (core/outbox.py) says what happened, and
-the worker's claim of that row publishes the message (`publish_registrations`, in the claim's
-transaction, once per row whatever the number of claims). So a change that commits always has
-its message, one that rolls back never does, and a registration costs the same whatever the
-number of endpoints.
+check-in's function writes it, core/sql/checkin.py). A registration writes nothing more than it
+did: its email outbox row (core/outbox.py) says what happened, and the worker's claim of that
+row publishes the message (`publish_registrations`, in the claim's transaction, once per row
+whatever the number of claims). So a change that commits always has its message, one that rolls
+back never does, and a registration or a check-in costs the same whatever the number of
+endpoints.
 
 The worker then fans each message out (`fan_out_messages`): one WebhookDelivery per endpoint
 that wants it, created and the message marked in one transaction of its own, so a worker
