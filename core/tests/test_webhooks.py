@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core import webhooks
 from core.models import (
+    CheckIn,
     WebhookDelivery,
     WebhookDeliveryStatus,
     WebhookEndpoint,
@@ -164,6 +165,7 @@ def test_a_check_in_or_its_undoing_rolled_back_is_never_delivered(
 
     assert types(receiver) == ["event.created", "registration.created", "checkin.created"]
     assert receiver.accepted[-1].payload["data"]["id"] == admission.id
+    assert CheckIn.objects.filter(pk=admission.id).exists()  # the undoing rolled back too
 
 
 def test_only_the_owners_events_reach_an_organisers_endpoint_and_every_event_staffs(
