@@ -4,6 +4,12 @@ offline scanner), undoing an admission, and the tickets withdrawn. Reached from 
 Exactly once is the database's: CheckIn's unique constraint on the registration. Two gates
 inserting for one ticket at the same instant meet in that index; the loser reads the winner's
 row. Nothing here reads before it writes to decide whether a ticket was admitted.
+
+An admission writes its `checkin.created` webhook message, an undoing its `checkin.reverted`,
+in the same transaction (core.webhooks.publish_checkins; on PostgreSQL, an online check-in's
+function): one that commits is told at least once, one that rolls back never, and the worker
+fans them out, so a scan costs the same whatever the number of endpoints. A refusal, a replayed
+nonce and a conflict write none.
 """
 
 import contextlib
@@ -39,9 +45,11 @@ from core.models import (
     EventStatus,
     RevocationReason,
     RevokedTicket,
+    WebhookEventType,
 )
 from core.sql import checkin as checkin_sql
 from core.tickets import BadTicket, read_ticket, ticket_fingerprint
+from core.webhooks import new_message_id, publish_checkins
 
 # A device works until this long after its event ends (late leavers, a last sync).
 DEVICE_GRACE = timedelta(hours=12)
@@ -265,6 +273,7 @@ def _check_in_in_sql(scan: ScanRequest) -> tuple[str, dict | None]:
                 scan.nonce,
                 scan.ticket_hash,
                 scan.at,
+                new_message_id(),
             ],
         )
         verdict, admission = cursor.fetchone()
@@ -288,6 +297,10 @@ def sync_offline_scans(
     check-in; each later one is kept as a CheckInConflict and answered `already_checked_in`.
     A scan earlier than the ticket's check-in takes its place, and the former becomes the
     conflict. Forged and foreign tickets are judged before any database work.
+
+    Each admission writes a `checkin.created` message (a scan that took an earlier check-in's
+    place: that check-in again, as it now is), all in one INSERT; timestamped with the upload,
+    `checked_in_at` being the scan's time.
     """
     if len(scans) > MAX_BATCH_SCANS:
         raise ValueError(f"At most {MAX_BATCH_SCANS} scans per upload.")
@@ -311,6 +324,7 @@ def sync_offline_scans(
         }
         admits = _admittable(event_id=event_id, registration_ids=set(claims.values()))
         fresh: dict[str, int] = {}
+        admitted: list[tuple[CheckIn, dict | None]] = []
         # By ticket, then time: the earliest admission of a ticket is decided first, and
         # concurrent uploads take their tickets' locks in one order.
         order = sorted(claims, key=lambda index: (claims[index], scans[index].scanned_at))
@@ -330,13 +344,15 @@ def sync_offline_scans(
             if name is None:
                 outcomes[index] = CheckInOutcome.NOT_ADMITTED
             else:
-                outcomes[index] = _admit_offline(
+                outcomes[index], checkin = _admit_offline(
                     event_id=event_id,
                     registration_id=claims[index],
                     name=name,
                     at=scan.scanned_at,
                     caller=caller,
                 )
+                if checkin is not None:
+                    admitted.append((checkin, caller.device))
         CheckInScan.objects.bulk_create(
             CheckInScan(
                 event_id=event_id,
@@ -347,14 +363,32 @@ def sync_offline_scans(
             )
             for index in fresh.values()
         )
+        # The admissions' webhook messages: one INSERT for the upload.
+        publish_checkins(type=WebhookEventType.CHECKIN_CREATED, checkins=admitted)
     return outcomes
 
 
 def undo_check_in(*, event_id: int, checkin_id: int) -> None:
-    """Undo a mistaken admission: the ticket may be checked in again. Raises CheckInNotFound."""
-    deleted, _ = CheckIn.objects.filter(pk=checkin_id, event_id=event_id).delete()
-    if not deleted:
-        raise CheckInNotFound
+    """Undo a mistaken admission: the ticket may be checked in again, and a `checkin.reverted`
+    message (the check-in as it was) is written in the same transaction. Raises
+    CheckInNotFound; of two undoings at once, one deletes and is told, the other waits for the
+    row's lock and finds it gone."""
+    with transaction.atomic():
+        checkin = (
+            CheckIn.objects.filter(pk=checkin_id, event_id=event_id)
+            .select_related("device")
+            .select_for_update(of=("self",))
+            .first()
+        )
+        deleted = 0
+        if checkin is not None:
+            deleted, _ = CheckIn.objects.filter(pk=checkin.pk).delete()
+        if not deleted:
+            raise CheckInNotFound
+        device = None
+        if checkin.device is not None:
+            device = {"id": checkin.device.pk, "name": checkin.device.name}
+        publish_checkins(type=WebhookEventType.CHECKIN_REVERTED, checkins=[(checkin, device)])
 
 
 def _registration_of(ticket: str, *, event_id: int) -> int:
@@ -391,7 +425,8 @@ def _admittable(*, event_id: int, registration_ids: Iterable[int]) -> dict[int, 
 def _admit(
     *, event_id: int, registration_id: int, at: datetime, caller: Caller
 ) -> tuple[CheckInOutcome, Admission | None]:
-    """Insert the check-in; the unique constraint refuses a ticket admitted before."""
+    """Insert the check-in and its webhook message; the unique constraint refuses a ticket
+    admitted before."""
     name = _admittable(event_id=event_id, registration_ids=[registration_id]).get(registration_id)
     if name is None:
         return CheckInOutcome.NOT_ADMITTED, None
@@ -412,16 +447,22 @@ def _admit(
         if first is None:
             raise
         return CheckInOutcome.ALREADY_CHECKED_IN, Admission.of(first)
+    publish_checkins(
+        type=WebhookEventType.CHECKIN_CREATED,
+        checkins=[(checkin, caller.device)],
+        occurred_at=at,
+    )
     return CheckInOutcome.ADMITTED, Admission.of(checkin, device=caller.device)
 
 
 def _admit_offline(
     *, event_id: int, registration_id: int, name: str, at: datetime, caller: Caller
-) -> CheckInOutcome:
-    """An offline admission: the check-in if none is earlier, else a conflict."""
+) -> tuple[CheckInOutcome, CheckIn | None]:
+    """An offline admission: the check-in if none is earlier (returned with it, new or moved
+    to this scan), else a conflict."""
     try:
         with transaction.atomic():
-            CheckIn.objects.create(
+            checkin = CheckIn.objects.create(
                 event_id=event_id,
                 registration_id=registration_id,
                 name=name,
@@ -430,7 +471,7 @@ def _admit_offline(
                 checked_in_at=at,
                 offline=True,
             )
-        return CheckInOutcome.ADMITTED
+        return CheckInOutcome.ADMITTED, checkin
     except IntegrityError:
         first = _checkin_of(registration_id).select_for_update().first()
         if first is None:
@@ -445,7 +486,7 @@ def _admit_offline(
             again_device_id=caller.device_id,
             again_at=at,
         )
-        return CheckInOutcome.ALREADY_CHECKED_IN
+        return CheckInOutcome.ALREADY_CHECKED_IN, None
     # This scan came first: it becomes the check-in, the former admission the conflict.
     CheckInConflict.objects.create(
         event_id=event_id,
@@ -463,7 +504,7 @@ def _admit_offline(
         True,
     )
     first.save(update_fields=["device", "user", "checked_in_at", "offline"])
-    return CheckInOutcome.ADMITTED
+    return CheckInOutcome.ADMITTED, first
 
 
 # ---------------------------------------------------------------------------------------------

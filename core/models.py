@@ -563,7 +563,8 @@ class WebhookEventType(models.TextChoices):
     """What a webhook message says happened; an endpoint subscribes to some of these.
 
     Adding a happening is one line here, and a call of core.webhooks.publish_event (or a
-    mapping in core.webhooks.REGISTRATION_TYPES) where it happens."""
+    mapping in core.webhooks.REGISTRATION_TYPES, or core.webhooks.publish_checkins) where it
+    happens."""
 
     REGISTRATION_CREATED = "registration.created"
     REGISTRATION_WAITLISTED = "registration.waitlisted"
@@ -573,6 +574,8 @@ class WebhookEventType(models.TextChoices):
     EVENT_CREATED = "event.created"
     EVENT_UPDATED = "event.updated"
     EVENT_CANCELLED = "event.cancelled"
+    CHECKIN_CREATED = "checkin.created"
+    CHECKIN_REVERTED = "checkin.reverted"
 
 
 # A test delivery to one endpoint (POST /api/webhooks/{id}/ping/); nobody subscribes to it.
@@ -612,9 +615,9 @@ class WebhookMessage(models.Model):
     """One happening, as every endpoint subscribed to it is told: its `uid` is the
     `webhook-id` of every delivery and retry of it, so receivers deduplicate.
 
-    Written in the transaction of the change (event.*), or by the worker from the email
-    outbox's row of the change (registration.*: core.webhooks.publish_registrations), so that
-    a registration stays one row. The worker fans it out to one WebhookDelivery per endpoint,
+    Written in the transaction of the change (event.*, checkin.*), or by the worker from the
+    email outbox's row of the change (registration.*: core.webhooks.publish_registrations), so
+    that a registration stays one row. The worker fans it out to one WebhookDelivery per endpoint,
     then marks it `fanned_out`, in one transaction."""
 
     uid = models.CharField(max_length=40, unique=True)

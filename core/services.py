@@ -73,6 +73,7 @@ from core.selectors import ORGANISERS_GROUP, Place, event_attendees, is_register
 from core.sql import registration as registration_sql
 from core.tokens import hash_token, new_token
 from core.webhooks import (
+    CHECKIN_TYPES,
     ROTATION_OVERLAP,
     check_url,
     new_message_id,
@@ -527,13 +528,15 @@ def _erase_messages(messages) -> None:
 
 
 def _erase_webhook_copies(published) -> None:
-    """The webhook messages `published` from erased outbox rows keep no name or address (the
-    same tombstone, by the message's id), and their delivery log no receiver's answer, which
-    may have echoed them."""
+    """The webhook messages `published` about erased registrations keep no name or address
+    (the same tombstone, by the message's id, where the message has an address), and their
+    delivery log no receiver's answer, which may have echoed them."""
     changed = []
     for message in published.only("pk", "data").iterator(chunk_size=2000):
-        tombstone = f"erased-webhook-{message.pk}@{ERASED_DOMAIN}"
-        message.data = {**message.data, "name": ERASED_NAME, "email": tombstone}
+        scrubbed = {"name": ERASED_NAME}
+        if "email" in message.data:
+            scrubbed["email"] = f"erased-webhook-{message.pk}@{ERASED_DOMAIN}"
+        message.data = {**message.data, **scrubbed}
         changed.append(message)
     WebhookMessage.objects.bulk_update(changed, ["data"], batch_size=2000)
     WebhookAttempt.objects.filter(delivery__message__in=published).update(response_body="")
@@ -541,15 +544,19 @@ def _erase_webhook_copies(published) -> None:
 
 def _erase_checkins(*, event_id: int, registration_ids: list[int] | None) -> None:
     """The door's copies of the names of the event's registrations `registration_ids` (all,
-    when None): their admissions, conflicts and the verdicts kept for retried scans name the
-    tombstone. Times and devices stay, so the event's arrivals stay counted."""
+    when None): their admissions, conflicts, the verdicts kept for retried scans and the
+    check-in webhook messages name the tombstone (those go as _erase_webhook_copies takes
+    them). Times and devices stay, so the event's arrivals stay counted."""
     checkins = CheckIn.objects.filter(event_id=event_id)
+    published = WebhookMessage.objects.filter(event_id=event_id, type__in=CHECKIN_TYPES)
     conflicts = CheckInConflict.objects.filter(event_id=event_id)
     scans = CheckInScan.objects.filter(event_id=event_id, admission__isnull=False)
     if registration_ids is not None:
         checkins = checkins.filter(registration_id__in=registration_ids)
         conflicts = conflicts.filter(registration_id__in=registration_ids)
         scans = scans.filter(admission__registration__in=registration_ids)
+        published = published.filter(data__registration__in=registration_ids)
+    _erase_webhook_copies(published)
     checkins.update(name=ERASED_NAME)
     conflicts.update(name=ERASED_NAME)
     changed = []

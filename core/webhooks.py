@@ -2,12 +2,14 @@
 the Standard Webhooks specification and delivered at least once, in order per endpoint.
 
 One happening, one WebhookMessage. An event's creation, change and cancellation write theirs
-in the transaction of the change (`publish_event`, called by core.services). A registration
-writes nothing more than it did: its email outbox row (core/outbox.py) says what happened, and
-the worker's claim of that row publishes the message (`publish_registrations`, right after the
-claim, once per row whatever the number of claims). So a change that commits always has
-its message, one that rolls back never does, and a registration costs the same whatever the
-number of endpoints.
+in the transaction of the change (`publish_event`, called by core.services), and so do a
+check-in and its undoing (`publish_checkins`, called by core.checkin; on PostgreSQL an online
+check-in's function writes it, core/sql/checkin.py). A registration writes nothing more than it
+did: its email outbox row (core/outbox.py) says what happened, and the worker's claim of that
+row publishes the message (`publish_registrations`, right after the claim, once per row
+whatever the number of claims). So a change that commits always has its message, one that rolls
+back never does, and a registration or a check-in costs the same whatever the number of
+endpoints.
 
 The worker then fans each message out (`fan_out_messages`): one WebhookDelivery per endpoint
 that wants it, created and the message marked in one transaction of its own, so a worker
@@ -63,6 +65,7 @@ from django.utils import timezone
 from core.models import (
     Attendee,
     AttendeeStatus,
+    CheckIn,
     Event,
     MessageKind,
     OutgoingMessage,
@@ -85,6 +88,9 @@ REGISTRATION_TYPES = {
     MessageKind.CANCELLED: WebhookEventType.REGISTRATION_CANCELLED,
     MessageKind.REMOVED: WebhookEventType.REGISTRATION_REMOVED,
 }
+
+# What is told of the door: an admission, and its undoing.
+CHECKIN_TYPES = (WebhookEventType.CHECKIN_CREATED, WebhookEventType.CHECKIN_REVERTED)
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -309,6 +315,46 @@ def _registration_data(row: OutgoingMessage, registered_at: datetime | None) -> 
         "status": AttendeeStatus.REGISTERED if seated else AttendeeStatus.WAITLISTED,
         "registered_at": _when(registered_at),
     }
+
+
+def checkin_data(checkin: CheckIn, *, device: dict | None) -> dict:
+    """The check-in as the owner's API shows an admission (api.checkins.serializers
+    .AdmissionSerializer), with its event and whether it was scanned offline, in UTC; `device`
+    is the admitting device's `{"id", "name"}`, or None for a person signed in. The same object
+    core/sql/checkin.py builds for an online check-in on PostgreSQL."""
+    return {
+        "id": checkin.pk,
+        "event": checkin.event_id,
+        "registration": checkin.registration_id,
+        "name": checkin.name,
+        "checked_in_at": _when(checkin.checked_in_at),
+        "device": device,
+        "offline": checkin.offline,
+    }
+
+
+def publish_checkins(
+    *,
+    type: WebhookEventType,
+    checkins: list[tuple[CheckIn, dict | None]],
+    occurred_at: datetime | None = None,
+) -> None:
+    """Write the messages that these check-ins (each with its device, as checkin_data takes
+    it) were made or undone, in the caller's transaction: one INSERT for them all, whatever the
+    number of endpoints. `occurred_at` (default: now) is when the server recorded it."""
+    if not checkins:
+        return
+    at = occurred_at or timezone.now()
+    WebhookMessage.objects.bulk_create(
+        WebhookMessage(
+            uid=new_message_id(),
+            type=type,
+            event_id=checkin.event_id,
+            data=checkin_data(checkin, device=device),
+            occurred_at=at,
+        )
+        for checkin, device in checkins
+    )
 
 
 def body_of(message: WebhookMessage) -> bytes:

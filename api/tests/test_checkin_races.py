@@ -12,8 +12,15 @@ from django.utils import timezone
 
 from api.tokens import issue_device_token
 from core.exceptions import AlreadyCheckedIn
-from core.models import CheckIn, CheckInConflict, CheckInScan
-from core.services import Admission, Caller, check_in_ticket, create_device, register_attendee
+from core.models import CheckIn, CheckInConflict, CheckInScan, WebhookMessage
+from core.services import (
+    Admission,
+    Caller,
+    check_in_ticket,
+    create_device,
+    register_attendee,
+    undo_check_in,
+)
 from core.tests.racing import race
 from core.tickets import issue_ticket
 from testing.servers import gunicorn, send_json
@@ -67,6 +74,9 @@ def test_sixteen_threads_scanning_one_ticket_admit_it_once(event_factory):
     refusals = [result.first["id"] for result in results if isinstance(result, AlreadyCheckedIn)]
     assert set(refusals) == {admission.id}
     assert CheckIn.objects.get().registration_id == registration_id
+    # One admission, one webhook message.
+    (told,) = WebhookMessage.objects.filter(type="checkin.created")
+    assert told.data["id"] == admission.id
 
 
 def test_one_scan_retried_concurrently_with_its_nonce_admits_once_and_answers_alike(
@@ -86,6 +96,27 @@ def test_one_scan_retried_concurrently_with_its_nonce_admits_once_and_answers_al
     assert len({result.id for result in results}) == 1
     assert CheckIn.objects.count() == 1
     assert CheckInScan.objects.count() == 1
+    assert WebhookMessage.objects.filter(type="checkin.created").count() == 1
+
+
+def test_one_check_in_undone_from_many_gates_at_once_is_undone_and_told_once(event_factory):
+    event = event_factory()
+    _, ticket = seat_ticket(event)
+    ((device_id, _),) = make_gates(event, 1)
+    admission = check_in_ticket(
+        event_id=event.pk, ticket=ticket, nonce="n", caller=Caller(device_id=device_id)
+    )
+
+    results = race(
+        GATES, lambda i: undo_check_in(event_id=event.pk, checkin_id=admission.id) or "undone"
+    )
+
+    assert Counter(
+        "undone" if result == "undone" else type(result).__name__ for result in results
+    ) == {"undone": 1, "CheckInNotFound": GATES - 1}
+    assert not CheckIn.objects.exists()
+    (told,) = WebhookMessage.objects.filter(type="checkin.reverted")
+    assert told.data["id"] == admission.id
 
 
 @pytest.mark.race_control
@@ -186,10 +217,23 @@ def test_offline_batches_uploaded_at_once_keep_the_earliest_admission_and_every_
         assert checkin.checked_in_at == scanned_at(earliest_gate, number)
     # Four admissions of each ticket: one check-in, three conflicts.
     assert CheckInConflict.objects.count() == 20 * 3
+    # A webhook message per admission; of a check-in's, the last tells it as it stands.
+    admitted = sum(
+        result["outcome"] == "admitted" for _, body in results for result in body["results"]
+    )
+    told = WebhookMessage.objects.filter(type="checkin.created").order_by("id")
+    assert told.count() == admitted
+    last = {message.data["registration"]: message.data for message in told}
+    for checkin in CheckIn.objects.select_related("device"):
+        assert (last[checkin.registration_id]["id"], last[checkin.registration_id]["device"]) == (
+            checkin.pk,
+            {"id": checkin.device_id, "name": checkin.device.name},
+        )
     # The same uploads again: nothing new.
     again = race(4, upload)
     assert [body for _, body in again] == [body for _, body in results]
     assert CheckInConflict.objects.count() == 20 * 3
+    assert told.count() == admitted
 
 
 def post_json_as(url: str, body: dict, token: str):

@@ -2,6 +2,7 @@
 retention period erasing it after the event."""
 
 import io
+import json
 import logging
 from datetime import timedelta
 
@@ -16,7 +17,9 @@ from core.models import (
     Event,
     IdempotencyKey,
     OutgoingMessage,
+    WebhookAttempt,
     WebhookEventType,
+    WebhookMessage,
 )
 from core.services import (
     create_webhook_endpoint,
@@ -187,8 +190,8 @@ def test_erasing_leaves_nothing_personal_in_the_webhooks_or_their_log(
 
 
 @pytest.fixture
-def door(token_client, staff_factory):
-    """`door(event, ticket)`: the ticket admitted at the door online, then scanned again by a
+def door_scans(token_client, staff_factory):
+    """`door_scans(event, ticket)`: the ticket admitted at the door online, then scanned again by a
     scanner that was offline (a conflict kept for the organiser); staff's client."""
     client = token_client(staff_factory())
 
@@ -205,10 +208,10 @@ def door(token_client, staff_factory):
 
 
 def test_erasing_a_registration_admitted_at_the_door_leaves_its_name_nowhere(
-    api_client, event, door
+    api_client, event, door_scans
 ):
     seated = register(api_client, event).json()
-    client = door(event, seated["ticket"])
+    client = door_scans(event, seated["ticket"])
     assert "Ada Private" in dump()
 
     response = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
@@ -228,12 +231,12 @@ def test_erasing_a_registration_admitted_at_the_door_leaves_its_name_nowhere(
     )
 
 
-def test_staff_erasing_a_registration_leaves_nothing_personal(api_client, event, door):
+def test_staff_erasing_a_registration_leaves_nothing_personal(api_client, event, door_scans):
     """Staff erase one registration and keep its seat (the admin's action): the door's copies
     of its name and the idempotency store's copy of its answer go with the rest."""
     seated = register(api_client, event).json()
     other = register(api_client, event, email="bob@example.com", waitlist=True).json()
-    door(event, seated["ticket"])
+    door_scans(event, seated["ticket"])
     assert EMAIL in dump()
 
     erase_registrations(event_id=event.pk, attendee_ids=[seated["id"]], reason="staff")
@@ -244,3 +247,75 @@ def test_staff_erasing_a_registration_leaves_nothing_personal(api_client, event,
     assert seated["token"] not in text
     # Only the one asked for.
     assert other["token"] in text
+
+
+def check_in(client, event, ticket, nonce):
+    response = client.post(
+        f"/api/events/{event.pk}/checkins/", {"ticket": ticket, "nonce": nonce}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def checkin_webhooks(event) -> list[dict]:
+    return list(
+        WebhookMessage.objects.filter(event=event, type__startswith="checkin.")
+        .order_by("id")
+        .values_list("data", flat=True)
+    )
+
+
+@pytest.fixture
+def door(event_factory, staff_factory, token_client, receiver):
+    """An event of 3 seats, a staff member's client checking in at it, and their endpoint at
+    the receiver for check-ins, whose answers echo the name they got."""
+    staff = staff_factory()
+    endpoint = create_webhook_endpoint(
+        owner=staff, url=receiver.url, event_types=["checkin.created", "checkin.reverted"]
+    )
+    receiver.secrets = [endpoint.secret]
+    receiver.answer_body = b"Ada Private"
+    return event_factory(max_capacity=3), token_client(staff)
+
+
+def test_erasing_leaves_nothing_personal_in_the_check_in_webhooks(
+    api_client, door, deliver_webhooks, receiver
+):
+    event, client = door
+    seated = register(api_client, event).json()
+    other = register(api_client, event, email="bob@example.com").json()
+    admitted = check_in(client, event, seated["ticket"], "n-1")
+    client.delete(f"/api/events/{event.pk}/checkins/{admitted['id']}/")
+    check_in(client, event, seated["ticket"], "n-2")
+    check_in(client, event, other["ticket"], "n-3")
+    deliver_webhooks()
+    assert [r.payload["data"]["name"] for r in receiver.accepted] == ["Ada Private"] * 3 + [
+        "Someone Else"
+    ]
+
+    response = api_client.delete(f"/api/registrations/{seated['token']}/?erase=true")
+
+    assert response.status_code == 204
+    told = checkin_webhooks(event)
+    assert [data["name"] for data in told] == [ERASED_NAME] * 3 + ["Someone Else"]
+    assert all(data["registration"] == seated["id"] for data in told[:3])
+    assert "Ada Private" not in json.dumps(told)
+    assert EMAIL not in json.dumps(told)
+    # Nor the log of the receiver's answers, which echoed the name.
+    answers = WebhookAttempt.objects.filter(delivery__message__data__registration=seated["id"])
+    assert set(answers.values_list("response_body", flat=True)) == {""}
+
+
+def test_erasing_an_events_registrations_scrubs_its_check_in_webhooks(
+    api_client, door, event_factory
+):
+    event, client = door
+    check_in(client, event, register(api_client, event).json()["ticket"], "n-1")
+    elsewhere = event_factory()
+    other = register(api_client, elsewhere, email="cy@example.com").json()
+    check_in(client, elsewhere, other["ticket"], "n-2")
+
+    erase_registrations(event_id=event.pk, reason="staff")
+
+    assert [data["name"] for data in checkin_webhooks(event)] == [ERASED_NAME]
+    assert [data["name"] for data in checkin_webhooks(elsewhere)] == ["Someone Else"]

@@ -68,13 +68,21 @@ def test_an_organiser_registers_an_endpoint_and_sees_its_secret_once(nina_client
     assert "secret" not in nina_client.get(WEBHOOKS).json()["results"][0]
 
 
+def test_an_endpoint_subscribes_to_check_ins(nina_client, receiver):
+    events = ["checkin.created", "checkin.reverted"]
+    response = nina_client.post(WEBHOOKS, {"url": receiver.url, "events": events}, format="json")
+    assert response.status_code == 201
+    assert response.json()["events"] == events
+    assert WebhookEndpoint.objects.get().event_types == events
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"url": "ftp://hooks.example.com/", "events": ["event.created"]}, "url"),
         ({"url": "https://user:pw@hooks.example.com/", "events": ["event.created"]}, "url"),
         ({"url": "https://hooks.example.com/", "events": []}, "events"),
-        ({"url": "https://hooks.example.com/", "events": ["checkin.created"]}, "events"),
+        ({"url": "https://hooks.example.com/", "events": ["checkin.deleted"]}, "events"),
         ({"url": "https://hooks.example.com/", "events": ["", None, 3]}, "events"),
         ({"url": "https://hooks.example.com/", "events": "event.created"}, "events"),
         ({"events": ["event.created"]}, "url"),

@@ -98,7 +98,7 @@ class Migration(migrations.Migration):
         ),
         # On PostgreSQL, an online check-in's database work as one function (core/sql/checkin.py).
         RunForVendor(
-            forward={"postgresql": checkin.CREATE},
-            backward={"postgresql": checkin.DROP},
+            forward={"postgresql": checkin.CREATE_WITHOUT_WEBHOOKS},
+            backward={"postgresql": checkin.DROP_WITHOUT_WEBHOOKS},
         ),
     ]

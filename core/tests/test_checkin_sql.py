@@ -1,13 +1,15 @@
 """On PostgreSQL a check-in is one statement (core/sql/checkin.py): it answers every case as the
 Python path does (core.checkin._check_in_in_python), in one statement that commits itself."""
 
+from datetime import UTC
+
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core import checkin
-from core.models import AttendeeStatus, CheckIn, CheckInScan, EventStatus
+from core import checkin, webhooks
+from core.models import AttendeeStatus, CheckIn, CheckInScan, EventStatus, WebhookMessage
 from core.services import Caller, create_device, register_attendee
 from core.tickets import issue_ticket, ticket_fingerprint
 
@@ -84,6 +86,30 @@ def test_both_paths_answer_alike(event_factory, case):
     first, again, other, _ = answers["sql"]
     assert again == first
     assert other == ("nonce_reused", None)
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+@pytest.mark.parametrize("name", list(PATHS))
+def test_both_paths_write_the_same_webhook_message(event_factory, name, microsecond):
+    scan = scene(event_factory, "seat")
+    scan = checkin.ScanRequest(**{**scan.__dict__, "at": scan.at.replace(microsecond=microsecond)})
+
+    PATHS[name](scan)
+    PATHS[name](scan)  # the nonce replayed: nothing more
+
+    (message,) = WebhookMessage.objects.filter(event_id=scan.event_id)
+    row = CheckIn.objects.get(registration_id=scan.registration_id)
+    assert (message.type, message.occurred_at, message.fanned_out) == (
+        "checkin.created",
+        scan.at,
+        False,
+    )
+    assert message.uid.startswith("msg_")
+    # What core.webhooks.checkin_data makes of the row, to the character.
+    assert message.data == webhooks.checkin_data(row, device=scan.caller.device)
+    assert message.data["checked_in_at"] == scan.at.astimezone(UTC).isoformat().replace(
+        "+00:00", "Z"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

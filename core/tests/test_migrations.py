@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.db import connection, models
 
 from core.models import Attendee, Event
-from core.sql import counters
+from core.sql import checkin, counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,3 +49,18 @@ def test_a_plain_migration_that_adds_a_field_to_events_keeps_the_counters(event_
             editor.remove_field(Event, field)
     Attendee.objects.create(event=event, name="Wait", email="wait@example.com", status="waitlisted")
     assert Event.objects.values_list("waitlist_taken", flat=True).get(pk=event.pk) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's check-in function")
+def test_the_check_in_function_is_replaced_by_0017_and_restored_by_unapplying_it():
+    def signatures() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pronargs FROM pg_proc WHERE proname = %s", [checkin.FUNCTION])
+            return [row[0] for row in cursor.fetchall()]
+
+    assert signatures() == [10]
+    call_command("migrate", "core", "0016", verbosity=0)
+    # 0015's function, without the webhook message's id, and only it.
+    assert signatures() == [9]
+    call_command("migrate", verbosity=0)
+    assert signatures() == [10]

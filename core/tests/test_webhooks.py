@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core import webhooks
 from core.models import (
+    CheckIn,
     WebhookDelivery,
     WebhookDeliveryStatus,
     WebhookEndpoint,
@@ -17,15 +18,21 @@ from core.models import (
     WebhookMessage,
 )
 from core.services import (
+    Caller,
+    OfflineScan,
     cancel_event,
     cancel_registration_by_token,
+    check_in_ticket,
     create_event,
     create_webhook_endpoint,
     register_attendee,
     remove_attendee,
     rotate_webhook_secret,
+    sync_offline_scans,
+    undo_check_in,
     update_event,
 )
+from core.tickets import issue_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +135,37 @@ def test_a_change_rolled_back_is_never_delivered(organiser, endpoint, receiver, 
         change_then_fail()
     deliver_webhooks()
     assert types(receiver) == ["event.created"]
+
+
+def test_a_check_in_or_its_undoing_rolled_back_is_never_delivered(
+    organiser, endpoint, receiver, deliver_webhooks
+):
+    event = new_event(organiser, max_capacity=5)
+    seat = register_attendee(event_id=event.pk, name="Ada", email="ada@example.com").attendee
+    ticket = issue_ticket(event_id=event.pk, registration_id=seat.pk)
+    caller = Caller(user_id=organiser.pk)
+    scan = OfflineScan(ticket=ticket, nonce="offline", scanned_at=timezone.now())
+
+    def change_then_fail(change):
+        with transaction.atomic():
+            change()
+            raise RuntimeError("rolled back")
+
+    def then_fail(change):
+        with pytest.raises(RuntimeError):
+            change_then_fail(change)
+
+    deliver_webhooks()
+
+    then_fail(lambda: check_in_ticket(event_id=event.pk, ticket=ticket, nonce="n", caller=caller))
+    then_fail(lambda: sync_offline_scans(event_id=event.pk, scans=[scan], caller=caller))
+    admission = check_in_ticket(event_id=event.pk, ticket=ticket, nonce="n", caller=caller)
+    then_fail(lambda: undo_check_in(event_id=event.pk, checkin_id=admission.id))
+    deliver_webhooks()
+
+    assert types(receiver) == ["event.created", "registration.created", "checkin.created"]
+    assert receiver.accepted[-1].payload["data"]["id"] == admission.id
+    assert CheckIn.objects.filter(pk=admission.id).exists()  # the undoing rolled back too
 
 
 def test_only_the_owners_events_reach_an_organisers_endpoint_and_every_event_staffs(
