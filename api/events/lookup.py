@@ -4,6 +4,18 @@ from django.http import Http404
 
 from core.exceptions import EventNotFound
 
+# The largest id an event can have (its primary key is a signed 64-bit integer).
+LARGEST_ID = 2**63 - 1
+
+
+def event_id_of(pk: str) -> int:
+    """The event id a path names; one no event can have is answered as an unknown event, before
+    any query could fail to convert it."""
+    event_id = int(pk)
+    if event_id > LARGEST_ID:
+        raise EventNotFound
+    return event_id
+
 
 class EventLookupMixin:
     """An event by its numeric id in the path; an unknown one is EventNotFound, in the words

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api.caching import cacheable
+from api.events.lookup import event_id_of
 from api.idempotency import REPLAYED_HEADER, idempotent
 from api.pagination import Counted
 from api.permissions import IsEventOwnerOrStaff, OpenAccess
@@ -90,18 +91,19 @@ class EventRegistrationsMixin:
         """Register an attendee: 201 with a seat, 202 with a waiting place (`"waitlist": true`
         and the event full); 409 with a code when the event is full, closed, cancelled or a
         repeat."""
-        serializer = RegistrationSerializer(data=request.data, context={"event_id": int(pk)})
+        event_id = event_id_of(pk)
+        serializer = RegistrationSerializer(data=request.data, context={"event_id": event_id})
         if not serializer.is_valid():
             # An unknown event is the first thing wrong with the request, whatever its body.
             self._ensure_event_exists(pk)
             serializer.is_valid(raise_exception=True)
         try:
-            registration = register_attendee(event_id=int(pk), **serializer.validated_data)
+            registration = register_attendee(event_id=event_id, **serializer.validated_data)
         except AnswersRequired:
             # No answers came and the event asks required questions: a 400 naming them, as if
             # the answers had been sent empty (a refusal of the input, not counted).
             serializer = RegistrationSerializer(
-                data={**request.data, "answers": {}}, context={"event_id": int(pk)}
+                data={**request.data, "answers": {}}, context={"event_id": event_id}
             )
             serializer.is_valid(raise_exception=True)
             # A required question came and went meanwhile: a conflict, answered as such.

@@ -77,6 +77,17 @@ def test_unknown_event_answers_404_even_with_a_bad_body(api_client):
     assert response.json()["code"] == "not_found"
 
 
+@pytest.mark.parametrize("event_id", [2**63 - 1, 2**63, 10**40])
+def test_an_id_no_event_can_have_answers_404_whatever_the_body(api_client, event_id):
+    for body in ({}, {"answers": {"7": "vegan"}}):
+        response = api_client.post(
+            f"/api/events/{event_id}/register/",
+            {"name": "Ada", "email": "ada@example.com", **body},
+            format="json",
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
