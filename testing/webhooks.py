@@ -75,7 +75,13 @@ def webhook_receiver(**options) -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                # The sender stopped mid-request (a worker killed between the headers and the
+                # body): nothing was delivered, as any HTTP server would judge it.
+                self.close_connection = True
+                return
             headers = {key.lower(): value for key, value in self.headers.items()}
             with receiver.lock:
                 receiver.verify(headers, body, self.path)
