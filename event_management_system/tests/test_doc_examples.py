@@ -289,8 +289,9 @@ def script(page: Path, standins: StandIns) -> tuple[str, int]:
                 parts.append(f"__docs_serve {quote(text)} {quote(where)} <<'__DOCS_COMMAND__'")
                 parts.extend([command, "__DOCS_COMMAND__"])
                 continue
-            parts.append(stand_in(written, standins, serving=False))
-            if promise:
+            line = stand_in(written, standins, serving=False)
+            parts.append(line)
+            if promise := PROMISE.search(line):
                 parts.append(f"__docs_expect {quote(promise['promise'])} {quote(where)}")
         parts.append("__docs_end_block")
     return "\n".join(parts) + "\n", count
