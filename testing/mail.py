@@ -66,7 +66,7 @@ def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
 class _Reporter:
     """Writes one line for each message accepted."""
 
-    def __init__(self, report: Path):
+    def __init__(self, report):
         self.report = report
 
     async def handle_DATA(self, server, session, envelope):
@@ -87,8 +87,9 @@ def _any_user(server, session, envelope, mechanism, auth_data):
 
 
 @contextmanager
-def smtp_sink(report: Path) -> Iterator[MailServer]:
-    """Serve the sink until the block ends, appending a line to `report` for each message."""
+def smtp_sink(report) -> Iterator[MailServer]:
+    """Serve the sink until the block ends, appending a line for each message to `report`: a
+    Path, or anything with a Path's `open(mode)`, asked at each message."""
     host = "127.0.0.1"
     # aiosmtpd warns of its own deprecated attribute at every login.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
