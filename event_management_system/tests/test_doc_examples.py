@@ -453,6 +453,8 @@ def run_page(
     printed = out.read_text()
     assert process.returncode == 0, f"{label(page)} failed{timed_out}; printed:\n{printed}"
     promises = len(kept.read_text().splitlines())
+    written = sum(bool(PROMISE.search(line)) for b in blocks(page) for line in b.text.splitlines())
+    assert promises == written, f"{label(page)}: {written} promises, {promises} kept:\n{printed}"
     shutil.rmtree(work)
     return count, promises
 
@@ -548,8 +550,8 @@ def shell_environment() -> dict[str, str]:
     return env
 
 
-def report(page: Path, ran: int, promises: int) -> None:
-    print(f"\n{label(page)}: {ran} example blocks run, {promises} promises kept")
+def report(page: Path, ran: int, promises: int, seconds: float) -> None:
+    print(f"\n{label(page)}: {ran} example blocks run, {promises} promises kept ({seconds:.0f} s)")
 
 
 def own_server(page: Path) -> bool:
@@ -566,16 +568,18 @@ def test_every_example_runs_page_after_page(tmp_path, capsys):
     with stand_ins() as standins:
         with make_run(env) as port:
             for index, page in enumerate(served):
+                began = time.monotonic()
                 ran, promises = run_page(
                     page, port=port, bin_dir=tmp_path / f"bin{index}", env=env, standins=standins
                 )
                 with capsys.disabled():
-                    report(page, ran, promises)
+                    report(page, ran, promises, time.monotonic() - began)
                 assert ran == len(blocks(page))
                 total += ran
         for index, page in enumerate(page for page in every if own_server(page)):
             # A fresh database, as the page's own server would find on a reader's machine.
             call_command("flush", interactive=False, verbosity=0)
+            began = time.monotonic()
             ran, promises = run_page(
                 page,
                 port=free_port(),
@@ -585,7 +589,7 @@ def test_every_example_runs_page_after_page(tmp_path, capsys):
                 own=True,
             )
             with capsys.disabled():
-                report(page, ran, promises)
+                report(page, ran, promises, time.monotonic() - began)
             assert ran == len(blocks(page)) > 0
             total += ran
     assert total == sum(len(blocks(page)) for page in pages())
