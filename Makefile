@@ -6,7 +6,8 @@
 #   make cluster / make cluster-stop - nginx, 3 gunicorn instances, PgBouncer and Redis on
 #     127.0.0.1 (deploy/cluster.py; CLUSTER_* variables), the production shape on one machine
 #   make scaling - measure 1 instance against 3 behind nginx, with and without PgBouncer
-# and `make superuser` to create the first staff login for /admin/ (it asks for name and password),
+# and `make superuser` to create the first staff login for /admin/ (it asks for name and password,
+# or takes them from DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD),
 # `make worker` to run the email worker alone (production: next to gunicorn), and
 # `make docs` to serve the documentation site on 127.0.0.1:$(DOCS_PORT) (8001 unless given), `make docs-build`
 # to build it into site/ strictly (a broken link or anchor fails),
@@ -49,8 +50,9 @@ run: migrate
 worker: migrate
 	$(PY) manage.py send_emails
 
+# With DJANGO_SUPERUSER_USERNAME set (and _EMAIL, _PASSWORD), it asks nothing.
 superuser: migrate
-	$(PY) manage.py createsuperuser
+	$(PY) manage.py createsuperuser $(if $(DJANGO_SUPERUSER_USERNAME),--noinput)
 
 test: install
 	$(VENV)/bin/pytest

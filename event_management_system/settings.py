@@ -5,6 +5,7 @@ docs/operations/configuration.md is generated from there.
 """
 
 from datetime import timedelta
+from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -155,8 +156,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
         ),
     }
-    # Tests run against a file so that threads and server processes can share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # Tests run against a file so that threads and server processes can share it, named after
+    # the database: db.sqlite3's tests use test_db.sqlite3 beside it, and a suite run on a test
+    # database (as the documentation's examples do) one of its own.
+    _database = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(_database.with_name(f"test_{_database.name}")),
+    }
     # Its migrations keep triggers through a table's rebuild (event_management_system/sqlite3).
     DATABASES["default"]["ENGINE"] = "event_management_system.sqlite3"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

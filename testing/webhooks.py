@@ -1,8 +1,16 @@
 """A webhook receiver for tests: an HTTP server on 127.0.0.1 (a port the OS picks) that checks
 every request as a careful receiver would, with the `standardwebhooks` library, and keeps what
-it accepted, in order."""
+it accepted, in order.
 
+Also a receiver to try webhooks with on one's own machine (the webhooks guide):
+`python -m testing.webhooks 127.0.0.1:8003 whsec_… [--count N]` prints one line for each
+message, `verified <type> <webhook-id>` (answered 200) or `refused <webhook-id>: <why>`
+(answered 400), and exits after N verified messages when given.
+"""
+
+import argparse
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -112,3 +120,58 @@ def webhook_receiver(**options) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m testing.webhooks",
+        description="Receive webhooks, verify each with the endpoint's secret, print a line each.",
+    )
+    parser.add_argument("address", help="HOST:PORT to listen on, e.g. 127.0.0.1:8003")
+    parser.add_argument("secret", help="the endpoint's secret, whsec_…")
+    parser.add_argument("--count", type=int, help="exit after this many verified messages")
+    args = parser.parse_args(argv)
+    host, _, port = args.address.rpartition(":")
+    webhook = Webhook(args.secret)
+    verified = 0
+    done = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            nonlocal verified
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            try:
+                webhook.verify(body, headers)
+            except WebhookVerificationError as error:
+                status, line = 400, f"refused {headers.get('webhook-id')}: {error}"
+            else:
+                status = 200
+                line = f"verified {json.loads(body)['type']} {headers['webhook-id']}"
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            print(line, flush=True)
+            if status == 200:
+                verified += 1
+                if args.count and verified >= args.count:
+                    done.set()
+
+        def log_message(self, *args):
+            pass  # one line a message, printed above
+
+    server = ThreadingHTTPServer((host, int(port)), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"listening on http://{args.address}/", file=sys.stderr, flush=True)
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,17 +1,21 @@
 """Every shell example of the README and the documentation site runs, as written, and answers
-what its comment promises.
+what its comment promises; none is skipped.
 
 The convention (docs/development/contributing.md): each ```sh block of a page is pasted, in page
 order, into one bash shell per page, against `make run` started by this test on a free port in
 place of 127.0.0.1:8000 (development mode, on a fresh database it loads the sample data into);
-a page that opens
-with `<!-- examples: own server -->` starts its server in its own blocks. A comment
-`# → 201` after a command promises that its last HTTP request answered 201; `# → 409
+a page that opens with `<!-- examples: own server -->` starts its server in its own blocks. A
+comment `# → 201` after a command promises that its last HTTP request answered 201; `# → 409
 event_full` also that the text appears in what the page printed since the previous promise;
-`# → text` only the text. A block that cannot run here says why on the line before its fence:
-`<!-- example not run: <reason> -->`. Every command must succeed (`set -euo pipefail`), and
-the shell finds only what a fresh Debian has (its Essential packages) plus the programs the
-install page asks for.
+`# → text` only the text; `# → until stopped: text` that the command before it serves until
+stopped and prints the text (it runs in the background and is stopped when its block ends).
+Every command must succeed (`set -euo pipefail`), and the shell finds only what a fresh Debian
+has (its required packages) plus the programs the install page asks for and those the examples
+install themselves.
+
+What a reader's machine has and a test machine has not is stood in for: ports 8000 to 8099 are
+free ports, `your PostgreSQL server` a throwaway database, `smtp.example.com:587` an SMTP sink,
+and a run of the whole suite a run of a few of its tests (PYTEST_ADDOPTS).
 """
 
 import http.server
@@ -20,28 +24,49 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
+from django.core.management import call_command
 
+from testing.mail import smtp_sink
 from testing.servers import PROJECT_DIR, database_url, free_port, server_environment
 
 DOCS = PROJECT_DIR / "docs"
 # What the install page says a machine needs, beyond a fresh Debian.
 PREREQUISITES = ("python3", "make", "curl")
 OWN_SERVER = "<!-- examples: own server -->"
-NOT_RUN = re.compile(r"<!-- example not run: (?P<reason>[^>]+) -->\s*$")
+SKIP_MARK = "<!-- example not run"
 PROMISE = re.compile(r"#\s*→\s*(?P<promise>.+?)\s*$")
-PAGE_SECONDS = 120
+SERVES = re.compile(r"^until stopped(?::\s*(?P<text>.+))?$")
+# The ports a page may name: 8000 is the API as `make run` serves it, the others its own.
+PAGE_PORT = re.compile(r"(?<=127\.0\.0\.1:)(80\d\d)\b|(?<=PORT=)(80\d\d)\b")
+PAGE_SECONDS = 600
+# How long a command that serves until stopped may take to print what it promises.
+SERVE_SECONDS = 180
+# A run of the whole suite in an example runs these, and never this test (it would recurse).
+NESTED_SUITE = (
+    "core/tests/test_models.py "
+    "--deselect event_management_system/tests/test_doc_examples.py -p no:cacheprovider"
+)
+# The stand-in for `your PostgreSQL server`: a database this test creates and drops, on this
+# server; its name, and those derived from it, must be unique to this run.
+POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
+# What the pages name as their PostgreSQL database, and the production one.
+PAGE_DATABASES = (
+    "postgres://postgres@127.0.0.1:5432/events",
+    "postgres://events:secret@db.internal:5432/events",
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
 
@@ -50,7 +75,18 @@ pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
 class Block:
     line: int
     text: str
-    not_run: str | None
+
+
+@dataclass
+class StandIns:
+    """What a reader's machine has and this one has not, for one run of the pages."""
+
+    postgres_url: str
+    mail_host: str
+    mail_port: int
+    mail_certificate: Path
+    mail_report: "MailReport"
+    ports: dict[int, int] = field(default_factory=dict)
 
 
 def pages() -> list[Path]:
@@ -83,8 +119,7 @@ def blocks(page: Path) -> list[Block]:
             while lines[index].strip() != "```":
                 body.append(lines[index])
                 index += 1
-            marker = NOT_RUN.search(lines[start - 1]) if start else None
-            found.append(Block(start + 1, "\n".join(body), marker and marker["reason"]))
+            found.append(Block(start + 1, "\n".join(body)))
         index += 1
     return found
 
@@ -96,6 +131,7 @@ def label(page: Path) -> str:
 PRELUDE = r"""
 set -euo pipefail
 __docs_offset=0
+__docs_serving=()
 # Records each request's status for the promises; the command's own output is untouched.
 curl() {
   local args=() format="" rc=0 err
@@ -112,6 +148,17 @@ curl() {
   sed -n 's/^__docs_status__ //p' "$err" >>"$DOCS_STATUSES"
   rm -f "$err"
   return $rc
+}
+# The programs of the packages an example installs join the fresh machine's.
+apt-get() {
+  command apt-get "$@"
+  local package
+  for package in "$@"; do
+    [[ "$package" == -* || "$package" == install || "$package" == update ]] && continue
+    dpkg -L "$package" 2>/dev/null | grep -E '^(/usr)?/s?bin/[^/]+$' | while read -r program; do
+      ln -sf "$program" "$DOCS_BIN/"
+    done
+  done
 }
 __docs_expect() {
   local promise="$1" where="$2" status text printed
@@ -136,26 +183,118 @@ __docs_expect() {
   fi
   echo "__docs_kept__ $where" >>"$DOCS_KEPT"
 }
+# Runs the command on standard input in the background, in a process group of its own, until
+# it has printed the text (or, without one, for a few seconds) and still serves; the block's
+# end stops it.
+__docs_serve() {
+  local text="$1" where="$2" command pid start settle deadline
+  command=$(cat)
+  start=$(stat -c %s "$DOCS_OUT")
+  set -m
+  ( eval "$command" ) >>"$DOCS_OUT" 2>&1 &
+  pid=$!
+  set +m
+  __docs_serving+=("$pid")
+  settle=$((SECONDS + 3))
+  deadline=$((SECONDS + DOCS_SERVE_SECONDS))
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$where: stopped instead of serving; it printed:" >&2
+      tail -c +$((start + 1)) "$DOCS_OUT" >&2
+      exit 96
+    fi
+    if [[ -n "$text" ]]; then
+      tail -c +$((start + 1)) "$DOCS_OUT" | grep -qF -- "$text" && break
+    elif ((SECONDS >= settle)); then
+      break
+    fi
+    if ((SECONDS > deadline)); then
+      echo "$where: did not print within ${DOCS_SERVE_SECONDS}s: $text; it printed:" >&2
+      tail -c +$((start + 1)) "$DOCS_OUT" >&2
+      exit 96
+    fi
+    sleep 0.2
+  done
+  sleep 1
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "$where: stopped right after it started; it printed:" >&2
+    tail -c +$((start + 1)) "$DOCS_OUT" >&2
+    exit 96
+  fi
+  __docs_offset=$(stat -c %s "$DOCS_OUT")
+  echo "__docs_kept__ $where" >>"$DOCS_KEPT"
+}
+__docs_end_block() {
+  local pid waited
+  for pid in "${__docs_serving[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${__docs_serving[@]}"; do
+    for waited in $(seq 1 100); do
+      kill -0 -- "-$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  __docs_serving=()
+}
 """
 
 
-def script(page: Path, port: int) -> tuple[str, int, list[str]]:
-    """The page's runnable blocks as one bash script; how many blocks, and the reasons of
-    those not run."""
-    parts, ran, not_run = [PRELUDE], 0, []
+def stand_in(line: str, standins: StandIns, *, serving: bool) -> str:
+    """The line with this machine's stand-ins for the reader's ports and servers."""
+
+    def port(match: re.Match) -> str:
+        written = int(match.group(0))
+        if written == 8000 and serving:
+            written = -1  # a server the example starts, beside the one it talks to
+        return str(standins.ports.setdefault(written, free_port()))
+
+    line = PAGE_PORT.sub(port, line)
+    for database in PAGE_DATABASES:
+        line = line.replace(database, standins.postgres_url)
+    line = line.replace("DJANGO_EMAIL_PORT=587", f"DJANGO_EMAIL_PORT={standins.mail_port}")
+    return line.replace("smtp.example.com", standins.mail_host)
+
+
+def script(page: Path, standins: StandIns) -> tuple[str, int]:
+    """The page's blocks as one bash script, and how many blocks it holds."""
+    parts, count = [PRELUDE], 0
     for block in blocks(page):
-        if block.not_run:
-            not_run.append(f"{label(page)}:{block.line}: {block.not_run}")
-            continue
-        ran += 1
+        count += 1
         parts.append(f"# {label(page)}:{block.line}")
-        for offset, written in enumerate(block.text.splitlines(), start=1):
-            line = written.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        lines = block.text.splitlines()
+        # A command that serves until stopped: the promise's own line, or the last command line
+        # before it; the index of that command, for the line of each such promise.
+        serving = {}
+        for index, written in enumerate(lines):
+            promise = PROMISE.search(written)
+            if promise and SERVES.match(promise["promise"]):
+                command = index
+                while lines[command].lstrip().startswith("#") or not lines[command].strip():
+                    command -= 1
+                    assert command >= 0, f"{label(page)}:{block.line + index + 1}: no command"
+                serving[index] = command
+        commands = set(serving.values())
+        for index, written in enumerate(lines):
+            where = f"{label(page)}:{block.line + index + 1}"
+            promise = PROMISE.search(written)
+            if index in commands and index not in serving:
+                continue  # written where its promise is
+            if index in serving:
+                command = stand_in(lines[serving[index]], standins, serving=True)
+                text = SERVES.match(promise["promise"])["text"] or ""
+                text = stand_in(text, standins, serving=True)
+                parts.append(f"__docs_serve {quote(text)} {quote(where)} <<'__DOCS_COMMAND__'")
+                parts.extend([command, "__DOCS_COMMAND__"])
+                continue
+            line = stand_in(written, standins, serving=False)
             parts.append(line)
             if promise := PROMISE.search(line):
-                where = f"{label(page)}:{block.line + offset}"
                 parts.append(f"__docs_expect {quote(promise['promise'])} {quote(where)}")
-    return "\n".join(parts) + "\n", ran, not_run
+        parts.append("__docs_end_block")
+    return "\n".join(parts) + "\n", count
 
 
 def quote(text: str) -> str:
@@ -163,64 +302,206 @@ def quote(text: str) -> str:
 
 
 def fresh_machine_path(directory: Path) -> str:
-    """A PATH holding what a fresh Debian has (its Essential packages) and the prerequisites."""
+    """A PATH holding what a fresh Debian has (its required packages: Essential ones, and what
+    debootstrap's smallest variant adds, apt among them) and the prerequisites."""
     if shutil.which("dpkg-query") is None:
         pytest.fail("dpkg-query is needed to know what a fresh Debian holds")
-    essential = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package} ${Essential}\n"],
+    installed = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package} ${Essential} ${Priority}\n"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    packages = [line.split()[0] for line in essential.splitlines() if line.endswith(" yes")]
+    packages = [
+        line.split()[0]
+        for line in installed.splitlines()
+        if line.split()[1:2] == ["yes"] or line.endswith(" required")
+    ]
     listed = subprocess.run(["dpkg", "-L", *packages], capture_output=True, text=True).stdout
     programs = {
         Path(path).name: path
         for path in listed.splitlines()
         if re.match(r"^(/usr)?/s?bin/[^/]+$", path) and os.access(path, os.X_OK)
     }
+    # A name a program has through the alternatives system (awk: mawk on a fresh machine).
+    fresh = set(programs.values())
+    for directory_name in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
+        for link in Path(directory_name).iterdir():
+            if link.name in programs or not link.is_symlink():
+                continue
+            if not os.readlink(link).startswith("/etc/alternatives/"):
+                continue
+            candidates = subprocess.run(
+                ["update-alternatives", "--list", link.name], capture_output=True, text=True
+            ).stdout.split()
+            if chosen := [path for path in candidates if path in fresh]:
+                programs[link.name] = chosen[0]
+    # The machine's own programs, not the virtual environment's this test may run in.
+    outside = os.pathsep.join(
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if Path(entry).resolve() != Path(sys.prefix, "bin").resolve()
+    )
     for name in PREREQUISITES:
-        programs[name] = shutil.which(name) or pytest.fail(f"{name} is not installed")
+        programs[name] = shutil.which(name, path=outside) or pytest.fail(f"{name} is missing")
     directory.mkdir()
     for name, path in programs.items():
         (directory / name).symlink_to(path)
     return str(directory)
 
 
-def run_page(page: Path, *, port: int, bin_dir: Path, env: dict[str, str]) -> tuple[int, int]:
-    """Runs the page's examples; the number of blocks run and of promises kept."""
-    text, ran, _ = script(page, port)
+def processes_of_session(session: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def stop_session(session: int) -> None:
+    """Stops every process the page started, whatever process group it put them in."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for pid in processes_of_session(session):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while processes_of_session(session) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def page_environment(env: dict[str, str], standins: StandIns, work: Path) -> dict[str, str]:
+    """The reader's environment, with the stand-ins a page's commands honour."""
+    server = standins.postgres_url.rsplit("/", 1)
+    return {
+        **env,
+        # `make run` and the servers a page starts: a free port of their own.
+        "HOST": "127.0.0.1",
+        "PORT": str(standins.ports.setdefault(-1, free_port())),
+        "TMPDIR": str(work / "tmp"),
+        # A run of the whole suite runs a few of its tests, never this one.
+        "PYTEST_ADDOPTS": NESTED_SUITE,
+        # CI's PostgreSQL pass (bash .ci/run) on a database of its own.
+        "CI_PG_SERVER": server[0],
+        "CI_PG_DATABASE": f"{server[1]}_ci",
+        # The bench, briefly, its scratch database named after the stand-in's.
+        "BENCH_PG": server[0],
+        "BENCH_PG_PREFIX": f"{server[1]}_bench",
+        "BENCH_SECONDS": "1",
+        "BENCH_EVENTS": "200",
+        # The mail server's certificate is trusted, as a real one would be.
+        "SSL_CERT_FILE": str(standins.mail_certificate),
+    }
+
+
+def run_page(
+    page: Path,
+    *,
+    port: int,
+    bin_dir: Path,
+    env: dict[str, str],
+    standins: StandIns,
+    own: bool = False,
+) -> tuple[int, int]:
+    """Runs the page's examples; the number of blocks run and of promises kept. `port` stands
+    for 8000; a server a block starts gets a port of its own, unless the page has no other."""
+    standins.ports = {8000: port, -1: port} if own else {8000: port}
+    text, count = script(page, standins)
     work = Path(tempfile.mkdtemp())
+    (work / "tmp").mkdir()
     out, statuses, kept = work / "out", work / "statuses", work / "kept"
-    for path in (statuses, kept):
+    for path in (out, statuses, kept):
         path.touch()
-    with out.open("w") as stdout:
+    # The mail server's reports are printed with the page.
+    standins.mail_report.target = out
+    images = {path: path.read_bytes() for path in (DOCS / "images").iterdir()}
+    timed_out = ""
+    # What a terminal shows: the output and the errors, in one stream.
+    with out.open("a") as stdout:
         process = subprocess.Popen(
             ["bash", "-c", text],
             cwd=PROJECT_DIR,
             env={
-                **env,
+                **page_environment(env, standins, work),
                 "PATH": fresh_machine_path(bin_dir),
+                "DOCS_BIN": str(bin_dir),
                 "DOCS_OUT": str(out),
                 "DOCS_STATUSES": str(statuses),
                 "DOCS_KEPT": str(kept),
+                "DOCS_SERVE_SECONDS": str(SERVE_SECONDS),
             },
             stdout=stdout,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
-            _, stderr = process.communicate(timeout=PAGE_SECONDS)
+            process.wait(timeout=PAGE_SECONDS)
+        except subprocess.TimeoutExpired:
+            timed_out = f" (stopped after {PAGE_SECONDS} s)"
         finally:
-            # What the page started in the background (its own gunicorn) stops with it.
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            # What the page started in the background (its servers) stops with it.
+            stop_session(process.pid)
+            process.wait()
+            standins.mail_report.target = None
+            # A screenshot an example refreshes stays as committed.
+            for path, content in images.items():
+                if path.read_bytes() != content:
+                    path.write_bytes(content)
     printed = out.read_text()
-    assert process.returncode == 0, f"{label(page)} failed:\n{stderr}\nprinted:\n{printed}"
+    assert process.returncode == 0, f"{label(page)} failed{timed_out}; printed:\n{printed}"
     promises = len(kept.read_text().splitlines())
+    written = sum(bool(PROMISE.search(line)) for b in blocks(page) for line in b.text.splitlines())
+    assert promises == written, f"{label(page)}: {written} promises, {promises} kept:\n{printed}"
     shutil.rmtree(work)
-    return ran, promises
+    return count, promises
+
+
+@contextmanager
+def stand_ins() -> Iterator[StandIns]:
+    """A throwaway PostgreSQL database (`DOCS_POSTGRES_URL`, or one named after this process)
+    and an SMTP sink; both gone when the block ends, with the databases named after the first."""
+    url = os.environ.get("DOCS_POSTGRES_URL") or f"{POSTGRES_SERVER}/docs_examples_{os.getpid()}"
+    server, name = url.rsplit("/", 1)
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", name), name
+
+    def drop_all(connection) -> None:
+        derived = connection.execute(
+            "SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s "
+            "OR datname LIKE %s",
+            (name, f"{name}\\_%", f"test\\_{name}%"),
+        ).fetchall()
+        for (database,) in derived:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        drop_all(connection)
+        connection.execute(f'CREATE DATABASE "{name}"')
+    report = MailReport()
+    try:
+        with smtp_sink(report) as mail:
+            yield StandIns(
+                postgres_url=url,
+                mail_host=mail.host,
+                mail_port=mail.port,
+                mail_certificate=mail.certificate,
+                mail_report=report,
+            )
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+            drop_all(connection)
+
+
+class MailReport:
+    """Where the mail server reports each message: the output of the page being run (as a
+    reader would find the message in their mailbox), or nowhere between pages."""
+
+    target: Path | None = None
+
+    def open(self, mode: str):
+        return (self.target or Path(os.devnull)).open(mode)
 
 
 @contextmanager
@@ -269,48 +550,60 @@ def shell_environment() -> dict[str, str]:
     return env
 
 
-def report(page: Path, ran: int, promises: int) -> None:
-    print(f"\n{label(page)}: {ran} example blocks run, {promises} promises kept")
-    for block in blocks(page):
-        if block.not_run:
-            print(f"  not run: {label(page)}:{block.line}: {block.not_run}")
+def report(page: Path, ran: int, promises: int, seconds: float) -> None:
+    print(f"\n{label(page)}: {ran} example blocks run, {promises} promises kept ({seconds:.0f} s)")
 
 
 def own_server(page: Path) -> bool:
     return OWN_SERVER in (line.strip() for line in page.read_text().splitlines())
 
 
-def runnable(page: Path) -> int:
-    return sum(1 for block in blocks(page) if not block.not_run)
-
-
-def test_the_examples_run_against_make_run_page_after_page(tmp_path, capsys):
-    """One `make run`, as a reader starts it, and every page that relies on it, in order."""
+def test_every_example_runs_page_after_page(tmp_path, capsys):
+    """One `make run`, as a reader starts it, and every page that relies on it, in order; then
+    each page that starts its own server. Every block of every page runs."""
     env = shell_environment()
-    served = [page for page in pages() if runnable(page) and not own_server(page)]
-    total = 0
-    with make_run(env) as port:
-        for index, page in enumerate(served):
-            ran, promises = run_page(page, port=port, bin_dir=tmp_path / f"bin{index}", env=env)
+    every = [page for page in pages() if blocks(page)]
+    served = [page for page in every if not own_server(page)]
+    total, started = 0, time.monotonic()
+    with stand_ins() as standins:
+        with make_run(env) as port:
+            for index, page in enumerate(served):
+                began = time.monotonic()
+                ran, promises = run_page(
+                    page, port=port, bin_dir=tmp_path / f"bin{index}", env=env, standins=standins
+                )
+                with capsys.disabled():
+                    report(page, ran, promises, time.monotonic() - began)
+                assert ran == len(blocks(page))
+                total += ran
+        for index, page in enumerate(page for page in every if own_server(page)):
+            # A fresh database, as the page's own server would find on a reader's machine.
+            call_command("flush", interactive=False, verbosity=0)
+            began = time.monotonic()
+            ran, promises = run_page(
+                page,
+                port=free_port(),
+                bin_dir=tmp_path / f"own{index}",
+                env=env,
+                standins=standins,
+                own=True,
+            )
             with capsys.disabled():
-                report(page, ran, promises)
-            assert ran == runnable(page)
+                report(page, ran, promises, time.monotonic() - began)
+            assert ran == len(blocks(page)) > 0
             total += ran
+    assert total == sum(len(blocks(page)) for page in pages())
     with capsys.disabled():
-        for page in pages():
-            if not runnable(page):
-                report(page, 0, 0)
-        print(f"{total} example blocks run against make run, on {len(served)} pages")
+        print(
+            f"{total} example blocks in the README and the site, all of them run "
+            f"({len(every)} pages, {time.monotonic() - started:.0f} s)"
+        )
 
 
-@pytest.mark.parametrize("page", [page for page in pages() if own_server(page)], ids=label)
-def test_the_examples_of_a_page_with_its_own_server_run(page, tmp_path, capsys):
-    ran, promises = run_page(
-        page, port=free_port(), bin_dir=tmp_path / "bin", env=shell_environment()
-    )
-    with capsys.disabled():
-        report(page, ran, promises)
-    assert ran == runnable(page) > 0
+def test_no_page_skips_an_example():
+    for page in pages():
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            assert SKIP_MARK not in line, f"{label(page)}:{number} skips an example"
 
 
 def test_the_install_page_names_every_program_the_examples_need():
@@ -319,14 +612,11 @@ def test_the_install_page_names_every_program_the_examples_need():
         assert f"`{name}`" in text, name
 
 
-def test_every_block_not_run_says_why_and_the_rest_promise_something():
+def test_every_block_promises_something():
     for page in pages():
         for block in blocks(page):
-            if block.not_run:
-                assert len(block.not_run.split()) >= 3, f"{label(page)}:{block.line}"
-            else:
-                promises = [PROMISE.search(line) for line in block.text.splitlines()]
-                assert any(promises), f"{label(page)}:{block.line} promises nothing"
+            promises = [PROMISE.search(line) for line in block.text.splitlines()]
+            assert any(promises), f"{label(page)}:{block.line} promises nothing"
 
 
 def test_the_readme_links_only_to_pages_that_exist():
@@ -341,13 +631,19 @@ def run_written(tmp_path: Path, text: str) -> str:
     """Runs a page holding `text` as its one example; what the test reports when it fails."""
     page = tmp_path / "page.md"
     page.write_text(f"```sh\n{text}\n```\n")
-    with pytest.raises(AssertionError) as failure:
-        run_page(page, port=free_port(), bin_dir=tmp_path / "bin", env=shell_environment())
+    with stand_ins() as standins, pytest.raises(AssertionError) as failure:
+        run_page(
+            page,
+            port=free_port(),
+            bin_dir=tmp_path / "bin",
+            env=shell_environment(),
+            standins=standins,
+        )
     return str(failure.value)
 
 
 def test_an_example_needing_a_program_a_fresh_machine_lacks_fails(tmp_path):
-    # git is on every machine that cloned the project, and in no Essential package.
+    # git is on every machine that cloned the project, and in no required package.
     assert shutil.which("git")
     report = run_written(tmp_path, "git --version   # → git version")
     assert "git: command not found" in report
@@ -363,3 +659,8 @@ def test_an_example_answering_other_than_promised_fails(tmp_path):
         server.shutdown()
         server.server_close()
     assert "promised 200, answered 501" in report
+
+
+def test_a_server_that_stops_instead_of_serving_fails(tmp_path):
+    report = run_written(tmp_path, "python3 -c 'print(\"up\")'\n# → until stopped: up")
+    assert "stopped right after it started" in report or "stopped instead of serving" in report
