@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from core.models import Attendee, MessageKind, MessageStatus, OutgoingMessage
 from core.outbox import queue_messages
-from testing.servers import free_port, start_worker, worker
+from event_management_system.tests.tcp_proxy import FreezableProxy
+from testing.servers import database_url, free_port, start_worker, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,16 +127,53 @@ def postgresql_cluster() -> list[str]:
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="restarts the PostgreSQL server")
-def test_the_worker_outlives_a_restart_of_postgresql(event_factory, mail_server):
+# fast: the server closes its connections; immediate: it dies at once, as in a crash, and
+# recovers from its log when it starts.
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_the_worker_outlives_a_restart_of_postgresql(event_factory, mail_server, mode):
     recipients, env = mail_server
     event = event_factory(max_capacity=10)
     (before,) = queue_backlog(event, 1)
     with worker(env=env) as process:
         wait_until(lambda: recipients.count[before], "the first message arrived")
-        subprocess.run([*postgresql_cluster(), "restart", "-m", "fast"], check=True)
+        subprocess.run([*postgresql_cluster(), "restart", "-m", mode], check=True)
         connection.close()  # this test's own connection went with the server
         attendee = Attendee.objects.create(event=event, name="After", email="after@example.com")
         queue_messages(kind=MessageKind.REGISTERED, event_id=event.pk, attendees=[attendee])
         wait_until(lambda: recipients.count["after@example.com"], "the message after arrived")
         assert process.poll() is None, "the worker exited"
+    assert not OutgoingMessage.objects.exclude(status=MessageStatus.SENT).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's timeouts and sockets")
+def test_the_worker_outlives_a_server_frozen_past_its_timeouts(event_factory, mail_server):
+    """Between the worker and the server, a proxy stops forwarding for longer than the
+    statement and connect timeouts (as a SIGSTOPped server, or a cut network): the watchdog
+    cuts the worker's statement, its reconnections time out, and it carries on after."""
+    recipients, env = mail_server
+    event = event_factory(max_capacity=10)
+    (before,) = queue_backlog(event, 1)
+    settings = connection.settings_dict
+    upstream = (settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432))
+    with FreezableProxy(upstream) as proxy:
+        env = {
+            **env,
+            "DATABASE_URL": database_url(host="127.0.0.1", port=proxy.port),
+            "DJANGO_DB_CONNECT_TIMEOUT": "2",
+            "DJANGO_DB_STATEMENT_TIMEOUT": "1",
+        }
+        with worker(env=env) as process:
+            wait_until(lambda: recipients.count[before], "the first message arrived")
+            proxy.freeze(seconds=20)
+            # Queued while the worker cannot reach the server (this test's connection does).
+            attendee = Attendee.objects.create(
+                event=event, name="During", email="during@example.com"
+            )
+            queue_messages(kind=MessageKind.REGISTERED, event_id=event.pk, attendees=[attendee])
+            time.sleep(8)  # past the timeouts: the worker's statements and connections fail
+            assert process.poll() is None, "the worker exited"
+            assert not recipients.count["during@example.com"]
+            proxy.thaw()
+            wait_until(lambda: recipients.count["during@example.com"], "the message arrived")
+            assert process.poll() is None, "the worker exited"
     assert not OutgoingMessage.objects.exclude(status=MessageStatus.SENT).exists()
