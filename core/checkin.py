@@ -48,6 +48,7 @@ from core.models import (
     WebhookEventType,
 )
 from core.sql import checkin as checkin_sql
+from core.sql.cursors import unlogged_cursor
 from core.tickets import BadTicket, read_ticket, ticket_fingerprint
 from core.webhooks import new_message_id, publish_checkins
 
@@ -260,7 +261,7 @@ def _check_in_in_sql(scan: ScanRequest) -> tuple[str, dict | None]:
     """check_in_ticket's database work as core/sql/checkin.py's one statement."""
     # Inside a caller's transaction, a savepoint: a twin's unique violation must not abort it.
     undoable = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with undoable, connection.cursor() as cursor:
+    with undoable, unlogged_cursor() as cursor:
         cursor.execute(
             checkin_sql.CALL,
             [

@@ -71,6 +71,7 @@ from core.outbox import queue_message, queue_messages, requeue_messages
 from core.rules import DECISION_FIELDS, RegistrationOutcome, decide_approval, decide_registration
 from core.selectors import ORGANISERS_GROUP, Place, event_attendees, is_registered, waiting_list
 from core.sql import registration as registration_sql
+from core.sql.cursors import unlogged_cursor
 from core.tokens import hash_token, new_token
 from core.webhooks import (
     CHECKIN_TYPES,
@@ -289,7 +290,7 @@ def _register_in_sql(
     attendee: Attendee, *, waitlist: bool, answered: bool
 ) -> tuple[RegistrationOutcome, int | None]:
     """register_attendee as core/sql/registration.py's one statement; as _register_in_python."""
-    with connection.cursor() as cursor:
+    with unlogged_cursor() as cursor:
         cursor.execute(
             registration_sql.CALL,
             [

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
+
+from core.sql.cursors import unlogged_cursor
 
 
 def versions_kept() -> bool:
@@ -66,7 +68,7 @@ def read_versions(stamp: Stamp) -> tuple:
 
     Versions only grow, so the sum of some events' versions moves whenever any of them does.
     """
-    with _unlogged_cursor() as cursor:
+    with unlogged_cursor() as cursor:
         if stamp.starting_after is not None:
             cursor.execute(SUM_STARTING_AFTER, [stamp.starting_after])
             return tuple(cursor.fetchone())
@@ -78,21 +80,6 @@ def read_versions(stamp: Stamp) -> tuple:
         else:
             cursor.execute(SUM_OF, [stamp.ids_literal])
         return tuple(cursor.fetchone())
-
-
-def _unlogged_cursor():
-    """A cursor whose statements stay out of DEBUG's query log (connection.queries): this read
-    runs on every cached answer, and logging it (rendering its SQL with its parameters) costs
-    more than the rest of the answer. A test capturing queries (CaptureQueriesContext, which
-    forces the log) still sees it; the backend's execute wrappers (timeouts) apply as ever."""
-    this = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
-    if this.force_debug_cursor:
-        return this.cursor()
-    this.close_if_health_check_failed()
-    this.ensure_connection()
-    this.validate_thread_sharing()
-    with this.wrap_database_errors:
-        return this.make_cursor(this.create_cursor())
 
 
 def catalog_version() -> int:

@@ -1,7 +1,7 @@
 """N+1 guards: each endpoint costs a fixed number of queries, whatever the data holds."""
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, reset_queries
 from django.test.utils import CaptureQueriesContext
 
 from core.services import register_attendee
@@ -182,3 +182,21 @@ def test_a_registration_is_one_statement_that_commits_itself(api_client, event_f
             [event.pk, event.pk, "registered"],
         )
         assert other.fetchone() == (1, 1)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one statement is PostgreSQL's")
+def test_debug_s_query_log_keeps_no_copy_of_a_registration(api_client, event_factory, settings):
+    """Development's query log (DEBUG) renders each statement it keeps with its parameters: the
+    registration's one statement, sent on every registration, is left out of it, with the name
+    and address it carries."""
+    settings.DEBUG = True
+    event = event_factory()
+    reset_queries()
+    response = api_client.post(
+        f"/api/events/{event.pk}/register/",
+        data={"name": "Ada", "email": "ada@example.com"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert connection.queries_logged
+    assert not any("ada@example.com" in query["sql"] for query in connection.queries)
