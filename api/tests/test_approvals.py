@@ -13,16 +13,6 @@ def closed_access(settings):
 
 
 @pytest.fixture
-def owner(organiser_factory):
-    return organiser_factory()
-
-
-@pytest.fixture
-def owner_client(token_client, owner):
-    return token_client(owner)
-
-
-@pytest.fixture
 def event(event_factory, owner):
     return event_factory(owner=owner, max_capacity=1, requires_approval=True)
 

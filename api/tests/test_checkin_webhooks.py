@@ -23,16 +23,6 @@ def nonce() -> str:
 
 
 @pytest.fixture
-def owner(organiser_factory):
-    return organiser_factory()
-
-
-@pytest.fixture
-def owner_client(owner, token_client):
-    return token_client(owner)
-
-
-@pytest.fixture
 def event(event_factory, owner):
     return event_factory(owner=owner, max_capacity=3)
 
@@ -49,24 +39,8 @@ def endpoint(owner_client, receiver):
 
 
 @pytest.fixture
-def make_gate(owner_client):
-    """`make_gate(event, name)`: a door device's client, made through the API."""
-
-    def make(event, name="Gate A"):
-        response = owner_client.post(
-            f"/api/events/{event.pk}/devices/", {"name": name}, format="json"
-        )
-        assert response.status_code == 201, response.json()
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def gate(make_gate, event):
-    return make_gate(event)
+def gate(make_device, event):
+    return make_device(event)[0]
 
 
 def register(event, email) -> dict:
@@ -220,13 +194,13 @@ def test_an_offline_batch_tells_each_admission_and_no_conflict_in_one_insert(
 
 
 def test_an_earlier_offline_scan_taking_a_check_ins_place_tells_it_again(
-    event, gate, make_gate, endpoint, receiver, deliver_webhooks
+    event, gate, make_device, endpoint, receiver, deliver_webhooks
 ):
     ticket = register(event, "ada@example.com")["ticket"]
     online = scan(gate, event, ticket).json()
     earlier = timezone.now().replace(microsecond=0) - timedelta(minutes=10)
 
-    result = upload(make_gate(event, "Gate B"), event, [offline(ticket, earlier)]).json()
+    result = upload(make_device(event, "Gate B")[0], event, [offline(ticket, earlier)]).json()
     deliver_webhooks()
 
     assert result["results"][0]["outcome"] == "admitted"

@@ -28,39 +28,9 @@ def nonce() -> str:
     return uuid.uuid4().hex
 
 
-def device_client(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
-@pytest.fixture
-def owner(organiser_factory):
-    return organiser_factory()
-
-
-@pytest.fixture
-def owner_client(owner, token_client):
-    return token_client(owner)
-
-
 @pytest.fixture
 def event(event_factory, owner):
     return event_factory(owner=owner, max_capacity=3)
-
-
-@pytest.fixture
-def make_device(owner_client):
-    """`make_device(event, name)`: a door device made through the API; its client and id."""
-
-    def make(event, name="Gate A"):
-        response = owner_client.post(
-            f"/api/events/{event.pk}/devices/", {"name": name}, format="json"
-        )
-        assert response.status_code == 201, response.json()
-        return device_client(response.json()["token"]), response.json()["id"]
-
-    return make
 
 
 @pytest.fixture

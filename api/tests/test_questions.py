@@ -16,18 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner(organiser_factory):
-    return organiser_factory()
-
-
-@pytest.fixture
 def event(event_factory, owner):
     return event_factory(owner=owner)
-
-
-@pytest.fixture
-def owner_client(token_client, owner):
-    return token_client(owner)
 
 
 def add(client, event, **fields):
