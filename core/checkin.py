@@ -381,15 +381,10 @@ def undo_check_in(*, event_id: int, checkin_id: int) -> None:
             .select_for_update(of=("self",))
             .first()
         )
-        deleted = 0
-        if checkin is not None:
-            deleted, _ = CheckIn.objects.filter(pk=checkin.pk).delete()
-        if not deleted:
+        if checkin is None or not CheckIn.objects.filter(pk=checkin.pk).delete()[0]:
             raise CheckInNotFound
-        device = None
-        if checkin.device is not None:
-            device = {"id": checkin.device.pk, "name": checkin.device.name}
-        publish_checkins(type=WebhookEventType.CHECKIN_REVERTED, checkins=[(checkin, device)])
+        told = (checkin, Admission.of(checkin).device)
+        publish_checkins(type=WebhookEventType.CHECKIN_REVERTED, checkins=[told])
 
 
 def _registration_of(ticket: str, *, event_id: int) -> int:
