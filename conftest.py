@@ -33,6 +33,17 @@ def fresh_response_cache():
 
 
 @pytest.fixture(autouse=True)
+def fresh_direct_registrations():
+    """Each test starts with no headers learned for direct registrations: a test's settings
+    (the browsable API's Vary: Accept) must not shape the next test's answers."""
+    from api.registrations.direct import learned
+
+    learned.forget()
+    yield
+    learned.forget()
+
+
+@pytest.fixture(autouse=True)
 def fresh_throttle_breaker():
     """Each test starts with the request budgets' cache trusted: a failure one test provoked
     must not leave the next test's budgets uncounted."""

@@ -104,13 +104,19 @@ def server_error_response() -> JsonResponse:
     return JsonResponse(body, status=500)
 
 
+def domain_error_answer(exc: DomainError) -> tuple[int, dict]:
+    """The status and body that answer a refusal: 409 unless DOMAIN_ERROR_STATUS says."""
+    return (
+        DOMAIN_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT),
+        {**error_body(exc.message, exc.code), **exc.details()},
+    )
+
+
 def exception_handler(exc, context):
     """DRF's handler with every error answered as `{"detail", "code"[, "errors"]}`."""
     if isinstance(exc, DomainError):
-        return Response(
-            {**error_body(exc.message, exc.code), **exc.details()},
-            status=DOMAIN_ERROR_STATUS.get(type(exc), status.HTTP_409_CONFLICT),
-        )
+        status_code, body = domain_error_answer(exc)
+        return Response(body, status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

@@ -1,5 +1,7 @@
 """Email addresses as they are stored and compared: one mailbox, one spelling."""
 
+import functools
+
 import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -27,8 +29,7 @@ def normalize_email(email: str) -> str:
     local, _, domain = email.rpartition("@")
     if not domain.startswith("["):  # an address literal, such as [192.0.2.1], is no name
         try:
-            # UTS #46 maps case, full-width forms and ignorable characters as browsers do.
-            domain = idna.encode(domain, uts46=True).decode("ascii")
+            domain = ascii_domain(domain)
         except UnicodeError:  # idna.IDNAError, or a codec error it lets through
             raise ValidationError(INVALID_DOMAIN_MESSAGE, code="invalid") from None
     normalized = f"{local}@{domain.lower()}"
@@ -39,3 +40,13 @@ def normalize_email(email: str) -> str:
             params={"limit": EMAIL_MAX_LENGTH, "length": len(normalized)},
         )
     return normalized
+
+
+# Most addresses share a few domains, and encoding one costs more than the rest of the address's
+# checks together; a failure is not kept (lru_cache keeps no exception), so it is raised again.
+@functools.lru_cache(maxsize=4096)
+def ascii_domain(domain: str) -> str:
+    """`domain` in ASCII, as IDNA 2008 with UTS #46 writes it: case, full-width forms and
+    ignorable characters mapped as browsers map them. Raises UnicodeError for a domain with no
+    such form."""
+    return idna.encode(domain, uts46=True).decode("ascii")

@@ -10,17 +10,15 @@ on SQLite they skip, and every answer there comes from the stack.
 import json
 import logging
 from datetime import timedelta
-from io import BytesIO
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import OperationalError, close_old_connections, connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api import caching
+from api.tests.wsgi import Answer, call_wsgi
 from event_management_system.ops.logs import REQUEST_FIELDS
-from event_management_system.wsgi import application
 
 pytestmark = [
     pytest.mark.django_db,
@@ -30,65 +28,8 @@ pytestmark = [
 ]
 
 
-class Answer:
-    """What a client receives: the status line, the headers, the body; and whether Django's
-    handler answered it, or the application on its own."""
-
-    def __init__(self, status: str, headers: list, body: bytes, through_django: bool):
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.through_django = through_django
-
-    def headers_but_the_request_id(self) -> list:
-        return [(name, value) for name, value in self.headers if name != "X-Request-ID"]
-
-    def header(self, name: str) -> str:
-        return dict(self.headers)[name]
-
-
 def wsgi_get(path: str, query: str = "", **headers) -> Answer:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "testserver",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": BytesIO(b""),
-        "wsgi.errors": BytesIO(),
-        **{f"HTTP_{name.upper()}": value for name, value in headers.items()},
-    }
-    sent = []
-    django = application.app
-    through_django = []
-
-    def django_counted(environ, start_response):
-        through_django.append(True)
-        return django(environ, start_response)
-
-    # As Django's test client does: the test's transaction holds the connection, which a
-    # request's start and end must not close.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    application.app = django_counted
-    caching.close_old_connections = lambda: None
-    try:
-        result = application(environ, lambda status, headers, *exc: sent.append((status, headers)))
-        body = b"".join(result)
-        if hasattr(result, "close"):
-            result.close()
-    finally:
-        application.app = django
-        caching.close_old_connections = close_old_connections
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    status, headers = sent[-1]
-    return Answer(status, headers, body, through_django=bool(through_django))
+    return call_wsgi("GET", path, query, **headers)
 
 
 @pytest.fixture(autouse=True)

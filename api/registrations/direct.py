@@ -1,0 +1,230 @@
+"""A plain registration answered by the WSGI application itself (DirectRegistrations), before
+Django builds a request: the same rules (core.services.register_attendee), the same answer byte
+for byte but its request id and its own data, logged and counted as any.
+
+On PostgreSQL a registration's own work is one statement (core/sql/registration.py); around it,
+the middleware, the URL routing and DRF's request, negotiation and serializer cost more than the
+rest together. This path takes a request that needs none of them:
+
+- `POST /api/events/<id>/register/` with no query string, a `Content-Type` of
+  `application/json` (UTF-8), an `Accept` of JSON or anything, and no `Authorization`, `Cookie`
+  or `Idempotency-Key`; from a host the settings allow, over HTTPS when the settings insist;
+- a body of at most 64 KiB that is a JSON object of `name`, `email` and perhaps `waitlist`, as
+  RegistrationSerializer accepts them (answers are read against the event's questions: the
+  stack takes those);
+- within the client's request budget (api/throttling.py), spent here as the view spends it.
+
+It answers as the view does: the seat (201) or the waiting place (202) the rules give, or their
+refusal (404, 409), with the headers the stack sent with the last such answer: until the stack has
+answered one, it answers none. Every other request goes to the stack, which answers it as
+before; so does a registration refused for its missing answers (the view names the questions).
+A database that cannot answer in time is handed on with its error (api.caching.
+DATABASE_UNAVAILABLE): the stack answers 503 at once, without a second wait. A request handed on
+after spending its budget is marked so (api.throttling.SPENT_SCOPE): it is not spent twice.
+"""
+
+import re
+import time
+from http import HTTPStatus
+from io import BytesIO
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
+from django.db import DatabaseError, close_old_connections, connection
+from rest_framework.exceptions import ValidationError
+
+from api.caching import DATABASE_UNAVAILABLE
+from api.exceptions import UNAVAILABLE_ERRORS, domain_error_answer
+from api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.parsers import MAX_BODY_BYTES
+from api.registrations.serializers import NewPlaceSerializer, RegistrationSerializer
+from api.registrations.views import STATUS_OF_PLACE
+from api.renderers import JSONRenderer
+from api.throttling import SPENT_SCOPE, ScopedThrottle
+from core.exceptions import AnswersRequired, DomainError
+from core.rules import RegistrationOutcome
+from core.services import register_attendee
+from event_management_system.ops.metrics import count_registration
+from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
+from event_management_system.ops.requests import (
+    MetaOnly,
+    begin_request,
+    client_of,
+    record_answer,
+    route_of_path,
+)
+from event_management_system.paths import API_PREFIX
+
+# An id a bigint holds (at most 18 digits); a longer one is the stack's 404.
+REGISTER_PATH = re.compile(rf"{re.escape(API_PREFIX)}events/([1-9][0-9]{{0,17}})/register/")
+# The path its answers are logged and counted under, as the stack's are.
+REGISTER_ROUTE = f"{API_PREFIX}events/1/register/"
+PLAIN_FIELDS = frozenset({"name", "email", "waitlist"})
+JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
+ANY_JSON = frozenset({None, "*/*", "application/json"})
+# What the stack sends that belongs to one answer only.
+OWN_HEADERS = frozenset({REQUEST_ID_HEADER.lower(), "content-length"})
+
+
+class Budget:
+    """What the throttle asks of the view it guards: the budget it spends."""
+
+    throttle_scope = "register"
+
+
+class LearnedHeaders:
+    """The headers the stack sent with a plain registration's answer, but its own."""
+
+    def __init__(self):
+        self.headers: list[tuple[str, str]] | None = None
+
+    def learn(self, headers: list[tuple[str, str]]) -> None:
+        self.headers = [(name, value) for name, value in headers if name.lower() not in OWN_HEADERS]
+
+    def forget(self) -> None:
+        self.headers = None
+
+
+learned = LearnedHeaders()
+# Validation is stateless: one serializer, its fields built once, checks every body.
+_validator = RegistrationSerializer(context={})
+
+
+class DirectRegistrations:
+    """WSGI: answers a plain registration that takes a place without Django's stack (see the
+    module); hands every other request to `app`."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path_match = self._plain(environ)
+        if path_match is None:
+            return self.app(environ, start_response)
+        body = self._read_body(environ)
+        if learned.headers is None:
+            return self._through_the_stack(environ, start_response)
+        answer = self._answer(environ, start_response, int(path_match[1]), body)
+        if answer is None:
+            return self.app(environ, start_response)
+        return answer
+
+    @staticmethod
+    def _plain(environ) -> re.Match | None:
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or environ.get("QUERY_STRING")
+            or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES
+            or environ.get("HTTP_ACCEPT") not in ANY_JSON
+            or "HTTP_AUTHORIZATION" in environ
+            or "HTTP_COOKIE" in environ
+            or f"HTTP_{IDEMPOTENCY_HEADER.upper().replace('-', '_')}" in environ
+        ):
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return None
+        if not 0 < length <= min(MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE):
+            return None
+        return REGISTER_PATH.fullmatch(environ.get("PATH_INFO", ""))
+
+    @staticmethod
+    def _read_body(environ) -> bytes:
+        # Read once; whoever answers reads it again from here.
+        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        environ["wsgi.input"] = BytesIO(body)
+        return body
+
+    def _answer(self, environ, start_response, event_id: int, body: bytes):
+        """The registration's answer, or None for the stack to give it (nothing written)."""
+        started = time.perf_counter()
+        data = self._plain_body(body)
+        if data is None:
+            return None
+        request = WSGIRequest(environ)
+        if not self._asked_as_allowed(request):
+            return None
+        try:
+            fields = _validator.run_validation(data)
+        except ValidationError:
+            return None
+        if not ScopedThrottle().allow_request(request, Budget):
+            return None
+        environ[SPENT_SCOPE] = Budget.throttle_scope
+        # As Django does at a request's start and end: the connection's checks and lifetime.
+        close_old_connections()
+        try:
+            bound_statements = getattr(connection, "bound_statements", None)
+            if bound_statements is not None:
+                bound_statements(read=False)
+            registration = register_attendee(event_id=event_id, **fields)
+        except AnswersRequired:
+            return None  # answered naming the questions, which the view reads
+        except DomainError as error:
+            status_code, answer = domain_error_answer(error)
+            outcome = RegistrationOutcome.of_refusal(error)
+        except UNAVAILABLE_ERRORS as error:
+            environ[DATABASE_UNAVAILABLE] = error
+            return None
+        except DatabaseError:
+            return None  # the stack meets it again, and answers it as any other request
+        else:
+            outcome = registration.outcome
+            status_code = STATUS_OF_PLACE[outcome]
+            answer = NewPlaceSerializer(registration).data
+        finally:
+            close_old_connections()
+        count_registration(outcome.value)
+        return self._send(environ, start_response, started, HTTPStatus(status_code), answer)
+
+    @staticmethod
+    def _send(environ, start_response, started: float, status: HTTPStatus, answer: dict):
+        content = JSONRenderer().render(answer)
+        start_response(
+            f"{status.value} {status.phrase}",
+            [
+                *learned.headers,
+                ("Content-Length", str(len(content))),
+                (REQUEST_ID_HEADER, begin_request(environ)),
+            ],
+        )
+        view, route = route_of_path(REGISTER_ROUTE)
+        record_answer(
+            environ,
+            started=started,
+            status=status.value,
+            view=view,
+            route=route,
+            client=client_of(MetaOnly(environ)),
+        )
+        return [content]
+
+    @staticmethod
+    def _plain_body(body: bytes) -> dict | None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or not data.keys() <= PLAIN_FIELDS:
+            return None
+        return data
+
+    @staticmethod
+    def _asked_as_allowed(request: WSGIRequest) -> bool:
+        """From a host the settings allow, over HTTPS if they insist."""
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return False
+        return not settings.SECURE_SSL_REDIRECT or request.is_secure()
+
+    def _through_the_stack(self, environ, start_response):
+        def learn_what_is_sent(status, headers, *exc_info):
+            if status.startswith(("201 ", "202 ")):
+                learned.learn(headers)
+            return start_response(status, headers, *exc_info)
+
+        return self.app(environ, learn_what_is_sent)

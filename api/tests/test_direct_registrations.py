@@ -1,0 +1,269 @@
+"""A plain registration is answered by the WSGI application itself (DirectRegistrations,
+api/registrations/direct.py), before Django builds a request: the same rules, rows and emails,
+the same answer byte for byte but its own data and request id, logged, counted and throttled as
+any; every other request is answered by the stack as before.
+
+These tests call the application gunicorn serves (event_management_system.wsgi) with WSGI
+environs, as gunicorn does, on both databases.
+"""
+
+import json
+import logging
+
+import pytest
+from django.db import OperationalError
+from prometheus_client import REGISTRY
+
+from api.registrations import direct
+from api.tests.test_throttling import BUDGET
+from api.tests.wsgi import call_wsgi
+from core.models import Attendee, EventStatus, OutgoingMessage, Question, QuestionKind
+from event_management_system.ops.logs import REQUEST_FIELDS
+
+pytestmark = pytest.mark.django_db
+
+JSON = "application/json"
+
+
+def register(event_id: int, body, **headers):
+    """POST `body` (JSON unless bytes) to the event's registration, as a client sends it."""
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers.setdefault("CONTENT_TYPE", JSON)
+    return call_wsgi("POST", f"/api/events/{event_id}/register/", body=content, **headers)
+
+
+def guest(number: int, **more) -> dict:
+    return {"name": f"Guest {number}", "email": f"guest{number}@example.com", **more}
+
+
+def registrations_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("events_registrations_total", {"outcome": outcome}) or 0.0
+
+
+@pytest.fixture
+def event(event_factory):
+    return event_factory(max_capacity=3)
+
+
+@pytest.fixture
+def learned(event):
+    """The stack has answered one plain registration, so the application answers the next."""
+    first = register(event.pk, guest(0))
+    assert first.status_code == 201
+    assert first.through_django
+    return first
+
+
+def same_shape(direct_answer, stack_answer, *, own: tuple = ()) -> None:
+    """Both answers alike but the request id, the length and the fields in `own`."""
+    assert direct_answer.status == stack_answer.status
+    assert direct_answer.headers_of_any_answer() == stack_answer.headers_of_any_answer()
+    mine, theirs = json.loads(direct_answer.body), json.loads(stack_answer.body)
+    assert mine.keys() == theirs.keys()
+    assert {k: v for k, v in mine.items() if k not in own} == {
+        k: v for k, v in theirs.items() if k not in own
+    }
+    assert direct_answer.header("X-Request-ID") != stack_answer.header("X-Request-ID")
+    assert direct_answer.header("Content-Length") == str(len(direct_answer.body))
+
+
+def test_until_the_stack_has_answered_one_every_registration_goes_through_it(event):
+    assert register(event.pk, guest(0)).through_django
+    assert not register(event.pk, guest(1)).through_django
+
+
+SEAT_FIELDS = ("id", "name", "email", "registered_at", "ticket", "token")
+
+
+def test_a_seat_is_answered_as_the_stack_answers_it_with_the_same_rows_and_email(event, learned):
+    answer = register(event.pk, guest(1))
+
+    assert not answer.through_django
+    same_shape(answer, learned, own=SEAT_FIELDS)
+    body = json.loads(answer.body)
+    assert body["status"] == "registered"
+    assert body["email"] == "guest1@example.com"
+    attendee = Attendee.objects.get(pk=body["id"])
+    assert (attendee.event_id, attendee.name) == (event.pk, "Guest 1")
+    assert attendee.email == body["email"]
+    event.refresh_from_db()
+    assert event.seats_taken == 2
+    assert OutgoingMessage.objects.filter(attendee_id=body["id"], kind="registered").count() == 1
+    # The token it gives reads the registration, as the stack's does.
+    place = call_wsgi("GET", f"/api/registrations/{body['token']}/")
+    assert place.status_code == 200
+    assert json.loads(place.body)["ticket"] == body["ticket"]
+
+
+def test_a_waiting_place_is_answered_as_the_stack_answers_it(event_factory):
+    event = event_factory(max_capacity=1)
+    register(event.pk, guest(0))
+    stack = register(event.pk, guest(1, waitlist=True), HTTP_IDEMPOTENCY_KEY="stack-answers")
+    assert stack.through_django
+
+    answer = register(event.pk, guest(2, waitlist=True))
+
+    assert not answer.through_django
+    same_shape(answer, stack, own=("id", "name", "email", "registered_at", "token", "position"))
+    assert answer.status == "202 Accepted"
+    assert (json.loads(stack.body)["position"], json.loads(answer.body)["position"]) == (1, 2)
+
+
+@pytest.fixture
+def refusals(event_factory, in_days):
+    """Events each registration below is refused for, by the reason."""
+    full = event_factory(max_capacity=1)
+    started = event_factory(start_time=in_days(-1))
+    cancelled = event_factory(status=EventStatus.CANCELLED)
+    return {"full": full, "started": started, "cancelled": cancelled}
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("repeat", 409, "already_registered"),
+        ("full", 409, "event_full"),
+        ("started", 409, "registration_closed"),
+        ("cancelled", 409, "event_cancelled"),
+        ("unknown", 404, "not_found"),
+    ],
+)
+def test_a_refusal_is_answered_as_the_stack_answers_it_and_writes_nothing(
+    event, learned, refusals, case, status, code
+):
+    if case == "full":
+        register(refusals["full"].pk, guest(5))
+    event_id = {"repeat": event.pk, "unknown": 10**12}.get(case) or refusals[case].pk
+    body = guest(0)
+    rows = Attendee.objects.count()
+    counted = registrations_counted(code)
+    # An unknown field, which the view ignores, sends the same registration through the stack.
+    stack = register(event_id, {**body, "note": "through the stack"})
+    assert stack.through_django
+
+    answer = register(event_id, body)
+
+    assert not answer.through_django
+    assert answer.status_code == status
+    same_shape(answer, stack)
+    assert json.loads(answer.body)["code"] == code
+    assert Attendee.objects.count() == rows
+    assert registrations_counted(code) == counted + 2
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        pytest.param(guest(1), {"HTTP_AUTHORIZATION": "Bearer nothing"}, id="authorization"),
+        pytest.param(guest(1), {"HTTP_COOKIE": "sessionid=x"}, id="cookie"),
+        pytest.param(guest(1), {"HTTP_IDEMPOTENCY_KEY": "key-1"}, id="idempotency-key"),
+        pytest.param(guest(1), {"HTTP_ACCEPT": "text/html"}, id="accept-html"),
+        pytest.param(guest(1), {"CONTENT_TYPE": "text/plain"}, id="not-json"),
+        pytest.param(guest(1, answers={}), {}, id="answers"),
+        pytest.param({"name": "Ada", "email": "not an address"}, {}, id="invalid-email"),
+        pytest.param({"name": " ", "email": "ada@example.com"}, {}, id="blank-name"),
+        pytest.param([guest(1)], {}, id="not-an-object"),
+        pytest.param(b"{", {}, id="not-json-at-all"),
+        pytest.param(b'{"name": "A", "email": "a@example.com"}' + b" " * 70_000, {}, id="huge"),
+        pytest.param(guest(1), {"HTTP_HOST": "evil.example"}, id="unknown-host"),
+    ],
+)
+def test_any_other_request_is_answered_by_the_stack(event, learned, body, headers, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    answer = register(event.pk, body, **headers)
+
+    assert answer.through_django
+    assert answer.status_code in (201, 400, 401, 406, 415)
+
+
+def test_a_query_string_goes_to_the_stack_which_honours_it(event, learned):
+    path = f"/api/events/{event.pk}/register/"
+    answer = call_wsgi(
+        "POST", path, "tz=Asia/Kolkata", body=json.dumps(guest(1)).encode(), CONTENT_TYPE=JSON
+    )
+
+    assert answer.through_django
+    assert json.loads(answer.body)["registered_at"].endswith("+05:30")
+
+
+def test_plain_http_goes_to_the_stack_where_https_is_required(event, learned, settings):
+    # The stack's SecurityMiddleware read the setting when it was built; its redirect is
+    # Django's own, tested there.
+    settings.SECURE_SSL_REDIRECT = True
+    assert register(event.pk, guest(1)).through_django
+    assert not register(
+        event.pk, guest(2), environ={"wsgi.url_scheme": "https", "SERVER_PORT": "443"}
+    ).through_django
+
+
+def test_a_registration_answered_directly_is_logged_and_counted_as_any(event, learned, caplog):
+    seats = registrations_counted("registered")
+    with caplog.at_level(logging.INFO, logger="event_management_system.ops.requests"):
+        answer = register(event.pk, guest(1), HTTP_X_REQUEST_ID="req-direct-1")
+
+    assert not answer.through_django
+    assert answer.header("X-Request-ID") == "req-direct-1"
+    assert registrations_counted("registered") == seats + 1
+    [line] = [r for r in caplog.records if getattr(r, REQUEST_FIELDS, None)]
+    fields = getattr(line, REQUEST_FIELDS)
+    assert {k: fields[k] for k in ("method", "route", "view", "status", "client")} == {
+        "method": "POST",
+        "route": "/api/events/{id}/register/",
+        "view": "event-register",
+        "status": 201,
+        "client": "127.0.0.1",
+    }
+    assert "guest1" not in caplog.text
+
+
+@pytest.fixture
+def throttled(settings, redis_cache):
+    settings.API_THROTTLE = True
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "register": f"{BUDGET}/min",
+        },
+    }
+
+
+@pytest.mark.usefixtures("throttled")
+def test_direct_registrations_spend_the_clients_budget_once_each(event_factory):
+    event = event_factory(max_capacity=10)
+    asking = event_factory(max_capacity=10)
+    Question.objects.create(event=asking, label="Diet", kind=QuestionKind.TEXT, required=True)
+    answers = [
+        register(event.pk, guest(0)),  # through the stack: nothing learned yet
+        # Spent here, then handed on for the view to name the missing answers: spent once.
+        register(asking.pk, guest(1)),
+        register(event.pk, guest(2)),
+        register(event.pk, guest(3)),
+    ]
+
+    assert [a.status_code for a in answers] == [201, 400, 201, 429]
+    assert [a.through_django for a in answers] == [True, True, False, True]
+    assert json.loads(answers[1].body)["code"] == "invalid"
+    assert json.loads(answers[3].body)["code"] == "throttled"
+    assert answers[3].header("Retry-After")
+
+
+def test_a_database_that_cannot_answer_is_answered_503_by_the_stack_without_a_second_try(
+    event, learned, monkeypatch
+):
+    tries = []
+
+    def timed_out(**fields):
+        tries.append(fields)
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(direct, "register_attendee", timed_out)
+    monkeypatch.setattr("api.registrations.views.register_attendee", timed_out)
+
+    answer = register(event.pk, guest(1))
+
+    assert answer.through_django
+    assert answer.status_code == 503
+    assert json.loads(answer.body)["code"] == "service_unavailable"
+    assert answer.header("Retry-After")
+    assert len(tries) == 1
