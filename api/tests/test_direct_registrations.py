@@ -9,9 +9,11 @@ environs, as gunicorn does, on both databases.
 
 import json
 import logging
+import re
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from api.registrations import direct
@@ -23,6 +25,7 @@ from event_management_system.ops.logs import REQUEST_FIELDS
 pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
+SAVEPOINT_NAME = re.compile(r'"s\d+_x\d+"')
 
 
 def register(event_id: int, body, **headers):
@@ -93,6 +96,24 @@ def test_a_seat_is_answered_as_the_stack_answers_it_with_the_same_rows_and_email
     place = call_wsgi("GET", f"/api/registrations/{body['token']}/")
     assert place.status_code == 200
     assert json.loads(place.body)["ticket"] == body["ticket"]
+
+
+def statements_of(queries) -> list[str]:
+    """Each statement up to its first parenthesis: what was asked, without its values (nor a
+    savepoint's name, which counts the savepoints taken)."""
+    return [SAVEPOINT_NAME.sub("s", query["sql"].split("(")[0]) for query in queries]
+
+
+def test_a_direct_registration_sends_what_the_stack_sends_and_nothing_more(event):
+    with CaptureQueriesContext(connection) as through_the_stack:
+        assert register(event.pk, guest(0)).through_django
+    with CaptureQueriesContext(connection) as direct:
+        assert not register(event.pk, guest(1)).through_django
+
+    assert statements_of(direct) == statements_of(through_the_stack)
+    if connection.vendor == "postgresql":
+        [statement] = statements_of(direct)
+        assert statement == "SELECT * FROM core_register_attendee"
 
 
 def test_a_waiting_place_is_answered_as_the_stack_answers_it(event_factory):
