@@ -141,6 +141,9 @@ class DirectRegistrations:
     def _answer(self, environ, start_response, event_id: int, body: bytes):
         """The registration's answer, or None for the stack to give it (nothing written)."""
         started = time.perf_counter()
+        # First, as the stack's outermost middleware does: every line written for the request
+        # carries its id.
+        request_id = begin_request(environ)
         data = self._plain_body(body)
         if data is None:
             return None
@@ -154,41 +157,18 @@ class DirectRegistrations:
         if not ScopedThrottle().allow_request(request, Budget):
             return None
         environ[SPENT_SCOPE] = Budget.throttle_scope
-        # As Django does at a request's start and end: the connection's checks and lifetime.
-        close_old_connections()
-        try:
-            bound_statements = getattr(connection, "bound_statements", None)
-            if bound_statements is not None:
-                bound_statements(read=False)
-            registration = register_attendee(event_id=event_id, **fields)
-        except AnswersRequired:
-            return None  # answered naming the questions, which the view reads
-        except DomainError as error:
-            status_code, answer = domain_error_answer(error)
-            outcome = RegistrationOutcome.of_refusal(error)
-        except UNAVAILABLE_ERRORS as error:
-            environ[DATABASE_UNAVAILABLE] = error
+        decided = self._register(environ, event_id, fields)
+        if decided is None:
             return None
-        except DatabaseError:
-            return None  # the stack meets it again, and answers it as any other request
-        else:
-            outcome = registration.outcome
-            status_code = STATUS_OF_PLACE[outcome]
-            answer = NewPlaceSerializer(registration).data
-        finally:
-            close_old_connections()
+        outcome, status, answer = decided
         count_registration(outcome.value)
-        return self._send(environ, start_response, started, HTTPStatus(status_code), answer)
-
-    @staticmethod
-    def _send(environ, start_response, started: float, status: HTTPStatus, answer: dict):
         content = JSONRenderer().render(answer)
         start_response(
             f"{status.value} {status.phrase}",
             [
                 *learned.headers,
                 ("Content-Length", str(len(content))),
-                (REQUEST_ID_HEADER, begin_request(environ)),
+                (REQUEST_ID_HEADER, request_id),
             ],
         )
         view, route = route_of_path(REGISTER_ROUTE)
@@ -201,6 +181,35 @@ class DirectRegistrations:
             client=client_of(MetaOnly(environ)),
         )
         return [content]
+
+    @staticmethod
+    def _register(
+        environ, event_id: int, fields: dict
+    ) -> tuple[RegistrationOutcome, HTTPStatus, dict] | None:
+        """The registration's outcome and answer as the view gives them; None for the stack to
+        answer (nothing written)."""
+        # As Django does at a request's start and end: the connection's checks and lifetime.
+        close_old_connections()
+        try:
+            bound_statements = getattr(connection, "bound_statements", None)
+            if bound_statements is not None:
+                bound_statements(read=False)
+            registration = register_attendee(event_id=event_id, **fields)
+        except AnswersRequired:
+            return None  # answered naming the questions, which the view reads
+        except DomainError as error:
+            status_code, answer = domain_error_answer(error)
+            return RegistrationOutcome.of_refusal(error), HTTPStatus(status_code), answer
+        except UNAVAILABLE_ERRORS as error:
+            environ[DATABASE_UNAVAILABLE] = error
+            return None
+        except DatabaseError:
+            return None  # the stack meets it again, and answers it as any other request
+        finally:
+            close_old_connections()
+        outcome = registration.outcome
+        status = HTTPStatus(STATUS_OF_PLACE[outcome])
+        return outcome, status, NewPlaceSerializer(registration).data
 
     @staticmethod
     def _plain_body(body: bytes) -> dict | None:

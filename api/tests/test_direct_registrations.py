@@ -10,6 +10,7 @@ environs, as gunicorn does, on both databases.
 import json
 import logging
 import re
+from collections import Counter
 
 import pytest
 from django.db import OperationalError, connection
@@ -19,8 +20,13 @@ from prometheus_client import REGISTRY
 from api.registrations import direct
 from api.tests.test_throttling import BUDGET
 from api.tests.wsgi import call_wsgi
-from core.models import Attendee, EventStatus, OutgoingMessage, Question, QuestionKind
+from core.models import Attendee, Event, EventStatus, OutgoingMessage, Question, QuestionKind
+from core.services import register_attendee
+from core.tests.racing import race
+from core.tests.test_concurrency import SPELLINGS
 from event_management_system.ops.logs import REQUEST_FIELDS
+from event_management_system.ops.requests import current_request_id
+from testing.servers import gunicorn, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -237,6 +243,23 @@ def test_a_registration_answered_directly_is_logged_and_counted_as_any(event, le
     assert "guest1" not in caplog.text
 
 
+def test_what_is_written_while_registering_carries_the_answers_request_id(
+    event, learned, monkeypatch
+):
+    seen = []
+
+    def registering(**fields):
+        seen.append(current_request_id())
+        return register_attendee(**fields)
+
+    monkeypatch.setattr(direct, "register_attendee", registering)
+
+    answer = register(event.pk, guest(1))
+
+    assert not answer.through_django
+    assert seen == [answer.header("X-Request-ID")]
+
+
 @pytest.fixture
 def throttled(settings, redis_cache):
     settings.API_THROTTLE = True
@@ -288,3 +311,31 @@ def test_a_database_that_cannot_answer_is_answered_503_by_the_stack_without_a_se
     assert json.loads(answer.body)["code"] == "service_unavailable"
     assert answer.header("Retry-After")
     assert len(tries) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_through_gunicorn_once_its_workers_answer_directly(event_factory):
+    """32 clients race for 5 seats, and 32 spellings of one address for one seat, at a server
+    whose workers have each answered plain registrations before (so they answer these
+    directly): never overbooked, one address once."""
+    warm, seats, one_address = (event_factory(max_capacity=100) for _ in range(3))
+    Event.objects.filter(pk=seats.pk).update(max_capacity=5)
+    with gunicorn(workers=2) as url:
+        for i in range(24):
+            assert post_json(f"{url}/api/events/{warm.pk}/register/", guest(100 + i))[0] == 201
+        full = race(
+            32, lambda i: post_json(f"{url}/api/events/{seats.pk}/register/", guest(200 + i))
+        )
+        once = race(
+            32,
+            lambda i: post_json(
+                f"{url}/api/events/{one_address.pk}/register/",
+                {"name": f"Racer {i}", "email": SPELLINGS[i % len(SPELLINGS)]},
+            ),
+        )
+
+    assert Counter(status for status, _ in full) == {201: 5, 409: 27}
+    assert {body["code"] for status, body in full if status == 409} == {"event_full"}
+    assert Counter(status for status, _ in once) == {201: 1, 409: 31}
+    assert Attendee.objects.filter(event=seats).count() == 5
+    assert Attendee.objects.filter(event=one_address).count() == 1
