@@ -57,10 +57,9 @@ CACHED_PATHS = (f"{API_PREFIX}events/", f"{API_PREFIX}events.ics")
 PRINCIPAL_HEADERS = ("Authorization", "Cookie")
 
 Until = Callable[[], datetime | None]
-# The WSGI environ key under which an answer given before Django (CachedAnswers' version read, a
-# direct registration) hands the stack the database error it met: the stack answers that
-# request 503 at once, without waiting on the database again.
-DATABASE_UNAVAILABLE = "events.database_unavailable"
+# The WSGI environ key under which CachedAnswers hands the stack the database error its version
+# read met: the stack answers that request 503 at once, without waiting on the database again.
+VERSION_READ_FAILED = "events.version_read_failed"
 
 
 def caching_on() -> bool:
@@ -194,7 +193,7 @@ class ResponseCacheMiddleware:
     def __call__(self, request):
         if not request.path_info.startswith(API_PREFIX):
             return self.get_response(request)
-        if (failed := request.META.get(DATABASE_UNAVAILABLE)) is not None:
+        if (failed := request.META.get(VERSION_READ_FAILED)) is not None:
             return self._varied(service_unavailable_response(failed))
         if (
             request.method != "GET"
@@ -297,7 +296,7 @@ class CachedAnswers:
     connection's checks and lifetime at the request's start and end (close_old_connections, as
     Django's request_started and request_finished). A database
     error on the version read hands the request to the stack with the error
-    (DATABASE_UNAVAILABLE), which answers 503 as for any other request, without a second wait.
+    (VERSION_READ_FAILED), which answers 503 as for any other request, without a second wait.
     """
 
     def __init__(self, app):
@@ -340,7 +339,7 @@ class CachedAnswers:
                 bound_statements(read=True)
             current = read_versions(entry.stamp)
         except UNAVAILABLE_ERRORS as error:
-            environ[DATABASE_UNAVAILABLE] = error
+            environ[VERSION_READ_FAILED] = error
             return None
         except DatabaseError:
             return None  # the stack meets it again, and answers it as any other request

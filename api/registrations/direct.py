@@ -14,17 +14,19 @@ rest together. This path takes a request that needs none of them:
   stack takes those);
 - within the client's request budget (api/throttling.py), spent here as the view spends it.
 
-It answers as the view does: the seat (201) or the waiting place (202) the rules give, or their
-refusal (404, 409), with the headers the stack sent with the last such answer: until the stack has
-answered one, it answers none. Every other request goes to the stack, which answers it as
-before; so does a registration refused for its missing answers (the view names the questions).
-A database that cannot answer in time is handed on with its error (api.caching.
-DATABASE_UNAVAILABLE): the stack answers 503 at once, without a second wait. A request handed on
-after spending its budget is marked so (api.throttling.SPENT_SCOPE): it is not spent twice.
+It answers as the view does: the seat (201), the waiting place or pending request (202) the
+rules give, their refusal (404, 409), or 503 with Retry-After when the database cannot answer in
+time (at once, without a second wait), with the headers the stack sent with such an answer
+(over HTTPS, or over plain HTTP, as this request came): until the stack has answered one, it
+answers none. Every other request goes to the stack, which answers it as before; so does a
+registration refused for its missing answers (the view names the questions) and one met by any
+other error, with the request id already given and marked as having spent its budget
+(api.throttling.SPENT_SCOPE), so it is not spent twice. Nothing has been written then.
 """
 
 import re
 import time
+from dataclasses import dataclass
 from http import HTTPStatus
 from io import BytesIO
 
@@ -32,11 +34,10 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import close_old_connections, connection
 from rest_framework.exceptions import ValidationError
 
-from api.caching import DATABASE_UNAVAILABLE
-from api.exceptions import UNAVAILABLE_ERRORS, domain_error_answer
+from api.exceptions import UNAVAILABLE_ERRORS, domain_error_answer, service_unavailable_response
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.parsers import MAX_BODY_BYTES
 from api.registrations.serializers import NewPlaceSerializer, RegistrationSerializer
@@ -49,7 +50,6 @@ from core.services import register_attendee
 from event_management_system.ops.metrics import count_registration
 from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
 from event_management_system.ops.requests import (
-    MetaOnly,
     begin_request,
     client_of,
     record_answer,
@@ -75,16 +75,22 @@ class Budget:
 
 
 class LearnedHeaders:
-    """The headers the stack sent with a plain registration's answer, but its own."""
+    """The headers the stack sent with a plain registration's answer, but its own: one set for
+    requests over HTTPS and one for plain HTTP (HSTS is sent over HTTPS only)."""
 
     def __init__(self):
-        self.headers: list[tuple[str, str]] | None = None
+        self._by_security: dict[bool, list[tuple[str, str]]] = {}
 
-    def learn(self, headers: list[tuple[str, str]]) -> None:
-        self.headers = [(name, value) for name, value in headers if name.lower() not in OWN_HEADERS]
+    def learn(self, secure: bool, headers: list[tuple[str, str]]) -> None:
+        self._by_security[secure] = [
+            (name, value) for name, value in headers if name.lower() not in OWN_HEADERS
+        ]
+
+    def headers(self, secure: bool) -> list[tuple[str, str]] | None:
+        return self._by_security.get(secure)
 
     def forget(self) -> None:
-        self.headers = None
+        self._by_security = {}
 
 
 learned = LearnedHeaders()
@@ -92,24 +98,66 @@ learned = LearnedHeaders()
 _validator = RegistrationSerializer(context={})
 
 
+@dataclass(frozen=True)
+class Decided:
+    """How a registration ended, as the view would answer it: its outcome (None for an
+    unavailable database, which the view does not count), status, body and headers of its own."""
+
+    outcome: RegistrationOutcome | None
+    status: HTTPStatus
+    content: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 class DirectRegistrations:
-    """WSGI: answers a plain registration that takes a place without Django's stack (see the
-    module); hands every other request to `app`."""
+    """WSGI: answers a plain registration without Django's stack (see the module); hands every
+    other request to `app`."""
 
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         path_match = self._plain(environ)
         if path_match is None:
             return self.app(environ, start_response)
         body = self._read_body(environ)
-        if learned.headers is None:
-            return self._through_the_stack(environ, start_response)
-        answer = self._answer(environ, start_response, int(path_match[1]), body)
-        if answer is None:
+        request = WSGIRequest(environ)
+        secure = request.is_secure()
+        headers = learned.headers(secure)
+        if headers is None:
+            return self._through_the_stack(environ, start_response, secure)
+        # First, as the stack's outermost middleware does: every line written for the request
+        # carries its id, the stack's too if the request is handed on.
+        request_id = begin_request(environ)
+        try:
+            decided = self._decide(environ, request, int(path_match[1]), body)
+        except Exception:  # nothing written: the stack meets it again, and answers it
+            decided = None
+        if decided is None:
+            environ["HTTP_X_REQUEST_ID"] = request_id
             return self.app(environ, start_response)
-        return answer
+        if decided.outcome is not None:
+            count_registration(decided.outcome.value)
+        start_response(
+            f"{decided.status.value} {decided.status.phrase}",
+            [
+                *headers,
+                *decided.headers,
+                ("Content-Length", str(len(decided.content))),
+                (REQUEST_ID_HEADER, request_id),
+            ],
+        )
+        view, route = route_of_path(REGISTER_ROUTE)
+        record_answer(
+            environ,
+            started=started,
+            status=decided.status.value,
+            view=view,
+            route=route,
+            client=client_of(request),
+        )
+        return [decided.content]
 
     @staticmethod
     def _plain(environ) -> re.Match | None:
@@ -127,7 +175,8 @@ class DirectRegistrations:
             length = int(environ.get("CONTENT_LENGTH") or "")
         except ValueError:
             return None
-        if not 0 < length <= min(MAX_BODY_BYTES, settings.DATA_UPLOAD_MAX_MEMORY_SIZE):
+        django_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if not 0 < length <= min(MAX_BODY_BYTES, django_limit or MAX_BODY_BYTES):
             return None
         return REGISTER_PATH.fullmatch(environ.get("PATH_INFO", ""))
 
@@ -138,17 +187,10 @@ class DirectRegistrations:
         environ["wsgi.input"] = BytesIO(body)
         return body
 
-    def _answer(self, environ, start_response, event_id: int, body: bytes):
+    def _decide(self, environ, request: WSGIRequest, event_id: int, body: bytes) -> Decided | None:
         """The registration's answer, or None for the stack to give it (nothing written)."""
-        started = time.perf_counter()
-        # First, as the stack's outermost middleware does: every line written for the request
-        # carries its id.
-        request_id = begin_request(environ)
         data = self._plain_body(body)
-        if data is None:
-            return None
-        request = WSGIRequest(environ)
-        if not self._asked_as_allowed(request):
+        if data is None or not self._asked_as_allowed(request):
             return None
         try:
             fields = _validator.run_validation(data)
@@ -157,37 +199,6 @@ class DirectRegistrations:
         if not ScopedThrottle().allow_request(request, Budget):
             return None
         environ[SPENT_SCOPE] = Budget.throttle_scope
-        decided = self._register(environ, event_id, fields)
-        if decided is None:
-            return None
-        outcome, status, answer = decided
-        count_registration(outcome.value)
-        content = JSONRenderer().render(answer)
-        start_response(
-            f"{status.value} {status.phrase}",
-            [
-                *learned.headers,
-                ("Content-Length", str(len(content))),
-                (REQUEST_ID_HEADER, request_id),
-            ],
-        )
-        view, route = route_of_path(REGISTER_ROUTE)
-        record_answer(
-            environ,
-            started=started,
-            status=status.value,
-            view=view,
-            route=route,
-            client=client_of(MetaOnly(environ)),
-        )
-        return [content]
-
-    @staticmethod
-    def _register(
-        environ, event_id: int, fields: dict
-    ) -> tuple[RegistrationOutcome, HTTPStatus, dict] | None:
-        """The registration's outcome and answer as the view gives them; None for the stack to
-        answer (nothing written)."""
         # As Django does at a request's start and end: the connection's checks and lifetime.
         close_old_connections()
         try:
@@ -199,17 +210,22 @@ class DirectRegistrations:
             return None  # answered naming the questions, which the view reads
         except DomainError as error:
             status_code, answer = domain_error_answer(error)
-            return RegistrationOutcome.of_refusal(error), HTTPStatus(status_code), answer
+            outcome = RegistrationOutcome.of_refusal(error)
+            return Decided(outcome, HTTPStatus(status_code), JSONRenderer().render(answer))
         except UNAVAILABLE_ERRORS as error:
-            environ[DATABASE_UNAVAILABLE] = error
-            return None
-        except DatabaseError:
-            return None  # the stack meets it again, and answers it as any other request
+            # Answered at once, as the view's exception handler answers it: no second wait.
+            response = service_unavailable_response(error)
+            return Decided(
+                None,
+                HTTPStatus(response.status_code),
+                response.content,
+                (("Retry-After", response["Retry-After"]),),
+            )
         finally:
             close_old_connections()
         outcome = registration.outcome
-        status = HTTPStatus(STATUS_OF_PLACE[outcome])
-        return outcome, status, NewPlaceSerializer(registration).data
+        answer = NewPlaceSerializer(registration).data
+        return Decided(outcome, HTTPStatus(STATUS_OF_PLACE[outcome]), JSONRenderer().render(answer))
 
     @staticmethod
     def _plain_body(body: bytes) -> dict | None:
@@ -230,10 +246,10 @@ class DirectRegistrations:
             return False
         return not settings.SECURE_SSL_REDIRECT or request.is_secure()
 
-    def _through_the_stack(self, environ, start_response):
+    def _through_the_stack(self, environ, start_response, secure: bool):
         def learn_what_is_sent(status, headers, *exc_info):
             if status.startswith(("201 ", "202 ")):
-                learned.learn(headers)
+                learned.learn(secure, headers)
             return start_response(status, headers, *exc_info)
 
         return self.app(environ, learn_what_is_sent)

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
@@ -218,9 +219,9 @@ def test_plain_http_goes_to_the_stack_where_https_is_required(event, learned, se
     # Django's own, tested there.
     settings.SECURE_SSL_REDIRECT = True
     assert register(event.pk, guest(1)).through_django
-    assert not register(
-        event.pk, guest(2), environ={"wsgi.url_scheme": "https", "SERVER_PORT": "443"}
-    ).through_django
+    over_https = {"wsgi.url_scheme": "https", "SERVER_PORT": "443"}
+    assert register(event.pk, guest(2), environ=over_https).through_django  # learns HTTPS's
+    assert not register(event.pk, guest(3), environ=over_https).through_django
 
 
 def test_a_registration_answered_directly_is_logged_and_counted_as_any(event, learned, caplog):
@@ -292,7 +293,7 @@ def test_direct_registrations_spend_the_clients_budget_once_each(event_factory):
     assert answers[3].header("Retry-After")
 
 
-def test_a_database_that_cannot_answer_is_answered_503_by_the_stack_without_a_second_try(
+def test_a_database_that_cannot_answer_is_answered_503_as_the_stack_answers_it_at_once(
     event, learned, monkeypatch
 ):
     tries = []
@@ -303,14 +304,64 @@ def test_a_database_that_cannot_answer_is_answered_503_by_the_stack_without_a_se
 
     monkeypatch.setattr(direct, "register_attendee", timed_out)
     monkeypatch.setattr("api.registrations.views.register_attendee", timed_out)
+    stack = register(event.pk, {**guest(1), "note": "through the stack"})
+    assert stack.through_django
+
+    answer = register(event.pk, guest(1))
+
+    assert not answer.through_django
+    assert len(tries) == 2  # one each: no second wait
+    assert answer.status_code == 503
+    assert answer.headers_of_any_answer() == stack.headers_of_any_answer()
+    assert answer.body == stack.body
+    assert json.loads(answer.body)["code"] == "service_unavailable"
+    assert answer.header("Retry-After")
+
+
+def test_any_other_error_goes_to_the_stack_with_the_request_id_already_given(
+    event, learned, monkeypatch
+):
+    ids = []
+
+    def failing(**fields):
+        ids.append(current_request_id())
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(direct, "register_attendee", failing)
+    monkeypatch.setattr("api.registrations.views.register_attendee", failing)
 
     answer = register(event.pk, guest(1))
 
     assert answer.through_django
-    assert answer.status_code == 503
-    assert json.loads(answer.body)["code"] == "service_unavailable"
-    assert answer.header("Retry-After")
-    assert len(tries) == 1
+    assert answer.status_code == 500
+    body = json.loads(answer.body)
+    assert body["code"] == "server_error"
+    assert len(ids) == 2
+    assert ids[0] == ids[1] == body["request_id"] == answer.header("X-Request-ID")
+
+
+@pytest.mark.parametrize("first_over", ["http", "https"])
+def test_hsts_is_sent_over_https_only_whichever_came_first(event, settings, first_over):
+    settings.SECURE_HSTS_SECONDS = 3600
+    django = WSGIHandler()  # its SecurityMiddleware reads the setting as it is built
+    over = {
+        "http": {"wsgi.url_scheme": "http", "SERVER_PORT": "80"},
+        "https": {"wsgi.url_scheme": "https", "SERVER_PORT": "443"},
+    }
+    second_over = "https" if first_over == "http" else "http"
+    answers = [
+        register(event.pk, guest(i), environ=over[scheme], django=django)
+        for i, scheme in enumerate([first_over, second_over, first_over, second_over])
+    ]
+
+    assert [a.through_django for a in answers] == [True, True, False, False]
+    sent_hsts = {
+        scheme: "Strict-Transport-Security" in dict(answer.headers)
+        for scheme, answer in zip([first_over, second_over] * 2, answers, strict=True)
+    }
+    assert sent_hsts == {"http": False, "https": True}
+    for stack, direct_answer in zip(answers[:2], answers[2:], strict=True):
+        assert direct_answer.headers_of_any_answer() == stack.headers_of_any_answer()
 
 
 @pytest.mark.django_db(transaction=True)

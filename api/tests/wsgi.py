@@ -41,10 +41,18 @@ class Answer:
 
 
 def call_wsgi(
-    method: str, path: str, query: str = "", body: bytes = b"", environ=None, **headers
+    method: str,
+    path: str,
+    query: str = "",
+    body: bytes = b"",
+    environ=None,
+    django=django_application,
+    **headers,
 ) -> Answer:
     """The answer to one request; `headers` by their WSGI names (HTTP_ACCEPT, CONTENT_TYPE) or
-    without the HTTP_ (accept), `environ` any further keys."""
+    without the HTTP_ (accept), `environ` any further keys. `django` is the handler behind the
+    answers given before it: the one gunicorn serves unless a test built one after changing the
+    settings its middleware reads once."""
     meta = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -70,7 +78,7 @@ def call_wsgi(
 
     def django_counted(environ, start_response):
         through_django.append(True)
-        return django_application(environ, start_response)
+        return django(environ, start_response)
 
     # As Django's test client does: the test's transaction holds the connection, which a
     # request's start and end must not close.
