@@ -35,9 +35,15 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections, connection
+from django.utils.log import log_response
 from rest_framework.exceptions import ValidationError
 
-from api.exceptions import UNAVAILABLE_ERRORS, domain_error_answer, service_unavailable_response
+from api.exceptions import (
+    UNAVAILABLE_ERRORS,
+    domain_error_answer,
+    server_error_response,
+    service_unavailable_response,
+)
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.parsers import MAX_BODY_BYTES
 from api.registrations.serializers import NewPlaceSerializer, RegistrationSerializer
@@ -46,7 +52,7 @@ from api.renderers import JSONRenderer
 from api.throttling import SPENT_SCOPE, ScopedThrottle
 from core.exceptions import AnswersRequired, DomainError
 from core.rules import RegistrationOutcome
-from core.services import register_attendee
+from core.services import Registration, register_attendee
 from event_management_system.ops.metrics import count_registration
 from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
 from event_management_system.ops.requests import (
@@ -130,10 +136,7 @@ class DirectRegistrations:
         # First, as the stack's outermost middleware does: every line written for the request
         # carries its id, the stack's too if the request is handed on.
         request_id = begin_request(environ)
-        try:
-            decided = self._decide(environ, request, int(path_match[1]), body)
-        except Exception:  # nothing written: the stack meets it again, and answers it
-            decided = None
+        decided = self._decide(environ, request, int(path_match[1]), body)
         if decided is None:
             environ["HTTP_X_REQUEST_ID"] = request_id
             return self.app(environ, start_response)
@@ -189,6 +192,34 @@ class DirectRegistrations:
 
     def _decide(self, environ, request: WSGIRequest, event_id: int, body: bytes) -> Decided | None:
         """The registration's answer, or None for the stack to give it (nothing written)."""
+        try:
+            taken = self._take(environ, request, event_id, body)
+        except Exception:  # nothing written: the stack meets it again, and answers it
+            return None
+        if not isinstance(taken, Registration):
+            return taken
+        # Written: answered here, whatever comes next.
+        outcome = taken.outcome
+        try:
+            content = JSONRenderer().render(NewPlaceSerializer(taken).data)
+        except Exception as error:  # as the view's exception handler answers and logs it
+            response = server_error_response()
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,
+                request=request,
+                exception=error,
+            )
+            return Decided(outcome, HTTPStatus(response.status_code), response.content)
+        return Decided(outcome, HTTPStatus(STATUS_OF_PLACE[outcome]), content)
+
+    def _take(
+        self, environ, request: WSGIRequest, event_id: int, body: bytes
+    ) -> Registration | Decided | None:
+        """The place taken, a refusal's or an unavailable database's answer, or None for the
+        stack to answer."""
         data = self._plain_body(body)
         if data is None or not self._asked_as_allowed(request):
             return None
@@ -223,9 +254,7 @@ class DirectRegistrations:
             )
         finally:
             close_old_connections()
-        outcome = registration.outcome
-        answer = NewPlaceSerializer(registration).data
-        return Decided(outcome, HTTPStatus(STATUS_OF_PLACE[outcome]), JSONRenderer().render(answer))
+        return registration
 
     @staticmethod
     def _plain_body(body: bytes) -> dict | None:

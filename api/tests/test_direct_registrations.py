@@ -340,6 +340,26 @@ def test_any_other_error_goes_to_the_stack_with_the_request_id_already_given(
     assert ids[0] == ids[1] == body["request_id"] == answer.header("X-Request-ID")
 
 
+def test_an_error_after_the_place_is_taken_is_answered_500_here_not_registered_twice(
+    event, learned, monkeypatch, caplog
+):
+    def failing(registration):
+        raise RuntimeError("a bug drawing the answer")
+
+    monkeypatch.setattr(direct, "NewPlaceSerializer", failing)
+
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        answer = register(event.pk, guest(1))
+
+    assert not answer.through_django
+    assert answer.status_code == 500
+    body = json.loads(answer.body)
+    assert body["code"] == "server_error"
+    assert body["request_id"] == answer.header("X-Request-ID")
+    assert Attendee.objects.filter(event=event, email="guest1@example.com").count() == 1
+    assert "a bug drawing the answer" in caplog.text
+
+
 @pytest.mark.parametrize("first_over", ["http", "https"])
 def test_hsts_is_sent_over_https_only_whichever_came_first(event, settings, first_over):
     settings.SECURE_HSTS_SECONDS = 3600
