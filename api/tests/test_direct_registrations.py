@@ -204,6 +204,13 @@ def test_any_other_request_is_answered_by_the_stack(event, learned, body, header
     assert answer.status_code in (201, 400, 401, 406, 415)
 
 
+def test_with_no_size_limit_of_djangos_the_bodys_own_bound_still_holds(event, learned, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = None
+    assert not register(event.pk, guest(1)).through_django
+    padded = json.dumps(guest(2)).encode() + b" " * 70_000
+    assert register(event.pk, padded).through_django
+
+
 def test_a_query_string_goes_to_the_stack_which_honours_it(event, learned):
     path = f"/api/events/{event.pk}/register/"
     answer = call_wsgi(
