@@ -17,22 +17,35 @@ TOO_LONG_MESSAGE = (
 )
 
 
-def normalize_email(email: str) -> str:
+class NormalizedEmail(str):
+    """An address as normalize_email returned it: normalising it again returns it unchanged,
+    without checking it again (a registration's address is normalised by the serializer, then
+    handed to the service, which normalises whatever its callers give it)."""
+
+    __slots__ = ()
+
+
+def normalize_email(email: str, *, syntax_checked: bool = False) -> NormalizedEmail:
     """`email` as stored: trimmed, its domain in lower-case ASCII (IDNA), the local part as given.
 
     `idn@Bücher.de` and `idn@xn--bcher-kva.de` are one mailbox, and both become the latter.
     Raises ValidationError for an address that is malformed, whose domain has no IDNA form, or
-    that is longer than EMAIL_MAX_LENGTH once its domain is in ASCII.
+    that is longer than EMAIL_MAX_LENGTH once its domain is in ASCII. `syntax_checked` says the
+    caller has run Django's `validate_email` on this very value (a form or serializer field has),
+    so it is not run twice.
     """
+    if type(email) is NormalizedEmail:
+        return email
     email = email.strip()
-    validate_email(email)
+    if not syntax_checked:
+        validate_email(email)
     local, _, domain = email.rpartition("@")
     if not domain.startswith("["):  # an address literal, such as [192.0.2.1], is no name
         try:
             domain = ascii_domain(domain)
         except UnicodeError:  # idna.IDNAError, or a codec error it lets through
             raise ValidationError(INVALID_DOMAIN_MESSAGE, code="invalid") from None
-    normalized = f"{local}@{domain.lower()}"
+    normalized = NormalizedEmail(f"{local}@{domain.lower()}")
     if len(normalized) > EMAIL_MAX_LENGTH:
         raise ValidationError(
             TOO_LONG_MESSAGE,

@@ -45,7 +45,9 @@ class RegistrationSerializer(serializers.Serializer):
 
     def validate_email(self, value: str) -> str:
         # The stored spelling, so a domain with no ASCII form is refused here, on its field.
-        return normalize_email(value)
+        # The field has run Django's address check on this value already; the service takes
+        # the result as normalised, without a third check.
+        return normalize_email(value, syntax_checked=True)
 
     def validate_answers(self, value: dict) -> dict:
         # Against the event's questions as they are now: one read, made only when answers came.

@@ -1,6 +1,9 @@
 """Registering attendees and listing them over HTTP."""
 
+from unittest.mock import patch
+
 import pytest
+from django.core.validators import EmailValidator
 
 from core.models import Attendee
 from core.text import BLANK_TEXT_MESSAGE
@@ -173,6 +176,25 @@ def test_the_local_part_is_kept_as_written(api_client, event_factory):
     response = register(api_client, event.pk, email=" Ada.Lovelace+Events@Example.COM ")
     assert response.status_code == 201
     assert response.json()["email"] == "Ada.Lovelace+Events@example.com"
+
+
+def test_a_registrations_address_is_checked_once(api_client, event_factory):
+    # The serializer's field checks the address; its normalising and the service's take it as
+    # checked, where each used to run Django's validator again on the hot path.
+    event = event_factory()
+    calls = []
+    check = EmailValidator.__call__
+
+    def counted(validator, value):
+        calls.append(value)
+        return check(validator, value)
+
+    with patch.object(EmailValidator, "__call__", counted):
+        response = register(api_client, event.pk, email=" Ada@Bücher.DE ")
+
+    assert response.status_code == 201
+    assert response.json()["email"] == "Ada@xn--bcher-kva.de"
+    assert calls == ["Ada@Bücher.DE"]
 
 
 LONG_ONCE_IN_ASCII = "x" * 210 + "@" + "ü" * 40 + ".de"  # 254 characters, 260 in ASCII
