@@ -62,6 +62,12 @@ Until = Callable[[], datetime | None]
 VERSION_READ_FAILED = "events.version_read_failed"
 
 
+def plainly_anonymous(environ) -> bool:
+    """Whether a WSGI request names no principal: no `Authorization`, no cookie of any name.
+    What the front pieces answer before Django (CachedAnswers, DirectRegistrations) ask first."""
+    return "HTTP_AUTHORIZATION" not in environ and "HTTP_COOKIE" not in environ
+
+
 def caching_on() -> bool:
     return settings.API_RESPONSE_CACHE and versions_kept()
 
@@ -318,8 +324,7 @@ class CachedAnswers:
         if (
             environ.get("REQUEST_METHOD") != "GET"
             or not environ.get("PATH_INFO", "").startswith(CACHED_PATHS)
-            or "HTTP_AUTHORIZATION" in environ
-            or "HTTP_COOKIE" in environ
+            or not plainly_anonymous(environ)
             or (settings.API_BROWSABLE and "text/html" in environ.get("HTTP_ACCEPT", ""))
             or not caching_on()
         ):

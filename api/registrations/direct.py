@@ -38,6 +38,7 @@ from django.db import close_old_connections, connection
 from django.utils.log import log_response
 from rest_framework.exceptions import ValidationError
 
+from api.caching import plainly_anonymous
 from api.exceptions import (
     UNAVAILABLE_ERRORS,
     domain_error_answer,
@@ -70,6 +71,8 @@ REGISTER_ROUTE = f"{API_PREFIX}events/1/register/"
 PLAIN_FIELDS = frozenset({"name", "email", "waitlist"})
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
 ANY_JSON = frozenset({None, "*/*", "application/json"})
+# The environ's name of the Idempotency-Key header: a retried registration goes to the stack.
+IDEMPOTENCY_KEY = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 # What the stack sends that belongs to one answer only.
 OWN_HEADERS = frozenset({REQUEST_ID_HEADER.lower(), "content-length"})
 
@@ -169,9 +172,8 @@ class DirectRegistrations:
             or environ.get("QUERY_STRING")
             or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES
             or environ.get("HTTP_ACCEPT") not in ANY_JSON
-            or "HTTP_AUTHORIZATION" in environ
-            or "HTTP_COOKIE" in environ
-            or f"HTTP_{IDEMPOTENCY_HEADER.upper().replace('-', '_')}" in environ
+            or not plainly_anonymous(environ)
+            or IDEMPOTENCY_KEY in environ
         ):
             return None
         try:
