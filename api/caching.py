@@ -44,6 +44,7 @@ from core.versions import Stamp, catalog_version, read_versions, snapshot, versi
 from event_management_system.ops.metrics import CACHE_HITS, CACHE_MISSES
 from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
 from event_management_system.ops.requests import (
+    STARTED,
     MetaOnly,
     begin_request,
     client_of,
@@ -333,7 +334,7 @@ class CachedAnswers:
 
     def _answer(self, environ, start_response, entry: Entry):
         """The entry's answer if it still stands, or None."""
-        started = time.perf_counter()
+        started = environ[STARTED] = time.perf_counter()
         if entry.expired(timezone.now()):
             return None
         # As Django does at a request's start and end: the connection's checks and lifetime.

@@ -20,8 +20,9 @@ time (at once, without a second wait), with the headers the stack sent with such
 (over HTTPS, or over plain HTTP, as this request came): until the stack has answered one, it
 answers none. Every other request goes to the stack, which answers it as before; so does a
 registration refused for its missing answers (the view names the questions) and one met by any
-other error, with the request id already given and marked as having spent its budget
-(api.throttling.SPENT_SCOPE), so it is not spent twice. Nothing has been written then.
+other error, with the request id already given, timed from its start here
+(ops.requests.STARTED), and marked as having spent its budget (api.throttling.SPENT_SCOPE), so
+it is not spent twice. Nothing has been written then.
 """
 
 import re
@@ -57,6 +58,7 @@ from core.services import Registration, register_attendee
 from event_management_system.ops.metrics import count_registration
 from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
 from event_management_system.ops.requests import (
+    STARTED,
     begin_request,
     client_of,
     record_answer,
@@ -142,6 +144,7 @@ class DirectRegistrations:
         decided = self._decide(environ, request, int(path_match[1]), body)
         if decided is None:
             environ["HTTP_X_REQUEST_ID"] = request_id
+            environ[STARTED] = started
             return self.app(environ, start_response)
         if decided.outcome is not None:
             count_registration(decided.outcome.value)

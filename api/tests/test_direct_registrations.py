@@ -10,6 +10,7 @@ environs, as gunicorn does, on both databases.
 import json
 import logging
 import re
+import time
 from collections import Counter
 
 import pytest
@@ -345,6 +346,24 @@ def test_any_other_error_goes_to_the_stack_with_the_request_id_already_given(
     assert body["code"] == "server_error"
     assert len(ids) == 2
     assert ids[0] == ids[1] == body["request_id"] == answer.header("X-Request-ID")
+
+
+def test_a_request_handed_on_is_timed_from_its_first_attempt(
+    event, learned, monkeypatch, caplog
+):
+    def slow_then_failing(**fields):
+        time.sleep(0.25)
+        raise RuntimeError("a bug, met after a while")
+
+    monkeypatch.setattr(direct, "register_attendee", slow_then_failing)
+    with caplog.at_level(logging.INFO, logger="event_management_system.ops.requests"):
+        answer = register(event.pk, guest(1))
+
+    assert answer.through_django
+    assert answer.status_code == 201  # the stack's own call registered it
+    [line] = [r for r in caplog.records if getattr(r, REQUEST_FIELDS, None)]
+    # The client waited for both attempts; the line says so.
+    assert getattr(line, REQUEST_FIELDS)["duration_ms"] >= 250
 
 
 def test_an_error_after_the_place_is_taken_is_answered_500_here_not_registered_twice(

@@ -37,6 +37,10 @@ from event_management_system.ops.endpoints import ENDPOINT_VIEWS, PROBE_PATHS
 from event_management_system.ops.logs import REQUEST_FIELDS
 
 HEADER = "X-Request-ID"
+# The WSGI environ key under which a piece in front of Django (api.caching.CachedAnswers,
+# api.registrations.direct) that hands a request on says when it began with it: the request's
+# line and its duration count from there, the front piece's attempt included.
+STARTED = "events.request_started"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # The view label of a path no route matches (and of static files): one, whatever the path.
 UNMATCHED = "unmatched"
@@ -192,7 +196,7 @@ class RequestObservationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        started = time.perf_counter()
+        started = request.META.get(STARTED) or time.perf_counter()
         request_id = begin_request(request.META)
         response = self.get_response(request)
         response[HEADER] = request_id
