@@ -348,9 +348,7 @@ def test_any_other_error_goes_to_the_stack_with_the_request_id_already_given(
     assert ids[0] == ids[1] == body["request_id"] == answer.header("X-Request-ID")
 
 
-def test_a_request_handed_on_is_timed_from_its_first_attempt(
-    event, learned, monkeypatch, caplog
-):
+def test_a_request_handed_on_is_timed_from_its_first_attempt(event, learned, monkeypatch, caplog):
     def slow_then_failing(**fields):
         time.sleep(0.25)
         raise RuntimeError("a bug, met after a while")
