@@ -22,9 +22,9 @@ from core.tests.factories import (
 def fresh_response_cache():
     """Each test starts with empty caches: entries computed in one test's transaction, which
     is rolled back, must not answer the next test. The cache stays on, as it is by default."""
-    from api.caching import count_cache, response_cache, stream_cache
+    from api.caching import count_cache, next_start_cache, response_cache, stream_cache
 
-    caches = (response_cache, count_cache, stream_cache)
+    caches = (response_cache, count_cache, stream_cache, next_start_cache)
     for cache in caches:
         cache.clear()
     yield

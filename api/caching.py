@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from api.exceptions import UNAVAILABLE_ERRORS, service_unavailable_response
+from core.selectors import next_start
 from core.versions import Stamp, catalog_version, read_versions, snapshot, versions_kept
 from event_management_system.ops.metrics import CACHE_HITS, CACHE_MISSES
 from event_management_system.ops.requests import HEADER as REQUEST_ID_HEADER
@@ -61,6 +62,9 @@ Until = Callable[[], datetime | None]
 # The WSGI environ key under which CachedAnswers hands the stack the database error its version
 # read met: the stack answers that request 503 at once, without waiting on the database again.
 VERSION_READ_FAILED = "events.version_read_failed"
+# The entry CachedAnswers found outdated (its versions moved): the middleware does not read
+# them again for it, and computes the answer.
+FOUND_OUTDATED = "events.cached_entry_outdated"
 
 
 def plainly_anonymous(environ) -> bool:
@@ -169,16 +173,21 @@ def cacheable(response, *, stamp: Stamp, until: Until = lambda: None):
     return response
 
 
-def cached_count(key: Hashable, queryset: QuerySet, until: Until) -> int:
-    """`queryset.count()`, reused while the event catalog stands and the clock allows.
+def catalog_version_kept() -> int | None:
+    """The event catalog's version, for what is kept at it (a list's count, the next start);
+    None when nothing is kept. Read it before computing what it keeps: a change committed in
+    between leaves the answer under an old version that no later reader will ask for."""
+    return catalog_version() if caching_on() else None
+
+
+def cached_count(key: Hashable, queryset: QuerySet, until: Until, version: int | None) -> int:
+    """`queryset.count()`, reused while the event catalog stands at `version` (from
+    catalog_version_kept) and the clock allows.
 
     A registration changes seats, never which events a list holds, so it costs no recount.
     """
-    if not caching_on():
+    if version is None:
         return queryset.count()
-    # Read before counting: a change committed in between leaves this count under an old
-    # version that no later reader will ask for.
-    version = catalog_version()
     entry = count_cache.get(key)
     if (
         entry is not None
@@ -189,6 +198,49 @@ def cached_count(key: Hashable, queryset: QuerySet, until: Until) -> int:
     count = queryset.count()
     count_cache.put(key, CountEntry(version, until(), count))
     return count
+
+
+@dataclass(frozen=True)
+class NextStart:
+    """The soonest upcoming start as computed at `computed_at`, at one catalog version."""
+
+    catalog_version: int
+    computed_at: datetime
+    value: datetime | None
+
+    def holds(self, version: int, now: datetime) -> bool:
+        # With the catalog unchanged no event came, went or moved; until the clock reaches the
+        # soonest start, no other can be sooner.
+        return (
+            version == self.catalog_version
+            and self.computed_at <= now
+            and (self.value is None or now < self.value)
+        )
+
+
+class KeptNextStart:
+    """The soonest upcoming start last computed in this worker process (the list's expiry)."""
+
+    def __init__(self):
+        self._kept: NextStart | None = None
+
+    def get(self, now: datetime, version: int | None) -> datetime | None:
+        """core.selectors.next_start(now), reused while the event catalog stands at `version`
+        (from catalog_version_kept) and that start is still ahead: a list recomputed because
+        a registration moved one of its events costs no query for it."""
+        kept = self._kept  # one read: another thread may replace it meanwhile
+        if version is not None and kept is not None and kept.holds(version, now):
+            return kept.value
+        value = next_start(now=now)
+        if version is not None:
+            self._kept = NextStart(version, now, value)
+        return value
+
+    def clear(self) -> None:
+        self._kept = None
+
+
+next_start_cache = KeptNextStart()
 
 
 class ResponseCacheMiddleware:
@@ -218,6 +270,7 @@ class ResponseCacheMiddleware:
             entry = cache.get(key)
             if (
                 entry is not None
+                and entry is not request.META.get(FOUND_OUTDATED)
                 and not entry.expired(timezone.now())
                 and read_versions(entry.stamp) == entry.versions
             ):
@@ -352,6 +405,7 @@ class CachedAnswers:
         finally:
             close_old_connections()
         if current != entry.versions:
+            environ[FOUND_OUTDATED] = entry
             return None
         CACHE_HITS.inc()
         request_id = begin_request(environ)

@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from api.approvals.views import EventApprovalsMixin
-from api.caching import cacheable, cached_count
+from api.caching import cacheable, cached_count, catalog_version_kept, next_start_cache
 from api.checkins.views import EventCheckInMixin
 from api.events.filters import EventFilter, ListFilterBackend
 from api.events.lookup import EventLookupMixin
@@ -20,7 +20,7 @@ from api.pagination import Counted
 from api.permissions import IsEventDevice, IsEventOwnerOrStaff, IsOrganiser, OpenAccess
 from api.registrations.views import EventRegistrationsMixin
 from core.models import Event
-from core.selectors import checked_in_count, next_start, upcoming_events
+from core.selectors import checked_in_count, upcoming_events
 from core.services import cancel_event, create_event, update_event
 from core.versions import Stamp
 
@@ -96,7 +96,9 @@ class EventViewSet(
         queryset = self.filter_queryset(self.get_queryset())
         count = Counted(
             queryset,
-            count=lambda: cached_count(self._filters_asked(), queryset, until=self._next_start),
+            count=lambda: cached_count(
+                self._filters_asked(), queryset, self._next_start, self.catalog_version
+            ),
         )
         page = self.paginate_queryset(count)
         response = self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -152,5 +154,11 @@ class EventViewSet(
             if name in params
         )
 
+    @cached_property
+    def catalog_version(self) -> int | None:
+        """The catalog's version, read once per request, before the count and next start that
+        are kept at it."""
+        return catalog_version_kept()
+
     def _next_start(self):
-        return next_start(now=self.now)
+        return next_start_cache.get(self.now, self.catalog_version)
