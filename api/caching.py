@@ -176,7 +176,7 @@ def cacheable(response, *, stamp: Stamp, until: Until = lambda: None):
 def catalog_version_kept() -> int | None:
     """The event catalog's version, for what is kept at it (a list's count, the next start);
     None when nothing is kept. Read it before computing what it keeps: a change committed in
-    between leaves the answer under an old version that no later reader will ask for."""
+    between leaves the answer under an old version that no reader after that commit asks for."""
     return catalog_version() if caching_on() else None
 
 

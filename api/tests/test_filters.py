@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from api.caching import next_start_cache
 from api.events.filters import SEARCH_MAX_LENGTH, SEARCH_MAX_WORDS
 from core.models import Event
 
@@ -20,6 +21,14 @@ def at(*args) -> datetime:
 def names(response) -> list[str]:
     assert response.status_code == 200, response.content
     return [event["name"] for event in response.json()["results"]]
+
+
+def fresh_list_queries() -> CaptureQueriesContext:
+    """Captures a list request's statements as a worker's first list request sends them: the
+    next start, which a worker keeps once read (api.caching.next_start_cache), read again, so
+    two requests compare as equals."""
+    next_start_cache.clear()
+    return CaptureQueriesContext(connection)
 
 
 @pytest.fixture
@@ -100,10 +109,10 @@ def test_an_oversized_search_is_400_naming_the_limit(api_client, events, search,
 def test_the_largest_search_allowed_costs_what_a_one_word_search_costs(api_client, events):
     longest = " ".join(["ab"] * SEARCH_MAX_WORDS)  # 95 characters, 32 words
     started = time.thread_time()
-    with CaptureQueriesContext(connection) as largest:
+    with fresh_list_queries() as largest:
         response = api_client.get("/api/events/", {"search": longest})
     cpu = time.thread_time() - started
-    with CaptureQueriesContext(connection) as single:
+    with fresh_list_queries() as single:
         api_client.get("/api/events/", {"search": "ab"})
 
     assert response.status_code == 200
@@ -251,9 +260,9 @@ def test_filters_add_no_query(api_client, event_factory, rows):
         "ordering": "-name",
     }
 
-    with CaptureQueriesContext(connection) as unfiltered:
+    with fresh_list_queries() as unfiltered:
         api_client.get("/api/events/", {"page_size": 100})
-    with CaptureQueriesContext(connection) as filtered:
+    with fresh_list_queries() as filtered:
         response = api_client.get("/api/events/", {**filters, "page_size": 100})
 
     assert response.json()["count"] == rows

@@ -209,6 +209,10 @@ def test_the_upcoming_list_reads_an_index_before_the_table_has_statistics(api_cl
     # planner guesses a handful of upcoming rows. The page and the next start, read on every
     # miss of the list's cache, must still walk an index to their rows, not scan and sort every
     # event. (The count, kept until the catalog changes, may read the whole table.)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'core_event'")
+        if cursor.fetchone()[0]:
+            pytest.skip("core_event was analysed already: the planner's guess does not arise")
     Event.objects.bulk_create(
         Event(
             name=f"Event {number}",
@@ -228,7 +232,7 @@ def test_the_upcoming_list_reads_an_index_before_the_table_has_statistics(api_cl
         for query in queries
         if '"core_event"' in query["sql"] and not query["sql"].startswith("SELECT COUNT(*)")
     ]
-    assert len(reading_events) == 2  # the next start (kept at the catalog version), the page
+    assert len(reading_events) == 2  # the next start (then kept at the catalog's version), the page
     with connection.cursor() as cursor:
         for statement in reading_events:
             cursor.execute(f"EXPLAIN {statement}")
