@@ -111,10 +111,20 @@ def on_starting(server):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 
 
+def pre_fork(server, worker):
+    # A slot in the table through which the workers share the connections evenly.
+    from event_management_system.ops.workers import CONNECTIONS
+
+    worker.slot = CONNECTIONS.claim(worker.age)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
+    from event_management_system.ops.workers import CONNECTIONS
+
     multiprocess.mark_process_dead(worker.pid)
+    CONNECTIONS.release(getattr(worker, "slot", None))
 
 
 def on_exit(server):

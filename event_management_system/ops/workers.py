@@ -10,9 +10,19 @@
 
 Neither applies to TLS served by gunicorn itself (the bytes cannot be read before the
 handshake): there every request queues as in gunicorn's own worker.
+
+And the workers share the connections evenly. All of them listen on one socket, and whichever
+wakes first takes a connection: left alone, the 32 kept-alive connections of a client that
+opens them at once can land on one or two workers, whose threads share one interpreter lock and
+so one core, while the other workers idle. Here a worker takes a connection only while it holds
+no more than the fewest any live worker holds (CONNECTIONS, in memory the master shares with
+the workers it forks); the others leave it in the socket's queue for one that does. A worker
+that stops taking part (stopping, hung, killed) drops out of the count once it is seen gone,
+and a worker that misses it all (no slot) takes connections as gunicorn's own does.
 """
 
 import json
+import mmap
 import selectors
 import socket
 import threading
@@ -46,13 +56,111 @@ BUSY_RESPONSE = (
 )
 
 
+# A worker that has not shown life for this long (its main loop turns at least once a second)
+# no longer counts among those that take connections.
+STALE_SECONDS = 3.0
+
+
+class ConnectionTable:
+    """Each worker's open connections and its last sign of life, one slot per worker, in memory
+    mapped by the master before it forks, so that every worker reads all of them. The master
+    hands out the slots (pre_fork) and takes them back (child_exit); a worker writes only its
+    own."""
+
+    def __init__(self, slots: int = 256):
+        self._memory = mmap.mmap(-1, slots * 16)  # anonymous and shared across fork()
+        self._counts = memoryview(self._memory)[: slots * 8].cast("q")
+        self._beats = memoryview(self._memory)[slots * 8 :].cast("d")
+        self._owners: dict[int, int] = {}  # the master's: slot -> its worker's age
+        for slot in range(slots):
+            self._counts[slot] = -1
+
+    def claim(self, owner: int) -> int | None:
+        """In the master, before forking `owner`: a free slot, out of the count until its worker
+        first shows life; None when all are taken."""
+        free = next((s for s in range(len(self._counts)) if s not in self._owners), None)
+        if free is not None:
+            self._owners[free] = owner
+            self._beats[free] = 0.0
+            self._counts[free] = 0
+        return free
+
+    def release(self, slot: int | None) -> None:
+        """In the master, once the slot's worker has exited."""
+        if slot is not None and self._owners.pop(slot, None) is not None:
+            self._counts[slot] = -1
+
+    def publish(self, slot: int, connections: int) -> None:
+        self._counts[slot] = connections
+
+    def beat(self, slot: int) -> None:
+        self._beats[slot] = time.monotonic()
+
+    def withdraw(self, slot: int) -> None:
+        """Out of the count for good: a worker that takes no more connections."""
+        self._counts[slot] = -1
+
+    def fewest(self) -> int | None:
+        """The fewest connections a live worker holds; None if none is seen live."""
+        live_since = time.monotonic() - STALE_SECONDS
+        counts = [
+            count
+            for count, beat in zip(self._counts, self._beats, strict=True)
+            if count >= 0 and beat >= live_since
+        ]
+        return min(counts, default=None)
+
+
+CONNECTIONS = ConnectionTable()
+
+
 def is_probe(head: bytes) -> bool:
     """Whether a request's first bytes are a probe's request line."""
     return head.startswith(PROBE_STARTS)
 
 
 class BoundedThreadWorker(ThreadWorker):
-    """gthread, with probes on threads of their own and a bound on the wait for a thread."""
+    """gthread, with probes on threads of their own, a bound on the wait for a thread, and
+    connections shared evenly with the other workers."""
+
+    # Set by the master's pre_fork (gunicorn.conf.py); None: this worker takes connections as
+    # gunicorn's does.
+    slot: int | None = None
+
+    @property
+    def nr_conns(self) -> int:
+        return self._nr_conns
+
+    @nr_conns.setter
+    def nr_conns(self, value: int) -> None:
+        # gthread counts its open connections here, on the main thread: published as they move.
+        self._nr_conns = value
+        if self.slot is not None:
+            CONNECTIONS.publish(self.slot, value)
+
+    def notify(self):
+        super().notify()
+        if self.slot is not None and self.alive:
+            CONNECTIONS.beat(self.slot)
+
+    def set_accept_enabled(self, enabled):
+        if not self.alive and self.slot is not None:
+            # Stopping: out of the count at once, so no one waits for it to take its share.
+            CONNECTIONS.withdraw(self.slot)
+            self.slot = None
+        # gthread's loop asks again on each turn while it wants to take connections and is not.
+        super().set_accept_enabled(enabled and self._takes_its_share())
+
+    def accept(self, listener):
+        super().accept(listener)
+        if self._accepting and not self._takes_its_share():
+            super().set_accept_enabled(False)
+
+    def _takes_its_share(self) -> bool:
+        if self.slot is None:
+            return True
+        fewest = CONNECTIONS.fewest()
+        return fewest is None or self.nr_conns <= fewest
 
     def init_process(self):
         self.queue_timeout = read()["GUNICORN_QUEUE_TIMEOUT"]

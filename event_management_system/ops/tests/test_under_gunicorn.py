@@ -17,6 +17,7 @@ from django.db import connection
 
 from event_management_system.ops.endpoints import READINESS_FRESH
 from event_management_system.ops.tests.scraping import value
+from event_management_system.ops.workers import STALE_SECONDS
 from event_management_system.tests.tcp_proxy import FreezableProxy
 from testing.servers import NoRedirect, database_url, free_port, gunicorn, send_json
 
@@ -268,3 +269,111 @@ def test_a_malformed_request_is_logged_without_what_it_sent_nor_a_stale_request_
         assert len(invalid) == len(MALFORMED)
         assert [line.get("request_id") for line in invalid] == [None] * len(MALFORMED)
         assert {line["logger"] for line in invalid} == {"gunicorn.error"}
+
+
+def socket_inode(*, local_port: int, remote_port: int | None = None) -> str:
+    """The inode of the loopback TCP socket on `local_port` (listening, without `remote_port`)."""
+    [inode] = [
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())
+        and int(fields[1].split(":")[1], 16) == local_port
+        and (
+            int(fields[2].split(":")[1], 16) == remote_port
+            if remote_port is not None
+            else fields[3] == "0A"  # LISTEN
+        )
+    ]
+    return inode
+
+
+def descriptor_of(pid: int, inode: str) -> int | None:
+    """The file descriptor through which process `pid` holds socket `inode`, if it does."""
+    for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+        try:
+            if os.readlink(fd) == f"socket:[{inode}]":
+                return int(fd.name)
+        except OSError:
+            continue  # closed meanwhile
+    return None
+
+
+def watching_for_connections(pid: int, listener: str) -> bool:
+    """Whether worker `pid` has its app loaded and waits for connections: its event loop's
+    epoll watches the listening socket."""
+    fd = descriptor_of(pid, listener)
+    for info in (Path("/proc") / str(pid) / "fdinfo").iterdir():
+        try:
+            if re.search(rf"^tfd:\s+{fd}\s", info.read_text(), re.MULTILINE):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def started_workers(url: str) -> tuple[int, set[int]]:
+    """The port of gunicorn at `url` and its workers, once every one of them waits for
+    connections."""
+    _, workers = gunicorn_processes(url)
+    port = int(url.rsplit(":", 1)[1])
+    listener = socket_inode(local_port=port)
+    deadline = time.monotonic() + 30
+    while not all(watching_for_connections(pid, listener) for pid in workers):
+        assert time.monotonic() < deadline, "the workers did not all start"
+        time.sleep(0.1)
+    return port, workers
+
+
+def probe_at_once(port: int, count: int, timeout: float) -> list[socket.socket]:
+    """`count` connections opened at once, each then asked /healthz and answered 200 within
+    `timeout` seconds; left open (the caller closes them)."""
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    for client in clients:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    for client in clients:
+        client.settimeout(timeout)
+        assert client.recv(65536).startswith(b"HTTP/1.1 200 ")
+    return clients
+
+
+def test_connections_opened_at_once_are_shared_evenly_by_the_workers():
+    # A client that opens its kept-alive connections at once, as a load balancer's pool or a
+    # load test does: a worker's threads share one core, so all of them on one worker would
+    # leave the others idle.
+    with gunicorn(workers=4) as url:
+        port, workers = started_workers(url)
+        clients = probe_at_once(port, 16, timeout=30)
+        try:
+            held = [
+                next(
+                    pid
+                    for pid in workers
+                    if descriptor_of(pid, socket_inode(local_port=port, remote_port=local_port))
+                    is not None
+                )
+                for local_port in (client.getsockname()[1] for client in clients)
+            ]
+        finally:
+            for client in clients:
+                client.close()
+
+    assert sorted(held.count(pid) for pid in workers) == [4, 4, 4, 4]
+
+
+def test_a_worker_that_stops_answering_does_not_hold_connections_back():
+    # Frozen (SIGSTOP), a worker holds no connection and never beats again: the other takes one
+    # connection, then waits for the frozen one to take its share until it is seen gone.
+    with gunicorn(workers=2) as url:
+        port, workers = started_workers(url)
+        frozen = min(workers)
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            clients = probe_at_once(port, 4, timeout=STALE_SECONDS + 10)
+            waited = time.monotonic() - started
+            for client in clients:
+                client.close()
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+
+    assert waited < STALE_SECONDS + 5
