@@ -21,6 +21,11 @@ may be shown the browsable API's page instead of JSON, so neither is ever kept. 
 says `Vary: Authorization, Cookie` (and `Accept` while the browsable API is on) for caches
 downstream.
 
+When an answer is found outdated, one thread of the worker computes it again while the others
+asking for it wait (RECOMPUTE_PATIENCE at most), then read the versions of what it kept: a
+registration that outdates a list page costs each worker one computation of it, not one per
+thread that asked meanwhile.
+
 On databases that keep no versions (SQLite) every answer is computed afresh. Hits and misses
 are counted in the metrics (`events_response_cache_requests_total`, ops.metrics).
 """
@@ -29,6 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,6 +71,9 @@ VERSION_READ_FAILED = "events.version_read_failed"
 # The entry CachedAnswers found outdated (its versions moved): the middleware does not read
 # them again for it, and computes the answer.
 FOUND_OUTDATED = "events.cached_entry_outdated"
+# How long a request waits for another thread computing the same outdated answer before it
+# computes it itself: many times a computation (milliseconds), well within a read's bound.
+RECOMPUTE_PATIENCE = 1.0
 
 
 def plainly_anonymous(environ) -> bool:
@@ -137,6 +146,41 @@ class CountEntry:
     count: int
 
 
+class OneAtATime:
+    """Per key, one thread at a time: a lock for each key someone holds or waits for, dropped
+    when the last of them is done."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def turn(self, key: Hashable, patience: float) -> Iterator[None]:
+        """The block runs once no other thread runs it for `key`, or after `patience` seconds
+        of waiting, whichever comes first."""
+        with self._guard:
+            lock, users = self._locks.get(key, (None, 0))
+            lock = lock or threading.Lock()
+            self._locks[key] = (lock, users + 1)
+        acquired = lock.acquire(timeout=patience)
+        try:
+            yield
+        finally:
+            if acquired:
+                lock.release()
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)
+
+
+recomputing = OneAtATime()
 response_cache = LeastRecentlyUsed(max_entries=1024)
 # Streamed answers (the iCalendar feed, up to a few MB each) are kept apart, and fewer of them:
 # a client varying the query string must not fill a worker's memory with feeds.
@@ -371,7 +415,21 @@ class CachedAnswers:
             answer = self._answer(environ, start_response, entry)
             if answer is not None:
                 return answer
+            if VERSION_READ_FAILED not in environ:
+                return self._recomputed_once(environ, start_response, key, entry)
         return self._through_the_stack(environ, start_response, key)
+
+    def _recomputed_once(self, environ, start_response, key: tuple, outdated: Entry):
+        """The answer of an entry found outdated (or expired), computed by one thread of this
+        worker at a time: a thread that waited for another answers from what that one kept,
+        if its versions read back unchanged now, after this request arrived."""
+        with recomputing.turn(key, RECOMPUTE_PATIENCE):
+            kept = response_cache.get(key)
+            if kept is not None and kept is not outdated and kept.sent_headers is not None:
+                answer = self._answer(environ, start_response, kept)
+                if answer is not None:
+                    return answer
+            return self._through_the_stack(environ, start_response, key)
 
     @staticmethod
     def _key(environ) -> tuple | None:
@@ -387,7 +445,8 @@ class CachedAnswers:
 
     def _answer(self, environ, start_response, entry: Entry):
         """The entry's answer if it still stands, or None."""
-        started = environ[STARTED] = time.perf_counter()
+        # Timed from the first attempt, a wait for another thread's computation included.
+        started = environ.setdefault(STARTED, time.perf_counter())
         if entry.expired(timezone.now()):
             return None
         # As Django does at a request's start and end: the connection's checks and lifetime.

@@ -9,6 +9,9 @@ on SQLite they skip, and every answer there comes from the stack.
 
 import json
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -17,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api import caching
+from api.events.views import EventViewSet
 from api.tests.wsgi import Answer, call_wsgi
 from event_management_system.ops.logs import REQUEST_FIELDS
 
@@ -193,3 +197,65 @@ def test_a_list_a_registration_outdated_is_computed_with_no_read_it_need_not_mak
     version_reads = [sql for sql in statements if "sum((SELECT change_version" in sql]
     assert len(version_reads) == 2, statements
     assert not any("MIN(" in sql for sql in statements), statements
+
+
+def read_outdated_list_at_once(event, api_client, monkeypatch, *, threads: int, seconds: float):
+    """`threads` reads of the list, made at once after a registration outdated it, while its
+    computation takes `seconds`."""
+    wsgi_get("/api/events/")
+    assert not wsgi_get("/api/events/").through_django
+    assert (
+        api_client.post(
+            f"/api/events/{event.pk}/register/", {"name": "Ada", "email": "ada@x.io"}, format="json"
+        ).status_code
+        == 201
+    )
+    computed = EventViewSet.list
+
+    def slow_list(self, request, *args, **kwargs):
+        time.sleep(seconds)
+        return computed(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(EventViewSet, "list", slow_list)
+    start = threading.Barrier(threads)
+
+    def read_at_once(_):
+        start.wait()
+        try:
+            return wsgi_get("/api/events/")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(read_at_once, range(threads)))
+    assert [answer.status for answer in answers] == ["200 OK"] * threads
+    assert len({answer.body for answer in answers}) == 1
+    assert json.loads(answers[0].body)["results"][0]["attendee_count"] == 1
+    assert len(caching.recomputing) == 0
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outdated_list_is_computed_once_by_the_threads_that_ask_for_it_at_once(
+    event_factory, api_client, monkeypatch
+):
+    # The computation is long enough for every thread to arrive while it runs: one computes,
+    # the others answer from what it kept.
+    answers = read_outdated_list_at_once(
+        event_factory(max_capacity=5), api_client, monkeypatch, threads=6, seconds=0.3
+    )
+
+    assert sum(answer.through_django for answer in answers) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_waits_for_another_s_computation_a_bounded_time(
+    event_factory, api_client, monkeypatch
+):
+    # A computation that outlasts the patience: each thread computes the answer itself.
+    monkeypatch.setattr(caching, "RECOMPUTE_PATIENCE", 0.05)
+    answers = read_outdated_list_at_once(
+        event_factory(max_capacity=5), api_client, monkeypatch, threads=4, seconds=0.5
+    )
+
+    assert sum(answer.through_django for answer in answers) == 4
