@@ -68,9 +68,11 @@ class ConnectionTable:
     own."""
 
     def __init__(self, slots: int = 256):
-        self._memory = mmap.mmap(-1, slots * 16)  # anonymous and shared across fork()
-        self._counts = memoryview(self._memory)[: slots * 8].cast("q")
-        self._beats = memoryview(self._memory)[slots * 8 :].cast("d")
+        self._memory = mmap.mmap(-1, 8 + slots * 16)  # anonymous and shared across fork()
+        # How many slots were ever handed out: the slots a reader looks at.
+        self._used = memoryview(self._memory)[:8].cast("q")
+        self._counts = memoryview(self._memory)[8 : 8 + slots * 8].cast("q")
+        self._beats = memoryview(self._memory)[8 + slots * 8 :].cast("d")
         self._owners: dict[int, int] = {}  # the master's: slot -> its worker's age
         for slot in range(slots):
             self._counts[slot] = -1
@@ -83,6 +85,7 @@ class ConnectionTable:
             self._owners[free] = owner
             self._beats[free] = 0.0
             self._counts[free] = 0
+            self._used[0] = max(self._used[0], free + 1)
         return free
 
     def release(self, slot: int | None) -> None:
@@ -101,14 +104,21 @@ class ConnectionTable:
         self._counts[slot] = -1
 
     def fewest(self) -> int | None:
-        """The fewest connections a live worker holds; None if none is seen live."""
+        """The fewest connections a live worker holds; None if none is seen live. Asked on
+        each turn of a worker's loop that is not taking connections: it reads only the slots
+        handed out."""
+        used = self._used[0]
         live_since = time.monotonic() - STALE_SECONDS
-        counts = [
-            count
-            for count, beat in zip(self._counts, self._beats, strict=True)
-            if count >= 0 and beat >= live_since
-        ]
-        return min(counts, default=None)
+        counts = self._counts[:used].tolist()
+        beats = self._beats[:used].tolist()
+        return min(
+            (
+                count
+                for count, beat in zip(counts, beats, strict=True)
+                if count >= 0 and beat >= live_since
+            ),
+            default=None,
+        )
 
 
 CONNECTIONS = ConnectionTable()
