@@ -112,10 +112,13 @@ def on_starting(server):
 
 
 def pre_fork(server, worker):
-    # A slot in the table through which the workers share the connections evenly.
+    # A slot in the table through which the workers share the connections evenly; none with
+    # reuse_port, where each worker listens on its own socket and what it declines, no other
+    # worker can take.
     from event_management_system.ops.workers import CONNECTIONS
 
-    worker.slot = CONNECTIONS.claim(worker.age)
+    if not server.cfg.reuse_port:
+        worker.slot = CONNECTIONS.claim(worker.age)
 
 
 def child_exit(server, worker):

@@ -18,7 +18,8 @@ so one core, while the other workers idle. Here a worker takes a connection only
 no more than the fewest any live worker holds (CONNECTIONS, in memory the master shares with
 the workers it forks); the others leave it in the socket's queue for one that does. A worker
 that stops taking part (stopping, hung, killed) drops out of the count once it is seen gone,
-and a worker that misses it all (no slot) takes connections as gunicorn's own does.
+and a worker that misses it all (no slot; with --reuse-port, each worker has its own socket,
+which no other can take from) takes connections as gunicorn's own does.
 """
 
 import json
@@ -56,9 +57,14 @@ BUSY_RESPONSE = (
 )
 
 
-# A worker that has not shown life for this long (its main loop turns at least once a second)
-# no longer counts among those that take connections.
-STALE_SECONDS = 3.0
+# A worker with a slot turns its loop (and shows life) at least this often, and every
+# DECLINING_POLL_SECONDS while it declines connections, so that it takes them again soon after
+# it is among the fewest: nothing else wakes it then.
+BEAT_SECONDS = 0.25
+DECLINING_POLL_SECONDS = 0.02
+# A worker that has not shown life for this long (its main thread stuck, say closing a
+# connection gracefully) no longer counts among those that take connections.
+STALE_SECONDS = 1.0
 
 
 class ConnectionTable:
@@ -152,6 +158,12 @@ class BoundedThreadWorker(ThreadWorker):
         super().notify()
         if self.slot is not None and self.alive:
             CONNECTIONS.beat(self.slot)
+
+    def wait_for_and_dispatch_events(self, timeout):
+        if self.slot is not None:
+            declining = not self._accepting and self.nr_conns < self.worker_connections
+            timeout = min(timeout, DECLINING_POLL_SECONDS if declining else BEAT_SECONDS)
+        super().wait_for_and_dispatch_events(timeout)
 
     def set_accept_enabled(self, enabled):
         if not self.alive and self.slot is not None:

@@ -336,23 +336,32 @@ def probe_at_once(port: int, count: int, timeout: float) -> list[socket.socket]:
     return clients
 
 
-def test_connections_opened_at_once_are_shared_evenly_by_the_workers():
+def holders(port: int, clients: list[socket.socket], workers: set[int]) -> list[int | None]:
+    """For each client connection, the worker holding its server end (None: none yet)."""
+    held = []
+    for client in clients:
+        inode = socket_inode(local_port=port, remote_port=client.getsockname()[1])
+        held.append(next((pid for pid in workers if descriptor_of(pid, inode) is not None), None))
+    return held
+
+
+@pytest.mark.parametrize("asking", ["at once", "later"])
+def test_connections_opened_at_once_are_shared_evenly_by_the_workers(asking):
     # A client that opens its kept-alive connections at once, as a load balancer's pool or a
     # load test does: a worker's threads share one core, so all of them on one worker would
-    # leave the others idle.
+    # leave the others idle. They are shared whether their requests come with them or later,
+    # when nothing but the new connections wakes a worker.
     with gunicorn(workers=4) as url:
         port, workers = started_workers(url)
-        clients = probe_at_once(port, 16, timeout=30)
+        if asking == "at once":
+            clients = probe_at_once(port, 16, timeout=30)
+        else:
+            clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
         try:
-            held = [
-                next(
-                    pid
-                    for pid in workers
-                    if descriptor_of(pid, socket_inode(local_port=port, remote_port=local_port))
-                    is not None
-                )
-                for local_port in (client.getsockname()[1] for client in clients)
-            ]
+            deadline = time.monotonic() + 30
+            while None in (held := holders(port, clients, workers)):
+                assert time.monotonic() < deadline, "connections left waiting to be taken"
+                time.sleep(0.05)
         finally:
             for client in clients:
                 client.close()
