@@ -1,15 +1,15 @@
 """Finding events: search, location, a start-time window and ordering on GET /api/events/."""
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from api.caching import next_start_cache
+from api.caching import count_cache, next_start_cache, response_cache
 from api.events.filters import SEARCH_MAX_LENGTH, SEARCH_MAX_WORDS
 from core.models import Event
+from testing.cpu import least_cpu
 
 pytestmark = pytest.mark.django_db
 
@@ -93,10 +93,12 @@ def test_search_sees_a_renamed_event(api_client, events):
     ],
 )
 def test_an_oversized_search_is_400_naming_the_limit(api_client, events, search, message):
-    started = time.thread_time()
-    with CaptureQueriesContext(connection) as queries:
-        response = api_client.get("/api/events/", {"search": search})
-    cpu = time.thread_time() - started
+    def refused():
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get("/api/events/", {"search": search})
+        return response, queries
+
+    cpu, (response, queries) = least_cpu(refused)
 
     assert response.status_code == 400
     body = response.json()
@@ -106,17 +108,22 @@ def test_an_oversized_search_is_400_naming_the_limit(api_client, events, search,
     assert cpu < 0.25, f"{cpu:.3f} s of CPU to refuse a search"
 
 
+def searched_afresh(api_client, search: str):
+    """A list request for `search` answered by computing it: nothing an earlier request kept."""
+    response_cache.clear()
+    count_cache.clear()
+    with fresh_list_queries() as queries:
+        response = api_client.get("/api/events/", {"search": search})
+    assert response.status_code == 200
+    return response, queries
+
+
 def test_the_largest_search_allowed_costs_what_a_one_word_search_costs(api_client, events):
     longest = " ".join(["ab"] * SEARCH_MAX_WORDS)  # 95 characters, 32 words
-    started = time.thread_time()
-    with fresh_list_queries() as largest:
-        response = api_client.get("/api/events/", {"search": longest})
-    cpu = time.thread_time() - started
-    with fresh_list_queries() as single:
-        api_client.get("/api/events/", {"search": "ab"})
+    cpu, (_, largest) = least_cpu(lambda: searched_afresh(api_client, longest))
+    _, single = searched_afresh(api_client, "ab")
 
-    assert response.status_code == 200
-    assert len(largest) == len(single)
+    assert len(largest) == len(single) > 0
     # Built as one filter: the SQL grows by one LIKE per word, never by a copy of the query.
     assert max(query["sql"].count("LIKE") for query in largest) == SEARCH_MAX_WORDS
     assert cpu < 0.25, f"{cpu:.3f} s of CPU for a {SEARCH_MAX_WORDS}-word search"
