@@ -24,10 +24,11 @@ def names(response) -> list[str]:
 
 
 def fresh_list_queries() -> CaptureQueriesContext:
-    """Captures a list request's statements as a worker's first list request sends them: the
-    next start, which a worker keeps once read (api.caching.next_start_cache), read again, so
-    two requests compare as equals."""
-    next_start_cache.clear()
+    """Captures a list request's statements as a worker's first list request sends them: with
+    nothing a worker keeps (api.caching: answers, counts, the next start), so two requests
+    compare as equals and each is computed, never answered from what an earlier one kept."""
+    for cache in (response_cache, count_cache, next_start_cache):
+        cache.clear()
     return CaptureQueriesContext(connection)
 
 
@@ -109,9 +110,7 @@ def test_an_oversized_search_is_400_naming_the_limit(api_client, events, search,
 
 
 def searched_afresh(api_client, search: str):
-    """A list request for `search` answered by computing it: nothing an earlier request kept."""
-    response_cache.clear()
-    count_cache.clear()
+    """A list request for `search`, computed afresh, and the statements it sent."""
     with fresh_list_queries() as queries:
         response = api_client.get("/api/events/", {"search": search})
     assert response.status_code == 200
